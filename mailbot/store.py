@@ -1,0 +1,342 @@
+"""The database: schema, migrations and the queries several modules share.
+
+SQLAlchemy Core with portable SQL, so the default SQLite file in data_dir
+and a PostgreSQL server are one URL apart. Instants are stored as UTC ISO
+8601 strings (sortable, portable); the campaign's timezone is applied when
+they are shown.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# Where we are in each mailbox folder: UIDs above last_uid are new.
+mailbox_state = sa.Table(
+    "mailbox_state", metadata,
+    sa.Column("mailbox", sa.String(300), primary_key=True),
+    sa.Column("folder", sa.String(300), primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, nullable=False),
+    sa.Column("last_uid", sa.BigInteger, nullable=False, default=0),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+# One row per distinct message (deduplicated by raw sha256 and Message-ID).
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("raw_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("message_id", sa.String(1000), index=True),
+    sa.Column("from_addr", sa.String(500)),
+    sa.Column("from_name", sa.String(500)),
+    sa.Column("subject", sa.Text),
+    sa.Column("date_header", sa.String(100)),
+    sa.Column("in_reply_to", sa.String(1000)),
+    sa.Column("references", sa.Text),
+    sa.Column("received_at", sa.String(40), nullable=False),  # IMAP INTERNALDATE, UTC
+    sa.Column("automatic", sa.String(200)),  # why it is automatic mail, or NULL
+    sa.Column("spoofing", sa.String(500)),  # Authentication-Results failures, or NULL
+    sa.Column("unit_id", sa.String(100), index=True),  # the unit of the sender, if known
+    sa.Column("outcome", sa.String(40), nullable=False),  # see intake.Outcome
+    sa.Column("summary", sa.Text),  # a short human description of the outcome
+    sa.Column("error", sa.Text),  # traceback when outcome = failed
+    sa.Column("reference", sa.String(40), unique=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+# Every place a message was seen on a server; the server flag state.
+message_locations = sa.Table(
+    "message_locations", metadata,
+    sa.Column("mailbox", sa.String(300), primary_key=True),
+    sa.Column("folder", sa.String(300), primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, primary_key=True),
+    sa.Column("uid", sa.BigInteger, primary_key=True),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
+    sa.Column("flagged", sa.Boolean, nullable=False, default=False),
+)
+
+# Every file that came with a message, unpacked (zip members, forwards).
+attachments = sa.Table(
+    "attachments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("attachments.id")),
+    sa.Column("filename", sa.String(1000), nullable=False),
+    sa.Column("sha256", sa.String(64), index=True),  # NULL when the bytes were refused (over a cap)
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("filetype", sa.String(40), nullable=False),  # by the bytes: docx, doc, jpeg, zip, ...
+    sa.Column("role", sa.String(20), nullable=False),  # document | photo | container | other | refused
+    sa.Column("problem", sa.Text),  # Vietnamese, when the file could not be used
+)
+
+submissions = sa.Table(
+    "submissions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
+    sa.Column("attachment_id", sa.Integer, sa.ForeignKey("attachments.id"), nullable=False),
+    sa.Column("unit_id", sa.String(100), index=True),
+    sa.Column("form", sa.String(40)),
+    sa.Column("status", sa.String(20), nullable=False),  # accepted | needs_review | rejected | superseded
+    sa.Column("received_at", sa.String(40), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False, default=False),
+    sa.Column("document", sa.Text, nullable=False),  # the parse output (JSON)
+    sa.Column("review", sa.Text),  # JSON list of intake problems: who sent it, what it is
+    sa.Column("decided_by", sa.String(40)),  # intake | staff
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+photos = sa.Table(
+    "photos", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
+    sa.Column("attachment_id", sa.Integer, sa.ForeignKey("attachments.id"), nullable=False),
+    sa.Column("unit_id", sa.String(100), index=True),
+    sa.Column("filename", sa.String(1000), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("taken_at", sa.String(40)),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("thumb_sha256", sa.String(64)),
+)
+
+# Addresses staff taught the bot (`accept --remember`).
+learned_addresses = sa.Table(
+    "learned_addresses", metadata,
+    sa.Column("email", sa.String(500), primary_key=True),
+    sa.Column("unit_id", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# Durable queue of outgoing mail; `dedupe_key` makes every notice at most once.
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(300), nullable=False, unique=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # receipt | reminder | digest | alert
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id")),
+    sa.Column("unit_id", sa.String(100)),
+    sa.Column("recipient", sa.String(500), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),  # the complete RFC 5322 message
+    sa.Column("status", sa.String(20), nullable=False),  # queued | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.String(40), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("sent_at", sa.String(40)),
+)
+
+# Reminders decided: sent, or skipped because a later one was due.
+reminders = sa.Table(
+    "reminders", metadata,
+    sa.Column("unit_id", sa.String(100), primary_key=True),
+    sa.Column("form", sa.String(40), primary_key=True),
+    sa.Column("offset_days", sa.Integer, primary_key=True),
+    sa.Column("due_at", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # sent | skipped
+    sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id")),
+    sa.Column("decided_at", sa.String(40), nullable=False),
+)
+
+# One row per job run (poll, deliver, remind, digest): status shows the last ones.
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(40), nullable=False, index=True),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40)),
+    sa.Column("ok", sa.Boolean),
+    sa.Column("error", sa.Text),
+    sa.Column("stats", sa.Text),
+)
+
+# Things staff must hear about that belong to no message (UIDVALIDITY reset, outages).
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+SUBMISSION_STATUSES = ("accepted", "needs_review", "rejected", "superseded")
+
+
+# ----------------------------------------------------------------- helpers
+
+def utc_iso(t: dt.datetime) -> str:
+    """Aware datetime → sortable UTC ISO string."""
+    if t.tzinfo is None:
+        raise ValueError("naive datetime")
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def from_iso(s: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(s) if s else None
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Store:
+    """Owns the engine; every write goes through `transaction()`."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: Engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; a no-op when it is current."""
+        with self.transaction() as conn:
+            insp = sa.inspect(conn)
+            version = 0
+            if insp.has_table("meta"):
+                row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+                version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"the database schema ({version}) is newer than this mailbot ({SCHEMA_VERSION})")
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[step](conn)
+            if version != SCHEMA_VERSION:
+                _set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _migrate_1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS = {1: _migrate_1}
+
+
+def _set_meta(conn: Connection, key: str, value: str) -> None:
+    if conn.execute(sa.select(meta.c.key).where(meta.c.key == key)).first():
+        conn.execute(meta.update().where(meta.c.key == key).values(value=value))
+    else:
+        conn.execute(meta.insert().values(key=key, value=value))
+
+
+def record_event(conn: Connection, kind: str, text: str, at: dt.datetime | None = None) -> None:
+    conn.execute(events.insert().values(at=utc_iso(at or now_utc()), kind=kind, text=text))
+
+
+# ------------------------------------------------------- shared read models
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    id: int
+    message_pk: int
+    unit_id: str | None
+    form: str | None
+    status: str
+    received_at: dt.datetime
+    late: bool
+    filename: str
+    sha256: str
+    document: dict[str, Any]
+    review: list[dict[str, Any]]
+    message_id: str | None
+    from_addr: str | None
+    reference: str | None
+    reason: str | None
+
+
+def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str | None = None,
+                    form: str | None = None, message_pk: int | None = None) -> list[SubmissionRow]:
+    s, m, a = submissions, messages, attachments
+    q = (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
+                   a.c.filename, a.c.sha256, s.c.document, s.c.review, m.c.message_id, m.c.from_addr,
+                   m.c.reference, s.c.reason)
+         .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id))
+         .order_by(s.c.received_at, s.c.id))
+    if status:
+        q = q.where(s.c.status == status)
+    if unit_id:
+        q = q.where(s.c.unit_id == unit_id)
+    if form:
+        q = q.where(s.c.form == form)
+    if message_pk is not None:
+        q = q.where(s.c.message_pk == message_pk)
+    return [SubmissionRow(id=r.id, message_pk=r.message_pk, unit_id=r.unit_id, form=r.form, status=r.status,
+                          received_at=from_iso(r.received_at), late=bool(r.late), filename=r.filename,
+                          sha256=r.sha256 or "", document=json.loads(r.document), review=json.loads(r.review or "[]"),
+                          message_id=r.message_id, from_addr=r.from_addr, reference=r.reference, reason=r.reason)
+            for r in conn.execute(q)]
+
+
+def current_accepted(conn: Connection) -> dict[tuple[str, str], SubmissionRow]:
+    """(unit_id, form) → the accepted submission that counts (never a superseded one)."""
+    out: dict[tuple[str, str], SubmissionRow] = {}
+    for row in submission_rows(conn, status="accepted"):
+        if row.unit_id and row.form:
+            out[(row.unit_id, row.form)] = row  # ordered by received_at: the latest wins
+    return out
+
+
+def unit_form_status(conn: Connection, units, form_ids) -> dict[tuple[str, str], tuple[str, int | None]]:
+    """(unit_id, form) → (status, submission id) as in CONTRACT.md `units[].<form>`.
+
+    received: an accepted submission; needs_review: none accepted but one
+    awaits a person; missing: neither; not_required: the unit does not owe it.
+    """
+    accepted = current_accepted(conn)
+    pending: dict[tuple[str, str], int] = {}
+    for row in submission_rows(conn, status="needs_review"):
+        if row.unit_id and row.form:
+            pending[(row.unit_id, row.form)] = row.id
+    out = {}
+    for u in units:
+        for f in form_ids:
+            key = (u.id, f)
+            if not u.owes(f):
+                out[key] = ("not_required", None)
+            elif key in accepted:
+                out[key] = ("received", accepted[key].id)
+            elif key in pending:
+                out[key] = ("needs_review", pending[key])
+            else:
+                out[key] = ("missing", None)
+    return out

@@ -1,0 +1,107 @@
+"""The records the parsers produce, and the JSON shape of CONTRACT.md."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something a person should know about a document.
+
+    `code` is a stable machine word; `message` is Vietnamese, fit to quote
+    to the unit in a receipt; `field` names the place it belongs to.
+    """
+
+    code: str
+    message: str
+    field: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "field": self.field, "message": self.message}
+
+
+@dataclass
+class Activity:
+    """One row of a Mẫu 1 schedule."""
+
+    stt: int | None
+    date: str | None  # ISO date
+    start: str | None  # HH:MM
+    end: str | None  # HH:MM
+    place: str
+    content: str
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stt": self.stt,
+            "date": self.date,
+            "start": self.start,
+            "end": self.end,
+            "place": self.place,
+            "content": self.content,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Document:
+    """What was read from one file: a Mẫu 1, a Mẫu 2, or nothing (form=None)."""
+
+    form: str | None
+    unit_name: str | None = None
+    activities: list[Activity] = field(default_factory=list)
+    report_number: str | None = None
+    report_date: str | None = None
+    indicators: dict[str, int | None] = field(default_factory=dict)
+    sections: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    kind: str | None = None  # the reader that produced it: "schedule" | "indicators" | None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"form": self.form, "unit_name": self.unit_name}
+        if self.kind == "schedule":
+            out["activities"] = [a.to_json() for a in self.activities]
+        elif self.kind == "indicators":
+            out["report_number"] = self.report_number
+            out["report_date"] = self.report_date
+            out["indicators"] = dict(self.indicators)
+            out["sections"] = dict(self.sections)
+        out["problems"] = [p.to_json() for p in self.problems]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], kind: str | None = None) -> "Document":
+        if kind is None:
+            kind = "schedule" if "activities" in data else "indicators" if "indicators" in data else None
+        return cls(
+            form=data.get("form"),
+            unit_name=data.get("unit_name"),
+            activities=[Activity(**a) for a in data.get("activities", [])],
+            report_number=data.get("report_number"),
+            report_date=data.get("report_date"),
+            indicators=dict(data.get("indicators", {})),
+            sections=dict(data.get("sections", {})),
+            problems=[Problem(p["code"], p["message"], p.get("field")) for p in data.get("problems", [])],
+            kind=kind,
+        )
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What a parser needs to know about the campaign, and nothing else.
+
+    `forms` are the form definitions (see parsers/forms/*.toml) the
+    classifier chooses among; `year` is the default year for dates written
+    without one; the week bounds flag activities outside it.
+    """
+
+    year: int = 2017
+    week_start: dt.date = dt.date(2017, 10, 2)
+    week_end: dt.date = dt.date(2017, 10, 8)
+    forms: tuple[str, ...] = ("mau1", "mau2")
+    forms_dir: str | None = None  # extra folder searched first for <form>.toml
+    convert_timeout: float = 60.0
+    max_bytes: int = 25 * 1024 * 1024
