@@ -1,1 +1,431 @@
-"""Real servers for integration tests: Dovecot (IMAP) and aiosmtpd (SMTP) on 127.0.0.1."""
+"""Real servers for integration tests: Dovecot (IMAP) and aiosmtpd (SMTP) on 127.0.0.1.
+
+Fixtures (available everywhere through tests/conftest.py's pytest_plugins):
+
+- ``dovecot``: one throwaway Dovecot per test session (``DovecotServer``).
+- ``imap_account``: a fresh user with an empty INBOX per test (``ImapAccount``),
+  with a ready ``MailboxConfig`` whose password variable is set.
+- ``smtp_server``: an aiosmtpd server per test (``SmtpServer``) recording every
+  delivered envelope, with ``refuse()`` for outage tests.
+
+Plain helpers for scripts and benchmarks: ``running_dovecot(tmpdir)``,
+``running_smtp()``, ``append(account, raw, ...)``, ``reset_uidvalidity(account)``.
+
+Missing server software makes the fixtures FAIL, never skip: CI installs it.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from mailbot.config import MailboxConfig
+
+HOST = "127.0.0.1"
+DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
+DOVEADM = shutil.which("doveadm") or ("/usr/bin/doveadm" if os.path.exists("/usr/bin/doveadm") else None)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0) as s:
+                s.settimeout(2.0)
+                if s.recv(100):  # IMAP/SMTP servers greet first
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answers on {host}:{port} after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def wait_port_closed(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{host}:{port} still answers after {timeout:.0f} s")
+
+
+# ------------------------------------------------------------------ Dovecot
+
+_CONF = """\
+# Throwaway Dovecot for mailbot tests; everything lives under {root}.
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/log/dovecot.log
+info_log_path = {root}/log/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+login_greeting = Dovecot ready.
+mail_location = maildir:{root}/mail/%u
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 1
+first_valid_gid = 1
+mail_max_userip_connections = 1000
+mail_fsync = never
+imap_idle_notify_interval = 1 mins
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
+class DovecotServer:
+    """A Dovecot running from a throwaway config; stop()/start() simulate an outage."""
+
+    def __init__(self, root: Path, port: int | None = None):
+        if not DOVECOT or not DOVEADM:
+            raise RuntimeError("Dovecot is not installed (need /usr/sbin/dovecot and doveadm: "
+                               "apt-get install dovecot-imapd); the IMAP tests cannot run")
+        self.host = HOST
+        self.port = port or free_port()
+        self.path = Path(root)
+        self.conf = self.path / "dovecot.conf"
+        self.passwd = self.path / "passwd"
+        self.users: dict[str, str] = {}
+        self._proc: subprocess.Popen | None = None
+        for d in ("run", "state", "log", "mail"):
+            (self.path / d).mkdir(parents=True, exist_ok=True)
+        # Mail processes run as nobody: they must reach and own the mail tree.
+        self.path.chmod(0o755)
+        shutil.chown(self.path / "mail", "nobody", "nogroup")
+        self.passwd.touch()
+        self.conf.write_text(_CONF.format(root=self.path, port=self.port))
+
+    @property
+    def log(self) -> str:
+        p = self.path / "log" / "dovecot.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(self.host, self.port)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"Dovecot did not start on port {self.port}; log:\n{self.log[-3000:]}") from None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        """Stop the whole server (all sessions die); start() brings it back on the same port."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+        wait_port_closed(self.host, self.port)
+
+    def add_user(self, name: str, password: str) -> None:
+        """Add a passwd-file user; Dovecot rereads the file when it changes."""
+        if ":" in name + password or "\n" in name + password:
+            raise ValueError("user names and passwords here may not contain ':' or newlines")
+        self.users[name] = password
+        lines = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
+        tmp = self.passwd.with_suffix(".tmp")
+        tmp.write_text(lines)
+        os.replace(tmp, self.passwd)
+
+    def maildir(self, user: str, folder: str = "INBOX") -> Path:
+        """The Maildir of a user's folder (INBOX is the root; others are '.Name' in Maildir++)."""
+        root = self.path / "mail" / user
+        return root if folder.upper() == "INBOX" else root / ("." + folder)
+
+    def doveadm(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([DOVEADM, "-c", str(self.conf), *args],
+                              capture_output=True, text=True, timeout=30)
+
+    def kick(self, user: str) -> None:
+        """Drop every session of a user (the connection-loss test)."""
+        r = self.doveadm("kick", user)
+        if r.returncode not in (0, 68):  # 68: nobody was connected
+            raise RuntimeError(f"doveadm kick {user} failed ({r.returncode}): {r.stderr.strip()}")
+
+    def connections(self, user: str) -> int:
+        """How many sessions the user has (doveadm who)."""
+        r = self.doveadm("who", "-1", user)
+        return sum(1 for line in r.stdout.splitlines()[1:] if line.split() and line.split()[0] == user)
+
+
+@contextlib.contextmanager
+def running_dovecot(tmpdir: str | Path | None = None, port: int | None = None) -> Iterator[DovecotServer]:
+    """Start a throwaway Dovecot for scripts and benchmarks; stopped on exit.
+
+    Without tmpdir a temporary directory is made and removed afterwards.
+    """
+    own = tmpdir is None
+    root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-")) if own else Path(tmpdir)
+    server = DovecotServer(root, port)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        if own:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    if not DOVECOT or not DOVEADM:
+        pytest.fail("Dovecot is not installed (apt-get install dovecot-imapd); "
+                    "the IMAP integration tests need it", pytrace=False)
+    # Not under pytest's tmp dir: its parents are 0700 and Dovecot's workers run as nobody.
+    root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
+    try:
+        with running_dovecot(root) as server:
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class ImapAccount:
+    """One test user on the session's Dovecot, with its ready MailboxConfig."""
+
+    server: DovecotServer
+    host: str
+    port: int
+    username: str
+    password: str
+    password_env: str
+    config: MailboxConfig = field(repr=False)
+
+    def maildir(self, folder: str = "INBOX") -> Path:
+        return self.server.maildir(self.username, folder)
+
+    def connect(self):
+        """A logged-in imapclient.IMAPClient (for test setup and checks); close it yourself."""
+        import imapclient
+
+        c = imapclient.IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
+        c.login(self.username, self.password)
+        return c
+
+
+def new_account(server: DovecotServer, monkeypatch: pytest.MonkeyPatch | None = None, **config) -> ImapAccount:
+    """Create a fresh user; the password goes into a unique env var (via monkeypatch if given)."""
+    n = next(_counter)
+    username = f"user{os.getpid()}x{n}"
+    password = f"pw-{n}-{os.urandom(4).hex()}"
+    env = f"MAILBOT_TEST_IMAP_PASSWORD_{n}"
+    server.add_user(username, password)
+    if monkeypatch is not None:
+        monkeypatch.setenv(env, password)
+    else:
+        os.environ[env] = password
+    cfg = MailboxConfig(kind="imap", host=server.host, port=server.port, security="none",
+                        username=username, password_env=env, timeout=30.0, **config)
+    return ImapAccount(server=server, host=server.host, port=server.port, username=username,
+                       password=password, password_env=env, config=cfg)
+
+
+@pytest.fixture
+def imap_account(dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch) -> ImapAccount:
+    """A fresh user with an empty INBOX; Dovecot is restarted if a test left it stopped."""
+    dovecot.start()
+    return new_account(dovecot, monkeypatch)
+
+
+_APPENDUID = re.compile(rb"APPENDUID\s+\d+\s+(\d+)", re.I)
+
+
+def append(account: ImapAccount, raw: bytes, folder: str = "INBOX", flags: tuple = (),
+           internal_date: dt.datetime | None = None) -> int:
+    """Deliver a message by IMAP APPEND and return its UID (from UIDPLUS's APPENDUID).
+
+    internal_date should be timezone-aware; its offset is kept by the server.
+    The folder is created when missing.
+    """
+    c = account.connect()
+    try:
+        if folder.upper() != "INBOX" and not c.folder_exists(folder):
+            c.create_folder(folder)
+        resp = c.append(folder, raw, flags=flags, msg_time=internal_date)
+    finally:
+        with contextlib.suppress(Exception):
+            c.logout()
+    m = _APPENDUID.search(resp if isinstance(resp, bytes) else str(resp).encode())
+    if not m:
+        raise RuntimeError(f"no APPENDUID in the server's answer: {resp!r}")
+    return int(m.group(1))
+
+
+def reset_uidvalidity(account: ImapAccount, folder: str = "INBOX") -> None:
+    """Make the server renumber a folder: new UIDVALIDITY, messages kept, new UIDs.
+
+    Close your own connections first. The user's sessions are kicked, then the
+    folder's dovecot-uidlist and index files are deleted; Dovecot rebuilds them
+    with the next UIDVALIDITY (it never reuses one), as after a server migration.
+    """
+    account.server.kick(account.username)
+    deadline = time.monotonic() + 10
+    while account.server.connections(account.username) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    d = account.maildir(folder)
+    for p in d.iterdir():
+        if p.name == "dovecot-uidlist" or p.name.startswith("dovecot.index"):
+            p.unlink()
+
+
+# ------------------------------------------------------------------- SMTP
+
+@dataclass
+class Delivered:
+    """One accepted SMTP transaction."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    auth_user: str | None = None
+
+
+class _Handler:
+    def __init__(self, server: "SmtpServer"):
+        self.server = server
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        refusal = self.server.refusal
+        if refusal:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        refusal = self.server.refusal
+        if refusal:
+            return refusal
+        login = session.auth_data if session.authenticated else None
+        with self.server.lock:
+            self.server.messages.append(Delivered(
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                raw=bytes(envelope.original_content or envelope.content),
+                auth_user=login,
+            ))
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1; AUTH PLAIN/LOGIN is offered (without TLS) for users in .users.
+
+    Login is optional: a client that does not log in is accepted too.
+    """
+
+    def __init__(self, port: int | None = None):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        self.host = HOST
+        self.port = port or free_port()
+        self.messages: list[Delivered] = []
+        self.users: dict[str, str] = {}
+        self.refusal: str | None = None
+        self.lock = threading.Lock()
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
+            pw = auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+            ok = login in self.users and self.users[login] == pw
+            return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
+
+        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
+                                      authenticator=authenticator, auth_require_tls=False,
+                                      auth_required=False, decode_data=False)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._controller.stop()
+
+    def refuse(self, reply: str | None = "451 4.3.0 try later") -> None:
+        """Answer every MAIL FROM and DATA with this reply (e.g. "550 5.7.1 no"); None accepts again."""
+        if reply is not None and not re.match(r"^[45]\d\d ", reply):
+            raise ValueError("a refusal is an SMTP reply such as '451 4.3.0 try later'")
+        self.refusal = reply
+
+    def add_user(self, name: str, password: str) -> None:
+        self.users[name] = password
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+
+@contextlib.contextmanager
+def running_smtp(port: int | None = None) -> Iterator[SmtpServer]:
+    """An SMTP sink for scripts and benchmarks; stopped on exit."""
+    server = SmtpServer(port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    with running_smtp() as server:
+        yield server

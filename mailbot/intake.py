@@ -1,0 +1,364 @@
+"""The intake pipeline: the story of one message, from the mailbox to records.
+
+    fetch (BODY.PEEK, by UID)
+      1. archive the raw bytes (content-addressed, fsynced)        archive.py
+      2. read the envelope and parts; automatic mail?               message.py
+      3. unpack zips, forwards, winmail.dat, with limits            unpack.py
+      4. parse documents, inspect photos                            parsers/, photos.py
+      5. match the unit: sender address, then name in document      units.py
+      6. record message, submissions, photos, and queue the
+         receipt — one transaction                                  store.py, notices.py
+    commit → flag the message on the server (keyword or move)      mailbox.py
+
+A crash anywhere means the next cycle finishes the job: the raw bytes are
+archived before anything refers to them; records and the receipt commit
+together with the folder's high-water UID; the server flag comes last and
+is re-applied from `message_locations.flagged` if it was missed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+import parsers
+from mailbot import notices
+from mailbot import store as st
+from mailbot.app import App
+from mailbot.mailbox import FetchedMessage, Mailbox
+from mailbot.message import ParsedMessage, read_message
+from mailbot.photos import PhotoInfo, inspect
+from mailbot.units import Roster
+from mailbot.unpack import File, expand
+from parsers.model import Document
+
+log = logging.getLogger(__name__)
+
+
+class Outcome:
+    """What happened to a message; stored in messages.outcome."""
+
+    RECORDED = "recorded"  # at least one form or photo was recorded
+    NO_ATTACHMENT = "no_attachment"  # nothing usable came with it
+    AUTOMATIC = "automatic"  # bounce, auto-reply, list, ourselves: archived, never answered
+    FAILED = "failed"  # an unexpected error; the traceback is kept, the others go on
+    TOO_LARGE = "too_large"  # over limits.max_message_bytes: archived, not opened
+
+
+@dataclass
+class PollResult:
+    uidvalidity: int = 0
+    fetched: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+# ---------------------------------------------------------------- the cycle
+
+def poll(app: App, mailbox: Mailbox) -> PollResult:
+    """One intake cycle over the mailbox: every new message recorded once, then flagged."""
+    result = PollResult()
+    result.uidvalidity = mailbox.open()
+    last_uid = _last_uid(app, mailbox, result.uidvalidity)
+    _reflag(app, mailbox, result.uidvalidity)
+    uids = mailbox.new_uids(last_uid)
+    done: list[int] = []
+    for fetched in mailbox.fetch(uids):
+        message_pk, outcome = intake_message(app, mailbox, result.uidvalidity, fetched)
+        result.fetched += 1
+        result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+        if outcome == "duplicate":
+            result.duplicates += 1
+        elif outcome == Outcome.FAILED:
+            result.failed += 1
+        else:
+            result.recorded += 1
+        done.append(fetched.uid)
+        if len(done) >= app.config.mailbox.batch_size:
+            _flag(app, mailbox, result.uidvalidity, done)
+            done = []
+    if done:
+        _flag(app, mailbox, result.uidvalidity, done)
+    return result
+
+
+def _last_uid(app: App, mailbox: Mailbox, uidvalidity: int) -> int:
+    """The folder's high-water UID; a UIDVALIDITY change starts over (duplicates are caught by hash)."""
+    ms = st.mailbox_state
+    with app.store.transaction() as conn:
+        row = conn.execute(sa.select(ms).where(ms.c.mailbox == mailbox.name, ms.c.folder == mailbox.folder)).first()
+        now = st.utc_iso(st.now_utc())
+        if row is None:
+            conn.execute(ms.insert().values(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity,
+                                            last_uid=0, updated_at=now))
+            return 0
+        if row.uidvalidity != uidvalidity:
+            st.record_event(conn, "uidvalidity_changed",
+                            f"Thư mục {mailbox.folder} của hộp thư đã được máy chủ đánh số lại "
+                            f"(UIDVALIDITY {row.uidvalidity} → {uidvalidity}); toàn bộ thư được đọc lại, "
+                            "thư đã ghi nhận không bị ghi hai lần.")
+            log.warning("UIDVALIDITY of %s changed (%s -> %s): re-scanning, de-duplicating by content",
+                        mailbox.folder, row.uidvalidity, uidvalidity)
+            conn.execute(ms.update().where(ms.c.mailbox == mailbox.name, ms.c.folder == mailbox.folder)
+                         .values(uidvalidity=uidvalidity, last_uid=0, updated_at=now))
+            return 0
+        return int(row.last_uid)
+
+
+def _reflag(app: App, mailbox: Mailbox, uidvalidity: int) -> None:
+    """Messages committed by an earlier run that crashed before flagging them."""
+    loc = st.message_locations
+    with app.store.read() as conn:
+        uids = [r.uid for r in conn.execute(sa.select(loc.c.uid).where(
+            loc.c.mailbox == mailbox.name, loc.c.folder == mailbox.folder,
+            loc.c.uidvalidity == uidvalidity, loc.c.flagged == sa.false()))]
+    if uids:
+        log.info("flagging %d message(s) recorded before an interruption", len(uids))
+        _flag(app, mailbox, uidvalidity, uids)
+
+
+def _flag(app: App, mailbox: Mailbox, uidvalidity: int, uids: list[int]) -> None:
+    mailbox.mark_done(uids)
+    loc = st.message_locations
+    with app.store.transaction() as conn:
+        conn.execute(loc.update().where(loc.c.mailbox == mailbox.name, loc.c.folder == mailbox.folder,
+                                        loc.c.uidvalidity == uidvalidity, loc.c.uid.in_(uids))
+                     .values(flagged=True))
+
+
+# ------------------------------------------------------- one message
+
+def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessage) -> tuple[int, str]:
+    """Archive, read, record and queue the receipt of one fetched message; never raises for bad mail."""
+    where = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=fetched.uid)
+    digest = app.archive.put(fetched.raw)  # 1. archive first: nothing refers to bytes not on disk
+
+    with app.store.transaction() as conn:
+        existing = _find_duplicate(conn, digest, None, None)
+        if existing is not None:
+            _link(conn, existing, where)
+            return existing, "duplicate"
+
+    received_at = fetched.internal_date
+    if len(fetched.raw) > app.config.limits.max_message_bytes:
+        with app.store.transaction() as conn:
+            pk = _insert_message(conn, app, digest, fetched, None, Outcome.TOO_LARGE,
+                                 summary="over the size limit", where=where)
+            notices.queue_receipt(conn, app, pk)
+        return pk, Outcome.TOO_LARGE
+
+    try:
+        parsed = read_message(fetched.raw, own_addresses=app.own_addresses)  # 2. read
+        env = parsed.envelope
+        with app.store.transaction() as conn:
+            existing = _find_duplicate(conn, digest, env.message_id, env.from_addr)
+            if existing is not None:
+                _link(conn, existing, where)
+                return existing, "duplicate"
+        if env.automatic:
+            with app.store.transaction() as conn:
+                pk = _insert_message(conn, app, digest, fetched, parsed, Outcome.AUTOMATIC,
+                                     summary=env.automatic, where=where)
+            return pk, Outcome.AUTOMATIC
+        files = expand(parsed.parts, app.config.limits)  # 3. unpack
+        readings = [_read_file(app, f) for f in files]  # 4. parse and inspect, outside any transaction
+        with app.store.transaction() as conn:  # 5-6. match, record, queue the receipt
+            pk = _insert_message(conn, app, digest, fetched, parsed, Outcome.RECORDED, where=where)
+            outcome = record_files(conn, app, pk, parsed, readings, received_at)
+            notices.queue_receipt(conn, app, pk)
+        return pk, outcome
+    except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
+        log.exception("message UID %s failed; recorded for staff", fetched.uid)
+        tb = traceback.format_exc()
+        with app.store.transaction() as conn:
+            pk = _find_duplicate(conn, digest, None, None)
+            if pk is None:
+                pk = _insert_message(conn, app, digest, fetched, None, Outcome.FAILED,
+                                     summary=f"{type(exc).__name__}: {exc}"[:500], where=where, error=tb)
+                _try_parse_envelope(conn, fetched.raw, pk, app)
+                notices.queue_receipt(conn, app, pk)
+            else:
+                _link(conn, pk, where)
+        return pk, Outcome.FAILED
+
+
+@dataclass
+class Reading:
+    """One unpacked file and what we read from it."""
+
+    file: File
+    sha256: str | None
+    document: Document | None = None
+    photo: PhotoInfo | None = None
+    thumb_sha256: str | None = None
+
+
+def _read_file(app: App, f: File) -> Reading:
+    sha = app.archive.put(f.data) if f.data is not None else None
+    r = Reading(file=f, sha256=sha)
+    if f.role == "document" and f.data is not None:
+        r.document = parsers.parse(f.data, app.parse_context())
+    elif f.role == "photo" and f.data is not None:
+        r.photo = inspect(f.data, app.config.campaign.timezone)
+        if r.photo.thumbnail:
+            r.thumb_sha256 = app.archive.put(r.photo.thumbnail)
+    return r
+
+
+def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMessage,
+                 readings: Iterable[Reading], received_at: dt.datetime) -> str:
+    """Insert attachments, submissions and photos of one message; returns its outcome."""
+    roster = app.roster(conn)
+    sender = roster.by_address(parsed.envelope.from_addr)
+    if sender:
+        conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(unit_id=sender.id))
+    now = st.utc_iso(st.now_utc())
+    useful = 0
+    touched: set[tuple[str, str]] = set()
+    for r in readings:
+        f = r.file
+        role = f.role
+        if f.role == "photo" and r.photo and r.photo.problem:
+            role = "other"
+        att_id = conn.execute(st.attachments.insert().values(
+            message_pk=message_pk, filename=f.name, sha256=r.sha256, size=len(f.data or b""),
+            filetype=f.filetype, role=role, problem=f.problem or (r.photo.problem and
+                                                                  "Ảnh không mở được." if r.photo else None),
+        )).inserted_primary_key[0]
+        if r.document is not None:
+            unit_id, status, review = decide(roster, sender, r.document)
+            late = _is_late(app, r.document.form, received_at)
+            conn.execute(st.submissions.insert().values(
+                message_pk=message_pk, attachment_id=att_id, unit_id=unit_id, form=r.document.form,
+                status=status, received_at=st.utc_iso(received_at), late=late,
+                document=json.dumps(r.document.to_json(), ensure_ascii=False),
+                review=json.dumps(review, ensure_ascii=False), decided_by="intake",
+                created_at=now, updated_at=now))
+            if status != "rejected":
+                useful += 1
+            if unit_id and r.document.form:
+                touched.add((unit_id, r.document.form))
+        elif role == "photo" and r.sha256:
+            conn.execute(st.photos.insert().values(
+                message_pk=message_pk, attachment_id=att_id, unit_id=sender.id if sender else None,
+                filename=f.name, sha256=r.sha256,
+                taken_at=st.utc_iso(r.photo.taken_at) if r.photo.taken_at else None,
+                width=r.photo.width, height=r.photo.height, thumb_sha256=r.thumb_sha256))
+            useful += 1
+    for unit_id, form in touched:
+        settle(conn, unit_id, form)
+    outcome = Outcome.RECORDED if useful else Outcome.NO_ATTACHMENT
+    conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(outcome=outcome))
+    return outcome
+
+
+def decide(roster: Roster, sender, doc: Document) -> tuple[str | None, str, list[dict]]:
+    """Who a document belongs to and whether it counts (CONTRACT.md "Rules that decide outcomes")."""
+    named = roster.by_name(doc.unit_name)
+    if doc.form is None:
+        return (sender.id if sender else None), "rejected", []
+    if sender is None:
+        review = [{"code": "unknown_sender", "unit_named": doc.unit_name,
+                   "message": "Địa chỉ gửi chưa có trong danh sách đơn vị."}]
+        return (named.unit.id if named.unit else None), "needs_review", review
+    if named.unit is not None and named.unit.id != sender.id:
+        review = [{"code": "unit_mismatch", "unit_named": doc.unit_name, "unit_named_id": named.unit.id,
+                   "message": f"Địa chỉ gửi là của {sender.name} nhưng văn bản ghi {doc.unit_name}."}]
+        return sender.id, "needs_review", review
+    return sender.id, "accepted", []
+
+
+def settle(conn: Connection, unit_id: str, form: str) -> None:
+    """Of a unit's accepted and superseded submissions of a form, the latest counts; the others are superseded."""
+    s = st.submissions
+    rows = conn.execute(sa.select(s.c.id, s.c.status).where(
+        s.c.unit_id == unit_id, s.c.form == form, s.c.status.in_(("accepted", "superseded")))
+        .order_by(s.c.received_at, s.c.message_pk, s.c.id)).all()
+    if not rows:
+        return
+    now = st.utc_iso(st.now_utc())
+    latest = rows[-1].id
+    for r in rows:
+        want = "accepted" if r.id == latest else "superseded"
+        if r.status != want:
+            conn.execute(s.update().where(s.c.id == r.id).values(status=want, updated_at=now))
+
+
+def _is_late(app: App, form: str | None, received_at: dt.datetime) -> bool:
+    if not form or form not in app.config.campaign.form_ids:
+        return False
+    return received_at > app.config.campaign.form(form).deadline
+
+
+# ------------------------------------------------------------ rows
+
+def _find_duplicate(conn: Connection, digest: str, message_id: str | None, from_addr: str | None) -> int | None:
+    m = st.messages
+    row = conn.execute(sa.select(m.c.id).where(m.c.raw_sha256 == digest)).first()
+    if row is None and message_id:
+        q = sa.select(m.c.id).where(m.c.message_id == message_id)
+        q = q.where(m.c.from_addr == from_addr) if from_addr else q.where(m.c.from_addr.is_(None))
+        row = conn.execute(q).first()
+    return row.id if row else None
+
+
+def _link(conn: Connection, message_pk: int, where: dict) -> None:
+    loc = st.message_locations
+    exists = conn.execute(sa.select(loc.c.message_pk).where(*(loc.c[k] == v for k, v in where.items()))).first()
+    if not exists:
+        conn.execute(loc.insert().values(**where, message_pk=message_pk, flagged=False))
+    _advance(conn, where)
+
+
+def _advance(conn: Connection, where: dict) -> None:
+    ms = st.mailbox_state
+    conn.execute(ms.update().where(ms.c.mailbox == where["mailbox"], ms.c.folder == where["folder"],
+                                   ms.c.uidvalidity == where["uidvalidity"], ms.c.last_uid < where["uid"])
+                 .values(last_uid=where["uid"], updated_at=st.utc_iso(st.now_utc())))
+
+
+def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMessage, parsed: ParsedMessage | None,
+                    outcome: str, *, where: dict, summary: str | None = None, error: str | None = None) -> int:
+    now = st.utc_iso(st.now_utc())
+    env = parsed.envelope if parsed else None
+    pk = conn.execute(st.messages.insert().values(
+        raw_sha256=digest, size=len(fetched.raw),
+        message_id=env.message_id if env else None,
+        from_addr=env.from_addr if env else None,
+        from_name=env.from_name if env else None,
+        subject=env.subject if env else None,
+        date_header=env.date_header if env else None,
+        in_reply_to=env.in_reply_to if env else None,
+        references=" ".join(env.references) if env else None,
+        received_at=st.utc_iso(fetched.internal_date),
+        automatic=env.automatic if env else None,
+        spoofing=env.spoofing if env else None,
+        outcome=outcome, summary=summary, error=error,
+        created_at=now, updated_at=now,
+    )).inserted_primary_key[0]
+    conn.execute(st.messages.update().where(st.messages.c.id == pk).values(reference=app.reference(pk)))
+    conn.execute(st.message_locations.insert().values(**where, message_pk=pk, flagged=False))
+    _advance(conn, where)
+    return pk
+
+
+def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App) -> None:
+    """After a failure, keep at least who sent it and the subject, so staff and the receipt can use them."""
+    try:
+        env = read_message(raw, own_addresses=app.own_addresses).envelope
+    except Exception:  # noqa: BLE001 - best effort on a message that already failed
+        return
+    conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
+        message_id=env.message_id, from_addr=env.from_addr, from_name=env.from_name, subject=env.subject,
+        in_reply_to=env.in_reply_to, references=" ".join(env.references), automatic=env.automatic))

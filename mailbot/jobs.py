@@ -1,0 +1,67 @@
+"""The jobs the CLI and the daemon run: each one step, recorded in `runs`.
+
+Commands and the scheduler call these and nothing deeper, so `mailbot poll`
+by hand and the daemon's poll are the same code.
+"""
+from __future__ import annotations
+
+import logging
+
+from mailbot import intake, notices, outbox
+from mailbot.app import App, Run
+from mailbot.config import ConfigError
+from mailbot.mailbox import Mailbox, MailboxError, open_mailbox
+
+log = logging.getLogger(__name__)
+
+
+class JobFailed(Exception):
+    """A job could not do its work (server unreachable, login refused); nothing was lost."""
+
+
+def poll_once(app: App, mailbox: Mailbox | None = None) -> str:
+    """Fetch and record every new message, then send what is queued."""
+    own = mailbox is None
+    with Run(app, "poll") as run:
+        box = mailbox or open_mailbox(app.config.mailbox)
+        try:
+            result = intake.poll(app, box)
+        except MailboxError as exc:
+            raise JobFailed(f"mailbox: {exc}") from exc
+        except ConfigError as exc:
+            raise JobFailed(str(exc)) from exc
+        finally:
+            if own:
+                box.close()
+        run.stats = result.as_dict()
+    sent = deliver(app)
+    return (f"fetched {result.fetched}, recorded {result.recorded}, duplicates {result.duplicates}, "
+            f"failed {result.failed}; {sent}")
+
+
+def deliver(app: App) -> str:
+    """Send the outbox's due mail over SMTP (or into the configured directory)."""
+    with Run(app, "deliver") as run:
+        stats = outbox.deliver_due(app)
+        run.stats = stats.as_dict()
+    return str(stats)
+
+
+def remind(app: App, dry_run: bool = False) -> str:
+    """Queue (and send) the reminders due now; with dry_run, print them instead."""
+    if dry_run:
+        return notices.render_due_reminders(app)
+    with Run(app, "remind") as run:
+        count = notices.queue_due_reminders(app)
+        run.stats = {"queued": count}
+    return f"reminders queued: {count}; {deliver(app)}"
+
+
+def digest(app: App, dry_run: bool = False) -> str:
+    """Queue (and send) today's staff digest; with dry_run, print it instead."""
+    if dry_run:
+        return notices.render_digest(app)
+    with Run(app, "digest") as run:
+        queued = notices.queue_digest(app)
+        run.stats = {"queued": queued}
+    return f"digest {'queued' if queued else 'already sent today'}; {deliver(app)}"

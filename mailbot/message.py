@@ -1,0 +1,362 @@
+"""Read one email message: envelope, attachments, and whether a person sent it.
+
+A thin adapter around mail-parser (stdlib `email`, compat32). Mail from units
+is whatever their clients wrote: broken headers, odd charsets, forwards,
+missing boundaries. `read_message` never raises for such input; what it could
+not read is noted in `ParsedMessage.problems` (short English notes for the
+record and the logs, not for units).
+
+Attachment names are decoded for display and matching only: nobody may use
+them as a path. File types are decided later by bytes (`mailbot.unpack`).
+"""
+from __future__ import annotations
+
+import binascii
+import email
+import email.message
+import email.utils
+import html
+import logging
+import mimetypes
+import quopri
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import mailparser
+from mailparser.utils import decode_base64_payload, decode_header_part, mime_header_view
+
+from parsers.text import clean_line
+
+log = logging.getLogger(__name__)
+
+BODY_TEXT_MAX = 4000  # characters of body text kept for the record
+MAX_MIME_DEPTH = 40  # deeper nesting is hostile, not a real client
+FILENAME_MAX = 180
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message_id: str | None  # with <>
+    from_addr: str | None  # lowercased bare address
+    from_name: str
+    to: tuple[str, ...]
+    subject: str  # decoded, NFC, spaces collapsed
+    date_header: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    return_path: str | None  # bare address; "" for the null sender "<>"; None when absent
+    automatic: str | None  # why no receipt may be sent, or None
+    spoofing: str | None  # failed authentication checks, or None
+    body_text: str  # plain text, at most BODY_TEXT_MAX characters
+
+
+@dataclass(frozen=True)
+class Part:
+    filename: str  # decoded and cleaned; never a path
+    content_type: str  # as declared, lowercased; informative only
+    data: bytes
+    inline: bool  # Content-Disposition inline, or has a Content-ID
+    forwarded: bool  # came from inside a message/rfc822 part
+
+
+@dataclass
+class ParsedMessage:
+    envelope: Envelope
+    parts: list[Part] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- entry point
+
+def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMessage:
+    """Parse raw RFC 5322 bytes; odd MIME gives a result with problem notes, never an exception."""
+    problems: list[str] = []
+    try:
+        mp = mailparser.MailParser.from_bytes(raw)
+        msg = mp.message
+    except Exception as exc:  # mail-parser on hostile input: recursion, codec errors
+        log.warning("mail-parser failed: %s", exc)
+        problems.append(f"message could not be parsed: {type(exc).__name__}")
+        return ParsedMessage(envelope=_empty_envelope(), parts=[], problems=problems)
+    if msg is None:
+        problems.append("message could not be parsed")
+        return ParsedMessage(envelope=_empty_envelope(), parts=[], problems=problems)
+
+    try:
+        envelope = _envelope(mp, msg, own_addresses)
+    except Exception as exc:  # a header no decoder foresaw must not lose the attachments
+        log.warning("envelope failed: %s", exc)
+        problems.append(f"headers could not be read: {type(exc).__name__}")
+        envelope = _empty_envelope()
+    # mail-parser keeps its own copy of non-base64 attachments; drop it before
+    # decoding ours so a big message is not held three times.
+    del mp
+
+    parts = _walk(msg, problems)
+    if not msg.keys():
+        problems.append("no headers")
+    return ParsedMessage(envelope=envelope, parts=parts, problems=problems)
+
+
+def _empty_envelope() -> Envelope:
+    return Envelope(message_id=None, from_addr=None, from_name="", to=(), subject="", date_header=None,
+                    in_reply_to=None, references=(), return_path=None, automatic=None, spoofing=None,
+                    body_text="")
+
+
+# ---------------------------------------------------------------- envelope
+
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def _envelope(mp: mailparser.MailParser, msg: email.message.Message, own: tuple[str, ...]) -> Envelope:
+    headers = header_map(msg)
+    from_name, from_addr = _first_address(getattr(mp, "from_"), headers.get("from"))
+    to = tuple(a.lower() for _, a in getattr(mp, "to") or [] if a)
+    return_path = None
+    if "return-path" in headers:
+        rp = headers["return-path"].strip()
+        m = re.search(r"<([^<>]*)>", rp)
+        return_path = (m.group(1) if m else rp).strip().lower()
+    refs = tuple(_MSGID.findall(_text(headers.get("references", ""))))
+    return Envelope(
+        message_id=_msgid(headers.get("message-id")),
+        from_addr=from_addr,
+        from_name=from_name,
+        to=to,
+        subject=clean_line(_decoded(msg.get_all("subject"))),
+        date_header=clean_line(_text(headers["date"])) if headers.get("date", "").strip() else None,
+        in_reply_to=_msgid(headers.get("in-reply-to")),
+        references=refs,
+        return_path=return_path,
+        automatic=automatic_reason(headers, from_addr, own),
+        spoofing=spoofing_signal(msg.get_all("authentication-results") or []),
+        body_text=_body_text(mp),
+    )
+
+
+def header_map(msg: email.message.Message) -> dict[str, str]:
+    """Lowercased header name → its first value as text (what the rules below read)."""
+    out: dict[str, str] = {}
+    for name, value in msg.items():
+        out.setdefault(str(name).strip().lower(), _text(value))
+    return out
+
+
+def _text(value: object) -> str:
+    """A header value as str; 8-bit headers come back as Header objects or surrogates."""
+    s = str(value) if value is not None else ""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _decoded(values: list | None) -> str:
+    """The first occurrence of a header, RFC 2047 decoded."""
+    if not values:
+        return ""
+    return decode_header_part(_text(values[0])) or ""
+
+
+def _msgid(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    found = _MSGID.search(value)
+    if found:
+        return found.group(0)
+    bare = value.strip().split()[0]
+    return f"<{bare}>"
+
+
+def _first_address(parsed: object, raw: str | None) -> tuple[str, str | None]:
+    """(display name, lowercased address) of the first mailbox in From."""
+    if isinstance(parsed, list):
+        for name, addr in parsed:
+            if addr and "@" in addr:
+                return clean_line(name or ""), addr.strip().lower()
+    if raw:  # mail-parser is strict; fall back to the lenient stdlib parser
+        name, addr = email.utils.parseaddr(raw)
+        if addr and "@" in addr:
+            return clean_line(decode_header_part(name) if name else ""), addr.strip().lower()
+    return "", None
+
+
+def _body_text(mp: mailparser.MailParser) -> str:
+    plain = "\n".join(t for t in mp.text_plain if t)
+    if not plain.strip() and mp.text_html:
+        html_text = re.sub(r"(?is)<(script|style).*?</\1>", " ", "\n".join(mp.text_html))
+        html_text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", html_text)
+        plain = html.unescape(re.sub(r"<[^>]+>", " ", html_text))
+    lines = (clean_line(x) for x in plain.replace("\r\n", "\n").split("\n"))
+    return "\n".join(x for x in lines if x)[:BODY_TEXT_MAX]
+
+
+# ---------------------------------------------------------------- automatic mail
+
+_SYSTEM_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)(?:[._+-].*)?$")
+
+
+def automatic_reason(headers: Mapping[str, str], from_addr: str | None,
+                     own_addresses: tuple[str, ...] = ()) -> str | None:
+    """Why this message must get no receipt (RFC 3834 and common practice), or None.
+
+    `headers` maps lowercased header names to values (see `header_map`).
+    """
+    def get(name: str) -> str:
+        return (headers.get(name) or "").strip().lower()
+
+    addr = (from_addr or "").strip().lower()
+    if addr and addr in {a.strip().lower() for a in own_addresses}:
+        return "own address"
+    auto = get("auto-submitted").split(";")[0].strip()
+    if auto and auto != "no":
+        return f"auto-submitted: {auto}"
+    precedence = get("precedence")
+    if precedence in ("bulk", "junk", "list"):
+        return f"precedence: {precedence}"
+    if "list-id" in headers:
+        return "mailing list (List-Id)"
+    if "list-unsubscribe" in headers:
+        return "mailing list (List-Unsubscribe)"
+    if "return-path" in headers and re.fullmatch(r"<\s*>", get("return-path")):
+        return "null return path (<>)"
+    if get("content-type").split(";")[0].strip() == "multipart/report":
+        return "bounce (multipart/report)"
+    for name in ("x-autoreply", "x-autorespond"):
+        if name in headers:
+            return f"auto-reply header ({name})"
+    suppress = {t.strip() for t in get("x-auto-response-suppress").split(",")}
+    if suppress & {"all", "oof"}:
+        return "x-auto-response-suppress: " + ", ".join(sorted(suppress & {"all", "oof"}))
+    local = addr.rsplit("@", 1)[0] if "@" in addr else ""
+    if local and _SYSTEM_SENDER.match(local):
+        return f"system sender ({local})"
+    return None
+
+
+_AUTH_FAIL = re.compile(r"\b(dmarc|spf|dkim)\s*=\s*fail\b", re.I)
+
+
+def spoofing_signal(auth_results: list) -> str | None:
+    """'dmarc=fail, spf=fail' from Authentication-Results headers, or None."""
+    failed: list[str] = []
+    for value in auth_results:
+        for method in _AUTH_FAIL.findall(_text(value)):
+            key = f"{method.lower()}=fail"
+            if key not in failed:
+                failed.append(key)
+    return ", ".join(failed) if failed else None
+
+
+# ---------------------------------------------------------------- attachments
+
+_SKIPPED_MESSAGE_TYPES = ("message/delivery-status", "message/disposition-notification",
+                          "message/feedback-report", "message/external-body", "message/partial")
+
+
+def _walk(root: email.message.Message, problems: list[str]) -> list[Part]:
+    """Every attachment once, in MIME order; message/rfc822 entries open into their files."""
+    parts: list[Part] = []
+    # (part, forwarded, depth, is the signature of a multipart/signed)
+    stack: list[tuple[email.message.Message, bool, int, bool]] = [(root, False, 0, False)]
+    while stack:
+        part, forwarded, depth, is_signature = stack.pop()
+        if depth > MAX_MIME_DEPTH:
+            problems.append("MIME nesting too deep; inner parts ignored")
+            continue
+        ctype = part.get_content_type().lower()
+        payload = part.get_payload()
+        if isinstance(payload, list):  # multipart/* or a parsed message/rfc822
+            inner_forwarded = forwarded or ctype in ("message/rfc822", "message/global")
+            children = [p for p in payload if isinstance(p, email.message.Message)]
+            signed = ctype == "multipart/signed"
+            for i, child in reversed(list(enumerate(children))):
+                stack.append((child, inner_forwarded, depth + 1, signed and i == 1))
+            continue
+        if part.get_content_maintype() == "multipart":
+            problems.append(f"{ctype} without usable boundary; its parts could not be separated")
+            continue
+        if is_signature or ctype in _SKIPPED_MESSAGE_TYPES:
+            continue
+        found = _leaf(part, ctype, forwarded, len(parts) + 1, problems)
+        if found is not None:
+            parts.append(found)
+    return parts
+
+
+def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,
+          problems: list[str]) -> Part | None:
+    """A Part for an attachment leaf, None for a text body."""
+    view, _ = mime_header_view(part)
+    try:
+        name = decode_header_part(view.get_filename()) or ""
+    except Exception:  # a parameter no decoder foresaw: fall back to a made-up name
+        name = ""
+    disposition = (view.get_content_disposition() or "").lower()
+    maintype = ctype.split("/")[0]
+    is_body_text = ctype in ("text/plain", "text/html")
+    if not name and disposition != "attachment":
+        if is_body_text:
+            return None
+        if maintype == "text" and ctype != "text/rtf":
+            return None  # text/calendar, text/rfc822-headers …: not files units send
+    try:
+        data = payload_bytes(part)
+    except Exception as exc:
+        problems.append(f"attachment {number} could not be decoded: {type(exc).__name__}")
+        data = b""
+    return Part(
+        filename=clean_filename(name, fallback=_fallback_name(number, ctype)),
+        content_type=ctype,
+        data=data,
+        inline=disposition == "inline" or bool(part.get("content-id")),
+        forwarded=forwarded,
+    )
+
+
+def payload_bytes(part: email.message.Message) -> bytes:
+    """The decoded body of one leaf part; tolerant of sloppy Content-Transfer-Encoding values."""
+    raw_cte = str(part.get("content-transfer-encoding", "")).lower()
+    cte = raw_cte.strip().split(";")[0].strip()
+    data = part.get_payload(decode=True)
+    if data is None:
+        return b""
+    if raw_cte == cte:
+        return data  # stdlib recognised it (or it is 7bit/8bit/binary)
+    # The stdlib compares the header verbatim, so "base64;" or "Base64 " came back undecoded.
+    if cte == "base64":
+        try:
+            return binascii.a2b_base64(data)
+        except binascii.Error:
+            return decode_base64_payload(data.decode("ascii", "ignore"))
+    if cte == "quoted-printable":
+        return quopri.decodestring(data)
+    return data
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/jpg": ".jpg", "image/pjpeg": ".jpg", "message/rfc822": ".eml",
+               "application/ms-tnef": ".dat", "application/msword": ".doc", "text/plain": ".txt"}
+
+
+def _fallback_name(number: int, ctype: str) -> str:
+    ext = _EXTENSIONS.get(ctype) or mimetypes.guess_extension(ctype, strict=False) or ".bin"
+    return f"tep-dinh-kem-{number}{ext}"
+
+
+def clean_filename(name: str, fallback: str = "tep-dinh-kem.bin") -> str:
+    """A display name: NFC, no path separators or control/format characters, bounded length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("/", "_").replace("\\", "_")
+    name = _CONTROL.sub("", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if not name:
+        return fallback
+    if len(name) > FILENAME_MAX:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            name = stem[: FILENAME_MAX - len(ext) - 1].rstrip() + "." + ext
+        else:
+            name = name[:FILENAME_MAX]
+    return name

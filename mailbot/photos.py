@@ -1,0 +1,77 @@
+"""Photos: when they were taken (EXIF) and a small JPEG thumbnail.
+
+Phone photos arrive as JPEG, PNG or HEIC. EXIF times without an offset
+are in the campaign's timezone (CONTRACT.md).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC support is optional at import time, but installed by default.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a dependency
+    pass
+
+# A decompression bomb guard: 60 megapixels is more than any phone makes.
+Image.MAX_IMAGE_PIXELS = 60_000_000
+THUMB_SIZE = (320, 320)
+
+_DATETIME_ORIGINAL = 0x9003
+_OFFSET_TIME_ORIGINAL = 0x9011
+_DATETIME = 0x0132
+_EXIF_IFD = 0x8769
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    taken_at: dt.datetime | None
+    width: int | None
+    height: int | None
+    thumbnail: bytes | None  # JPEG
+    problem: str | None = None
+
+
+def inspect(data: bytes, tz: ZoneInfo) -> PhotoInfo:
+    """Read EXIF time, size and a thumbnail; never raises for a bad image."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            taken = _taken_at(im, tz)
+            width, height = im.size
+            im = ImageOps.exif_transpose(im)
+            im.thumbnail(THUMB_SIZE)
+            if im.mode not in ("RGB", "L"):
+                im = im.convert("RGB")
+            out = io.BytesIO()
+            im.save(out, "JPEG", quality=80)
+            return PhotoInfo(taken, width, height, out.getvalue())
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return PhotoInfo(None, None, None, None, problem=f"{type(exc).__name__}: {exc}")
+
+
+def _taken_at(im: Image.Image, tz: ZoneInfo) -> dt.datetime | None:
+    try:
+        exif = im.getexif()
+    except Exception:  # noqa: BLE001 - broken EXIF blocks are common; the photo still counts
+        return None
+    sub = exif.get_ifd(_EXIF_IFD) if exif else {}
+    raw = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    if not raw or not isinstance(raw, str):
+        return None
+    try:
+        naive = dt.datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = sub.get(_OFFSET_TIME_ORIGINAL)
+    if isinstance(offset, str):
+        try:
+            return dt.datetime.fromisoformat(naive.isoformat() + offset.strip("\x00 ").strip())
+        except ValueError:
+            pass
+    return naive.replace(tzinfo=tz)

@@ -1,0 +1,86 @@
+"""Which form a document is, by what it says (never by its file name).
+
+Each form definition lists its signals under [classify]: title words, the
+table header labels, the indicator labels, and words that speak against
+it. Units rename files freely ("bao cao.docx", "Mau 1 (1).docx") and send
+Mẫu 1 as "báo cáo", so only the content counts.
+"""
+from __future__ import annotations
+
+from rapidfuzz import fuzz
+
+from parsers.docx_grid import DocxContent, Table
+from parsers.text import fold
+
+_CELL_LIMIT = 4000  # cells looked at per document: enough for any real form
+
+
+def classify(content: DocxContent, formdefs: list[dict]) -> str | None:
+    """The id of the best-scoring form, or None when none reaches its threshold."""
+    paragraphs, cells = _texts(content)
+    best_id, best_margin = None, 0.0
+    for formdef in formdefs:
+        conf = formdef.get("classify", {})
+        margin = score(paragraphs, cells, formdef) - float(conf.get("threshold", 4.0))
+        if margin >= 0 and (best_id is None or margin > best_margin):
+            best_id, best_margin = formdef.get("id"), margin
+    return best_id
+
+
+def score(paragraphs: list[str], cells: set[str], formdef: dict) -> float:
+    """Sum of the weights of the signals found (folded texts in, see _texts)."""
+    conf = formdef.get("classify", {})
+    total = 0.0
+    lines = paragraphs + sorted(cells)
+    if any(_starts_any(line, conf.get("title", [])) for line in lines):
+        total += float(conf.get("title_weight", 3.0))
+    if any(_starts_any(line, conf.get("against", [])) for line in lines):
+        total -= float(conf.get("against_weight", 3.0))
+    header_weight = float(conf.get("header_weight", 1.0))
+    for label in conf.get("headers", []):
+        if _in_cells(fold(label), cells):
+            total += header_weight
+    weight = float(conf.get("indicator_weight", 0.0))
+    if weight:
+        from parsers.mau2 import label_key
+
+        keys = {label_key(c) for c in cells}
+        for ind in formdef.get("indicators", []):
+            if ind.get("participants_of"):
+                continue
+            if label_key(ind.get("label", "")) in keys:
+                total += weight
+    return total
+
+
+def _texts(content: DocxContent) -> tuple[list[str], set[str]]:
+    """Folded paragraphs (first lines) and folded table cells (each line too)."""
+    paragraphs = [fold(p) for p in content.paragraphs[:400] if p.strip()]
+    cells: set[str] = set()
+    n = 0
+    for table in content.tables:
+        for r, row in enumerate(table.rows):
+            for c in range(len(row)):
+                text = table.own(r, c)
+                if not text:
+                    continue
+                n += 1
+                if n > _CELL_LIMIT:
+                    return paragraphs, cells
+                cells.add(fold(text))
+                if "\n" in text:
+                    cells.update(fold(x) for x in text.split("\n") if x.strip())
+    return paragraphs, cells
+
+
+def _starts_any(line: str, words: list[str]) -> bool:
+    return any(line.startswith(fold(w)) for w in words if w)
+
+
+def _in_cells(label: str, cells: set[str]) -> bool:
+    if label in cells:
+        return True
+    return any(len(c) < 2 * len(label) + 8 and fuzz.ratio(label, c) >= 85 for c in cells)
+
+
+__all__ = ["classify", "score", "Table"]

@@ -1,0 +1,57 @@
+"""Vietnamese text: NFC, whitespace, and diacritic-insensitive keys.
+
+Vietnamese is never compared with `==` on raw input: NFC does not make
+"hoà" equal "hòa" (two accepted tone placements), and units type labels
+without diacritics, in capitals, or with typos. Compare `fold()` keys, or
+`similarity()` for fuzzy matches; store `clean()` text.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rapidfuzz import fuzz
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200c\u200d\u2060"), None)
+
+
+def clean_line(s: str) -> str:
+    """NFC, invisible characters dropped, runs of spaces collapsed, trimmed."""
+    s = unicodedata.normalize("NFC", s).translate(_INVISIBLE)
+    return _SPACES.sub(" ", s).strip()
+
+
+def clean(s: str) -> str:
+    """Like clean_line, for text of several lines: empty lines are dropped."""
+    lines = (clean_line(x) for x in s.replace("\r\n", "\n").replace("\r", "\n").replace("\v", "\n").split("\n"))
+    return "\n".join(x for x in lines if x)
+
+
+def one_line(s: str) -> str:
+    """All lines joined with a space: a name split over lines becomes one."""
+    return " ".join(clean(s).split("\n"))
+
+
+def fold(s: str) -> str:
+    """Matching key: NFC → lower → đ→d → marks stripped → non-alphanumerics to single spaces."""
+    s = unicodedata.normalize("NFD", s.lower()).replace("đ", "d").replace("\u0111", "d")
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    s = s.replace("đ", "d")
+    return " ".join(re.findall(r"[a-z0-9]+", s))
+
+
+def similarity(a: str, b: str) -> float:
+    """0..100 similarity of two texts on their folded keys (token order ignored)."""
+    return fuzz.token_sort_ratio(fold(a), fold(b))
+
+
+def partial_similarity(needle: str, haystack: str) -> float:
+    """0..100: how well `needle` appears somewhere inside `haystack` (folded)."""
+    return fuzz.partial_ratio(fold(needle), fold(haystack))
+
+
+def is_placeholder(s: str) -> bool:
+    """Dots, ellipses, dashes or underscores left where a value belongs."""
+    stripped = re.sub(r"[\s.…_\-–—/:,]+", "", s)
+    return stripped == ""
