@@ -22,7 +22,7 @@ import json
 import logging
 import traceback
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -66,8 +66,12 @@ class PollResult:
 
 # ---------------------------------------------------------------- the cycle
 
-def poll(app: App, mailbox: Mailbox) -> PollResult:
-    """One intake cycle over the mailbox: every new message recorded once, then flagged."""
+def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> PollResult:
+    """One intake cycle over the mailbox: every new message recorded once, then flagged.
+
+    `stop` is checked between messages: a daemon asked to stop finishes the
+    message in hand, flags what it committed, and returns.
+    """
     result = PollResult()
     result.uidvalidity = mailbox.open()
     last_uid = _last_uid(app, mailbox, result.uidvalidity)
@@ -85,6 +89,8 @@ def poll(app: App, mailbox: Mailbox) -> PollResult:
         else:
             result.recorded += 1
         done.append(fetched.uid)
+        if stop is not None and stop():
+            break
         if len(done) >= app.config.mailbox.batch_size:
             _flag(app, mailbox, result.uidvalidity, done)
             done = []

@@ -6,6 +6,7 @@ by hand and the daemon's poll are the same code.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from mailbot import intake, notices, outbox
 from mailbot.app import App, Run
@@ -19,13 +20,16 @@ class JobFailed(Exception):
     """A job could not do its work (server unreachable, login refused); nothing was lost."""
 
 
-def poll_once(app: App, mailbox: Mailbox | None = None) -> str:
-    """Fetch and record every new message, then send what is queued."""
+def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool] | None = None) -> str:
+    """Fetch and record every new message, then send what is queued.
+
+    With `mailbox` given (the daemon's long-lived connection) it is not closed.
+    """
     own = mailbox is None
     with Run(app, "poll") as run:
         box = mailbox or open_mailbox(app.config.mailbox)
         try:
-            result = intake.poll(app, box)
+            result = intake.poll(app, box, stop)
         except MailboxError as exc:
             raise JobFailed(f"mailbox: {exc}") from exc
         except ConfigError as exc:

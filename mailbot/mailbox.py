@@ -465,6 +465,7 @@ class MaildirMailbox(Mailbox):
     def _paths(self, uids: list[int]) -> dict[int, tuple[str, Path]]:
         wanted = set(uids)
         found = self._scan()
+        self._number_new(found)
         return {u: (k, found[k]) for k, u in self.state["uids"].items() if u in wanted and k in found}
 
     def fetch(self, uids: list[int]) -> Iterator[FetchedMessage]:

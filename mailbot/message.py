@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import email
+import email.header
 import email.message
 import email.utils
 import html
@@ -73,16 +74,18 @@ class ParsedMessage:
 def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMessage:
     """Parse raw RFC 5322 bytes; odd MIME gives a result with problem notes, never an exception."""
     problems: list[str] = []
+    mp: mailparser.MailParser | None = None
     try:
         mp = mailparser.MailParser.from_bytes(raw)
         msg = mp.message
-    except Exception as exc:  # mail-parser on hostile input: recursion, codec errors
-        log.warning("mail-parser failed: %s", exc)
-        problems.append(f"message could not be parsed: {type(exc).__name__}")
-        return ParsedMessage(envelope=_empty_envelope(), parts=[], problems=problems)
-    if msg is None:
-        problems.append("message could not be parsed")
-        return ParsedMessage(envelope=_empty_envelope(), parts=[], problems=problems)
+    except Exception as exc:  # mail-parser on hostile input: recursion, its own bugs
+        log.warning("mail-parser failed, reading with the stdlib parser: %s", exc)
+        problems.append(f"mail-parser failed ({type(exc).__name__}); read with the plain email parser")
+        try:
+            msg = email.message_from_bytes(raw)
+        except Exception as exc2:  # RecursionError and the like: nothing left to read
+            problems.append(f"message could not be parsed: {type(exc2).__name__}")
+            return ParsedMessage(envelope=_empty_envelope(), parts=[], problems=problems)
 
     try:
         envelope = _envelope(mp, msg, own_addresses)
@@ -94,7 +97,12 @@ def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMe
     # decoding ours so a big message is not held three times.
     del mp
 
-    parts = _walk(msg, problems)
+    parts: list[Part] = []
+    try:
+        _walk(msg, parts, problems)
+    except Exception as exc:  # keep what was found before the odd part
+        log.warning("walking the MIME tree failed: %s", exc)
+        problems.append(f"MIME structure could not be read completely: {type(exc).__name__}")
     if not msg.keys():
         problems.append("no headers")
     return ParsedMessage(envelope=envelope, parts=parts, problems=problems)
@@ -111,10 +119,13 @@ def _empty_envelope() -> Envelope:
 _MSGID = re.compile(r"<[^<>\s]+>")
 
 
-def _envelope(mp: mailparser.MailParser, msg: email.message.Message, own: tuple[str, ...]) -> Envelope:
+def _envelope(mp: mailparser.MailParser | None, msg: email.message.Message, own: tuple[str, ...]) -> Envelope:
     headers = header_map(msg)
-    from_name, from_addr = _first_address(getattr(mp, "from_"), headers.get("from"))
-    to = tuple(a.lower() for _, a in getattr(mp, "to") or [] if a)
+    from_name, from_addr = _first_address(getattr(mp, "from_") if mp else None, headers.get("from"))
+    if mp is not None:
+        to = tuple(a.strip().lower() for _, a in getattr(mp, "to") or [] if a)
+    else:
+        to = tuple(a.strip().lower() for _, a in email.utils.getaddresses([headers.get("to", "")]) if "@" in a)
     return_path = None
     if "return-path" in headers:
         rp = headers["return-path"].strip()
@@ -133,7 +144,7 @@ def _envelope(mp: mailparser.MailParser, msg: email.message.Message, own: tuple[
         return_path=return_path,
         automatic=automatic_reason(headers, from_addr, own),
         spoofing=spoofing_signal(msg.get_all("authentication-results") or []),
-        body_text=_body_text(mp),
+        body_text=_body_text(mp) if mp is not None else "",
     )
 
 
@@ -146,16 +157,33 @@ def header_map(msg: email.message.Message) -> dict[str, str]:
 
 
 def _text(value: object) -> str:
-    """A header value as str; 8-bit headers come back as Header objects or surrogates."""
-    s = str(value) if value is not None else ""
-    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A header value as text, RFC 2047 decoded; raw 8-bit bytes read as UTF-8, else Windows-1258."""
+    if value is None:
+        return ""
+    try:
+        chunks = email.header.decode_header(value)
+    except Exception:  # a malformed encoded word: keep the value as written
+        chunks = [(str(value), None)]
+    out = []
+    for data, charset in chunks:
+        out.append(data if isinstance(data, str) else _bytes_text(data, charset))
+    return "".join(out)
+
+
+def _bytes_text(data: bytes, charset: str | None) -> str:
+    declared = str(charset).lower() if charset and str(charset).lower() != "unknown-8bit" else None
+    for codec in (declared, "utf-8"):
+        if codec:
+            try:
+                return data.decode(codec)
+            except (LookupError, UnicodeError):
+                pass
+    return data.decode("cp1258", "replace")  # legacy Vietnamese clients
 
 
 def _decoded(values: list | None) -> str:
-    """The first occurrence of a header, RFC 2047 decoded."""
-    if not values:
-        return ""
-    return decode_header_part(_text(values[0])) or ""
+    """The first occurrence of a header, decoded."""
+    return _text(values[0]) if values else ""
 
 
 def _msgid(value: str | None) -> str | None:
@@ -254,9 +282,8 @@ _SKIPPED_MESSAGE_TYPES = ("message/delivery-status", "message/disposition-notifi
                           "message/feedback-report", "message/external-body", "message/partial")
 
 
-def _walk(root: email.message.Message, problems: list[str]) -> list[Part]:
+def _walk(root: email.message.Message, parts: list[Part], problems: list[str]) -> None:
     """Every attachment once, in MIME order; message/rfc822 entries open into their files."""
-    parts: list[Part] = []
     # (part, forwarded, depth, is the signature of a multipart/signed)
     stack: list[tuple[email.message.Message, bool, int, bool]] = [(root, False, 0, False)]
     while stack:
@@ -281,7 +308,6 @@ def _walk(root: email.message.Message, problems: list[str]) -> list[Part]:
         found = _leaf(part, ctype, forwarded, len(parts) + 1, problems)
         if found is not None:
             parts.append(found)
-    return parts
 
 
 def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,
@@ -294,6 +320,9 @@ def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,
         name = ""
     disposition = (view.get_content_disposition() or "").lower()
     maintype = ctype.split("/")[0]
+    if not name and maintype != "text" and part.get("content-location"):
+        # Apple Mail names inline photos only there ("Content-Location: Photo25.jpg").
+        name = _text(part.get("content-location")).split("?")[0].rstrip("/").rsplit("/", 1)[-1]
     is_body_text = ctype in ("text/plain", "text/html")
     if not name and disposition != "attachment":
         if is_body_text:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz
 
-from parsers.docx_grid import DocxContent, Table
+from parsers.docx_grid import DocxContent
 from parsers.text import fold
 
 _CELL_LIMIT = 4000  # cells looked at per document: enough for any real form
@@ -17,17 +17,17 @@ _CELL_LIMIT = 4000  # cells looked at per document: enough for any real form
 
 def classify(content: DocxContent, formdefs: list[dict]) -> str | None:
     """The id of the best-scoring form, or None when none reaches its threshold."""
-    paragraphs, cells = _texts(content)
+    texts = _texts(content)
     best_id, best_margin = None, 0.0
     for formdef in formdefs:
         conf = formdef.get("classify", {})
-        margin = score(paragraphs, cells, formdef) - float(conf.get("threshold", 4.0))
+        margin = score(*texts, formdef) - float(conf.get("threshold", 4.0))
         if margin >= 0 and (best_id is None or margin > best_margin):
             best_id, best_margin = formdef.get("id"), margin
     return best_id
 
 
-def score(paragraphs: list[str], cells: set[str], formdef: dict) -> float:
+def score(paragraphs: list[str], heads: set[str], cells: set[str], formdef: dict) -> float:
     """Sum of the weights of the signals found (folded texts in, see _texts)."""
     conf = formdef.get("classify", {})
     total = 0.0
@@ -38,7 +38,7 @@ def score(paragraphs: list[str], cells: set[str], formdef: dict) -> float:
         total -= float(conf.get("against_weight", 3.0))
     header_weight = float(conf.get("header_weight", 1.0))
     for label in conf.get("headers", []):
-        if _in_cells(fold(label), cells):
+        if _in_cells(fold(label), heads):
             total += header_weight
     weight = float(conf.get("indicator_weight", 0.0))
     if weight:
@@ -53,9 +53,10 @@ def score(paragraphs: list[str], cells: set[str], formdef: dict) -> float:
     return total
 
 
-def _texts(content: DocxContent) -> tuple[list[str], set[str]]:
-    """Folded paragraphs (first lines) and folded table cells (each line too)."""
+def _texts(content: DocxContent) -> tuple[list[str], set[str], set[str]]:
+    """Folded paragraphs, cells of the first rows of each table, and all cells (each line too)."""
     paragraphs = [fold(p) for p in content.paragraphs[:400] if p.strip()]
+    heads: set[str] = set()
     cells: set[str] = set()
     n = 0
     for table in content.tables:
@@ -66,11 +67,14 @@ def _texts(content: DocxContent) -> tuple[list[str], set[str]]:
                     continue
                 n += 1
                 if n > _CELL_LIMIT:
-                    return paragraphs, cells
-                cells.add(fold(text))
+                    return paragraphs, heads, cells
+                key = fold(text)
+                cells.add(key)
+                if r < 3:
+                    heads.add(key)
                 if "\n" in text:
                     cells.update(fold(x) for x in text.split("\n") if x.strip())
-    return paragraphs, cells
+    return paragraphs, heads, cells
 
 
 def _starts_any(line: str, words: list[str]) -> bool:
@@ -82,5 +86,3 @@ def _in_cells(label: str, cells: set[str]) -> bool:
         return True
     return any(len(c) < 2 * len(label) + 8 and fuzz.ratio(label, c) >= 85 for c in cells)
 
-
-__all__ = ["classify", "score", "Table"]

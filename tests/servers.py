@@ -4,7 +4,8 @@ Fixtures (available everywhere through tests/conftest.py's pytest_plugins):
 
 - ``dovecot``: one throwaway Dovecot per test session (``DovecotServer``).
 - ``imap_account``: a fresh user with an empty INBOX per test (``ImapAccount``),
-  with a ready ``MailboxConfig`` whose password variable is set.
+  with a ready ``MailboxConfig`` whose password variable is set. The server
+  also offers AUTH=XOAUTH2 and accepts the user's password as the token.
 - ``smtp_server``: an aiosmtpd server per test (``SmtpServer``) recording every
   delivered envelope, with ``refuse()`` for outage tests.
 
@@ -35,6 +36,9 @@ import pytest
 from mailbot.config import MailboxConfig
 
 HOST = "127.0.0.1"
+# Dovecot's Maildir keeps INTERNALDATE as the file's mtime and reports it in the
+# server's zone: run it in the office's zone, so dates come back as +07:00.
+SERVER_TZ = "Asia/Ho_Chi_Minh"
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
 DOVEADM = shutil.which("doveadm") or ("/usr/bin/doveadm" if os.path.exists("/usr/bin/doveadm") else None)
 
@@ -84,7 +88,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2
 login_greeting = Dovecot ready.
 mail_location = maildir:{root}/mail/%u
 mail_uid = nobody
@@ -96,7 +100,7 @@ mail_fsync = never
 imap_idle_notify_interval = 1 mins
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
+  args = scheme=PLAIN username_format=%u {root}/users/%u.passwd
 }}
 userdb {{
   driver = static
@@ -125,15 +129,14 @@ class DovecotServer:
         self.port = port or free_port()
         self.path = Path(root)
         self.conf = self.path / "dovecot.conf"
-        self.passwd = self.path / "passwd"
+        self.passwd_dir = self.path / "users"
         self.users: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
-        for d in ("run", "state", "log", "mail"):
+        for d in ("run", "state", "log", "mail", "users"):
             (self.path / d).mkdir(parents=True, exist_ok=True)
         # Mail processes run as nobody: they must reach and own the mail tree.
         self.path.chmod(0o755)
         shutil.chown(self.path / "mail", "nobody", "nogroup")
-        self.passwd.touch()
         self.conf.write_text(_CONF.format(root=self.path, port=self.port))
 
     @property
@@ -144,7 +147,8 @@ class DovecotServer:
     def start(self) -> None:
         if self.running:
             return
-        self._proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)],
+        env = dict(os.environ, TZ=SERVER_TZ)
+        self._proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_for_port(self.host, self.port)
@@ -173,14 +177,14 @@ class DovecotServer:
         wait_port_closed(self.host, self.port)
 
     def add_user(self, name: str, password: str) -> None:
-        """Add a passwd-file user; Dovecot rereads the file when it changes."""
-        if ":" in name + password or "\n" in name + password:
-            raise ValueError("user names and passwords here may not contain ':' or newlines")
+        """Add a user: one passwd-file per user, because Dovecot rereads a changed
+        file at most once a second (so change a password only for a new user)."""
+        if not re.fullmatch(r"[A-Za-z0-9._@-]+", name) or ":" in password or "\n" in password:
+            raise ValueError("user names are [A-Za-z0-9._@-]; passwords may not contain ':' or newlines")
         self.users[name] = password
-        lines = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
-        tmp = self.passwd.with_suffix(".tmp")
-        tmp.write_text(lines)
-        os.replace(tmp, self.passwd)
+        tmp = self.passwd_dir / f".{name}.tmp"
+        tmp.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
+        os.replace(tmp, self.passwd_dir / f"{name}.passwd")
 
     def maildir(self, user: str, folder: str = "INBOX") -> Path:
         """The Maildir of a user's folder (INBOX is the root; others are '.Name' in Maildir++)."""

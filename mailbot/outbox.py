@@ -1,0 +1,173 @@
+"""The durable queue of outgoing mail, and its delivery.
+
+A notice is queued in the same transaction as the fact it reports, under a
+`dedupe_key`, so it exists at most once however often the work is redone.
+Delivery is a separate step: it never holds a transaction open while it
+talks to the server, marks each message sent right after the server took
+it, retries temporary failures (4xx, connection trouble) with exponential
+backoff, gives up on permanent ones (5xx; staff see them in the digest) and
+keeps to a per-recipient hourly cap. SMTP down loses nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.message
+import email.policy
+import logging
+from dataclasses import asdict, dataclass
+from email.utils import getaddresses, parseaddr
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mailbot import smtp
+from mailbot import store as st
+from mailbot.app import App
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = dt.timedelta(minutes=1)
+BACKOFF_MAX = dt.timedelta(minutes=60)
+LEASE = dt.timedelta(minutes=15)  # a claimed row is not picked up by another run for this long
+WIRE = email.policy.SMTP  # CRLF line ends, as the SMTP DATA command wants them
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    deferred: int = 0  # temporary failure: will be retried
+    failed: int = 0  # permanent failure: given up
+    waiting: int = 0  # held back by the hourly cap per recipient
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"sent {self.sent}, deferred {self.deferred}, failed {self.failed}, waiting {self.waiting}"
+
+
+def enqueue(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
+            msg: email.message.EmailMessage, message_pk: int | None = None, unit_id: str | None = None,
+            now: dt.datetime) -> int:
+    """Queue one message; a second call with the same key is a no-op returning the first row's id."""
+    existing = queued_id(conn, dedupe_key)
+    if existing is not None:
+        return existing
+    return conn.execute(st.outbox.insert().values(
+        dedupe_key=dedupe_key, kind=kind, message_pk=message_pk, unit_id=unit_id, recipient=recipient,
+        subject=str(msg.get("Subject", "")), raw=msg.as_bytes(policy=WIRE), status="queued", attempts=0,
+        next_attempt_at=st.utc_iso(now), created_at=st.utc_iso(now),
+    )).inserted_primary_key[0]
+
+
+def queued_id(conn: Connection, dedupe_key: str) -> int | None:
+    """The outbox id already holding this key, or None."""
+    row = conn.execute(sa.select(st.outbox.c.id).where(st.outbox.c.dedupe_key == dedupe_key)).first()
+    return row.id if row else None
+
+
+def recipients(recipient: str) -> list[str]:
+    """Bare addresses of an outbox row's `recipient` (one address or a comma-separated list)."""
+    return [a.lower() for _, a in getaddresses([recipient]) if a]
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4 … minutes after the n-th failed attempt, at most an hour."""
+    return min(BACKOFF_MAX, BACKOFF_FIRST * (2 ** max(0, attempts - 1)))
+
+
+def deliver_due(app: App) -> DeliveryStats:
+    """Send every queued message whose time has come, over one connection."""
+    stats = DeliveryStats()
+    now = app.now()
+    rows = _claim(app, now, stats)
+    if not rows:
+        return stats
+    cfg = app.config.smtp
+    mail_from = parseaddr(cfg.from_addr)[1]
+    try:
+        transport = smtp.connect(cfg)
+    except smtp.ConnectError as exc:
+        log.warning("SMTP server unavailable: %s; %d message(s) wait", exc, len(rows))
+        with app.store.transaction() as conn:
+            for row in rows:
+                _defer(conn, row, str(exc), now)
+        stats.deferred += len(rows)
+        return stats
+    try:
+        for i, row in enumerate(rows):
+            try:
+                transport.send(mail_from, recipients(row.recipient), row.raw, f"{row.id}-{row.kind}")
+            except smtp.SendError as exc:
+                with app.store.transaction() as conn:
+                    if exc.temporary:
+                        _defer(conn, row, str(exc), now)
+                        stats.deferred += 1
+                    else:
+                        log.error("outbox %s to %s refused for good: %s", row.id, row.recipient, exc)
+                        conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
+                            status="failed", attempts=row.attempts + 1, last_error=str(exc)))
+                        stats.failed += 1
+                if exc.temporary and not _alive(transport):
+                    with app.store.transaction() as conn:  # the session is gone: the rest wait their turn
+                        for rest in rows[i + 1:]:
+                            _defer(conn, rest, str(exc), now)
+                    stats.deferred += len(rows) - i - 1
+                    break
+                continue
+            with app.store.transaction() as conn:
+                conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
+                    status="sent", attempts=row.attempts + 1, sent_at=st.utc_iso(now), last_error=None))
+            stats.sent += 1
+    finally:
+        transport.close()
+    return stats
+
+
+def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
+    """Pick the due rows within the hourly caps and lease them, so a parallel run leaves them alone."""
+    ob = st.outbox
+    now_s = st.utc_iso(now)
+    cap = app.config.smtp.max_per_hour
+    with app.store.transaction() as conn:
+        due = conn.execute(sa.select(ob).where(ob.c.status == "queued", ob.c.next_attempt_at <= now_s)
+                           .order_by(ob.c.next_attempt_at, ob.c.id)).all()
+        if not due:
+            return []
+        hour_ago = st.utc_iso(now - dt.timedelta(hours=1))
+        counts: dict[str, int] = {}
+        for r in conn.execute(sa.select(ob.c.recipient).where(ob.c.status == "sent", ob.c.sent_at > hour_ago,
+                                                                ob.c.sent_at <= now_s)):
+            for a in recipients(r.recipient):
+                counts[a] = counts.get(a, 0) + 1
+        lease = st.utc_iso(now + LEASE)
+        claimed = []
+        for r in due:
+            addrs = recipients(r.recipient)
+            if cap and any(counts.get(a, 0) >= cap for a in addrs):
+                stats.waiting += 1
+                continue
+            got = conn.execute(ob.update().where(ob.c.id == r.id, ob.c.status == "queued",
+                                                 ob.c.next_attempt_at == r.next_attempt_at)
+                               .values(next_attempt_at=lease)).rowcount
+            if got:
+                for a in addrs:
+                    counts[a] = counts.get(a, 0) + 1
+                claimed.append(r)
+    return claimed
+
+
+def _defer(conn: Connection, row, error: str, now: dt.datetime) -> None:
+    attempts = row.attempts + 1
+    conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
+        attempts=attempts, last_error=error[:1000], next_attempt_at=st.utc_iso(now + backoff(attempts))))
+
+
+def _alive(transport: smtp.Transport) -> bool:
+    client = getattr(transport, "client", None)
+    if client is None:
+        return True
+    try:
+        return client.noop()[0] == 250
+    except Exception:  # noqa: BLE001 - any failure here means the session is unusable
+        return False

@@ -1,0 +1,241 @@
+"""What the reports share: the forms' definitions, unit kinds, Vietnamese formatting, xlsx helpers.
+
+The indicators are read from the form definition (parsers/forms/mau2.toml
+or the campaign's own file), so next year's form needs no code change.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from mailbot.app import App
+from mailbot.config import Unit
+from parsers import formdef
+
+KIND_LABELS = {
+    "tthtcd": "Trung tâm HTCĐ",
+    "school": "Trường học",
+    "center": "Trung tâm GDNN-GDTX",
+    "other": "Khác",
+}
+
+UNIT_STATUS_LABELS = {
+    "received": "Đã nhận",
+    "missing": "Chưa nộp",
+    "needs_review": "Chờ xem xét",
+    "not_required": "Không yêu cầu",
+}
+
+SUBMISSION_STATUS_LABELS = {
+    "accepted": "Đã tiếp nhận",
+    "needs_review": "Chờ xem xét",
+    "rejected": "Không tiếp nhận",
+    "superseded": "Đã được thay thế",
+}
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One counted row of the results form."""
+
+    key: str
+    label: str  # as the form writes it: "- Số buổi triển lãm"
+    name: str  # short, unambiguous: "Số lượt người tham gia triển lãm"
+    participants_of: str | None = None
+    group: str | None = None  # optional heading row above it in the form
+
+    @property
+    def header(self) -> str:
+        """A column heading: the form's label, but a bare "+ Số lượt người tham gia" needs its short name."""
+        return self.name if self.participants_of else clean_label(self.label)
+
+
+def clean_label(label: str) -> str:
+    """"1. Kế hoạch tổ chức Tuần lễ HƯHTSĐ:" → "Kế hoạch tổ chức Tuần lễ HƯHTSĐ"."""
+    text = re.sub(r"^\s*(?:\d+\.|[-+–])\s*", "", label)
+    return text.strip().rstrip(":.").strip()
+
+
+def form_definition(app: App, form_id: str) -> dict:
+    """The form's definition: the campaign's `definition` file, else the shipped one."""
+    try:
+        form = app.config.campaign.form(form_id)
+    except KeyError:
+        form = None
+    if form is not None and form.definition:
+        return formdef.load_path(form.definition)
+    return formdef.load_formdef(form_id, app.parse_context().forms_dir)
+
+
+def form_by_reader(app: App, reader: str, default: str) -> str:
+    """The campaign's form read by `reader` ("indicators" = Mẫu 2, "schedule" = Mẫu 1)."""
+    for fid in app.config.campaign.form_ids:
+        try:
+            if form_definition(app, fid).get("reader") == reader:
+                return fid
+        except formdef.FormDefError:
+            continue
+    return default
+
+
+def results_form(app: App) -> str:
+    return form_by_reader(app, "indicators", "mau2")
+
+
+def schedule_form(app: App) -> str:
+    return form_by_reader(app, "schedule", "mau1")
+
+
+def indicators(app: App) -> list[Indicator]:
+    """The results form's indicators, in the form's order."""
+    data = form_definition(app, results_form(app))
+    return [Indicator(key=d["key"], label=d.get("label", d["key"]), name=d.get("name", d.get("label", d["key"])),
+                      participants_of=d.get("participants_of"), group=d.get("group"))
+            for d in data.get("indicators", [])]
+
+
+def form_label(app: App, form_id: str) -> str:
+    try:
+        return app.config.campaign.form(form_id).label or form_id
+    except KeyError:
+        return form_id
+
+
+def unit_of(app: App, unit_id: str | None) -> Unit | None:
+    """The roster's unit; a unit since removed from the roster still shows, by its id."""
+    if unit_id is None:
+        return None
+    return app.config.unit(unit_id) or Unit(id=unit_id, name=unit_id, kind="other")
+
+
+def unit_name(app: App, unit_id: str | None) -> str:
+    unit = unit_of(app, unit_id)
+    return unit.name if unit else ""
+
+
+def kinds_in_roster(app: App) -> list[str]:
+    present = {u.kind for u in app.config.units}
+    return [k for k in KIND_LABELS if k in present]
+
+
+# ------------------------------------------------------------ formatting
+
+def local_iso(app: App, t: dt.datetime | None) -> str | None:
+    return app.local(t).isoformat(timespec="seconds") if t else None
+
+
+def local_naive(app: App, t: dt.datetime | None) -> dt.datetime | None:
+    """For spreadsheet cells: Excel has no timezones, so the campaign's wall time."""
+    return app.local(t).replace(tzinfo=None) if t else None
+
+
+def vn_date(d: dt.date) -> str:
+    """27/9/2017, as tables write dates."""
+    return f"{d.day}/{d.month}/{d.year}"
+
+
+def vn_number(n: int | None) -> str:
+    """1.200: a dot for thousands."""
+    return "" if n is None else f"{n:,}".replace(",", ".")
+
+
+def vn_moment(t: dt.datetime) -> str:
+    """"08 giờ 00 ngày 14/10/2017"."""
+    return f"{t.hour:02d} giờ {t.minute:02d} ngày {vn_date(t.date())}"
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def count_value(value) -> int | None:
+    """An indicator value as counted: a whole number, else nothing (null, or anything unexpected)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+# ------------------------------------------------------------ xlsx helpers
+
+THIN = Side(style="thin", color="000000")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEADER_FONT = Font(name="Times New Roman", bold=True, size=11)
+BODY_FONT = Font(name="Times New Roman", size=11)
+BOLD_FONT = Font(name="Times New Roman", size=11, bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
+WRAP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(wrap_text=True, horizontal="center", vertical="center")
+DATE_FORMAT = "d/m/yyyy"
+DATETIME_FORMAT = "d/m/yyyy hh:mm"
+NUMBER_FORMAT = "#,##0"
+
+
+def cell_value(value):
+    """Text from a message is never a formula, and never holds characters Excel refuses."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
+def write_row(ws: Worksheet, row: int, values: list, *, font: Font = BODY_FONT, fill: PatternFill | None = None,
+              border: bool = True, align: Alignment = WRAP) -> None:
+    for col, value in enumerate(values, start=1):
+        cell = ws.cell(row=row, column=col)
+        cell.value = cell_value(value)
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"  # a unit's text, not a formula
+        elif isinstance(value, dt.datetime):
+            cell.number_format = DATETIME_FORMAT
+        elif isinstance(value, dt.date):
+            cell.number_format = DATE_FORMAT
+        elif isinstance(value, int) and not isinstance(value, bool):
+            cell.number_format = NUMBER_FORMAT
+        cell.font = font
+        cell.alignment = align
+        if fill is not None:
+            cell.fill = fill
+        if border:
+            cell.border = BORDER
+
+
+def write_table(ws: Worksheet, headers: list[str], rows: list[list], widths: list[float],
+                *, first_row: int = 1) -> None:
+    """A plain data sheet: header, rows, frozen header, filter, widths."""
+    write_row(ws, first_row, headers, font=HEADER_FONT, fill=HEADER_FILL, align=CENTER)
+    for i, values in enumerate(rows, start=first_row + 1):
+        write_row(ws, i, values)
+    ws.freeze_panes = ws.cell(row=first_row + 1, column=1)
+    if rows:
+        ws.auto_filter.ref = f"A{first_row}:{get_column_letter(len(headers))}{first_row + len(rows)}"
+    set_widths(ws, widths)
+
+
+def set_widths(ws: Worksheet, widths: list[float]) -> None:
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def print_setup(ws: Worksheet, header_rows: str, *, landscape: bool = True) -> None:
+    """A4, fit to the page's width, header rows repeated on every page."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = header_rows
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.print_options.horizontalCentered = True
+    ws.oddFooter.center.text = "Trang &P/&N"

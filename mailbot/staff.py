@@ -1,0 +1,291 @@
+"""What staff look at and decide: status, the review list, accept / reject, reprocess.
+
+Terminal output for office staff is Vietnamese; the JSON variants are for scripts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import sqlalchemy as sa
+
+import parsers
+from mailbot import store as st
+from mailbot.app import App
+from mailbot.intake import Reading, decide, record_files, settle
+from mailbot.message import read_message
+from mailbot.unpack import expand
+
+log = logging.getLogger(__name__)
+
+STATUS_WORDS = {
+    "received": "đã nhận",
+    "missing": "chưa nhận",
+    "needs_review": "cần xem xét",
+    "not_required": "không yêu cầu",
+}
+
+
+class DecisionError(Exception):
+    """A staff decision cannot be applied (unknown id, unknown unit)."""
+
+
+# ---------------------------------------------------------------- status
+
+def status_data(app: App) -> dict:
+    cfg = app.config
+    with app.store.read() as conn:
+        table = st.unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
+        accepted = st.current_accepted(conn)
+        last_poll = conn.execute(sa.select(st.runs).where(st.runs.c.job == "poll", st.runs.c.ok == sa.true())
+                                 .order_by(st.runs.c.id.desc()).limit(1)).first()
+        last_error = conn.execute(sa.select(st.runs).where(st.runs.c.ok == sa.false())
+                                  .order_by(st.runs.c.id.desc()).limit(1)).first()
+        queued = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)
+                              .where(st.outbox.c.status == "queued")).scalar()
+        failed_mail = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)
+                                   .where(st.outbox.c.status == "failed")).scalar()
+        review = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
+                              .where(st.submissions.c.status == "needs_review")).scalar()
+        failed_msgs = conn.execute(sa.select(sa.func.count()).select_from(st.messages)
+                                   .where(st.messages.c.outcome == "failed")).scalar()
+    now = app.now()
+    units = []
+    for u in cfg.units:
+        forms = {}
+        for f in cfg.campaign.forms:
+            status, sub_id = table[(u.id, f.id)]
+            row = accepted.get((u.id, f.id))
+            late = bool(row.late) if row else (status == "missing" and now > f.deadline)
+            forms[f.id] = {"status": status, "submission": sub_id, "late": late}
+        units.append({"id": u.id, "name": u.name, "kind": u.kind, **forms})
+    return {
+        "campaign": cfg.campaign.id,
+        "now": now.isoformat(timespec="seconds"),
+        "units": units,
+        "last_poll": app.local(st.from_iso(last_poll.finished_at)).isoformat(timespec="seconds")
+        if last_poll and last_poll.finished_at else None,
+        "last_error": ({"job": last_error.job, "at": last_error.finished_at, "error": last_error.error}
+                       if last_error else None),
+        "outbox_queued": queued,
+        "outbox_failed": failed_mail,
+        "needs_review": review,
+        "failed_messages": failed_msgs,
+    }
+
+
+def status_json(app: App) -> str:
+    return json.dumps(status_data(app), ensure_ascii=False, indent=2)
+
+
+def status_text(app: App) -> str:
+    d = status_data(app)
+    forms = app.config.campaign.forms
+    width = max([len(u["name"]) for u in d["units"]] + [10])
+    head = f"{'Đơn vị':<{width}}  " + "  ".join(f"{f.id:<20}" for f in forms)
+    lines = [f"{app.config.campaign.name} — tình hình lúc {_when(app.now())}", "", head, "-" * len(head)]
+    for u in d["units"]:
+        cells = []
+        for f in forms:
+            s = u[f.id]
+            word = STATUS_WORDS[s["status"]]
+            if s["late"] and s["status"] in ("received", "missing"):
+                word += " (trễ hạn)" if s["status"] == "received" else " (quá hạn)"
+            cells.append(f"{word:<20}")
+        lines.append(f"{u['name']:<{width}}  " + "  ".join(cells))
+    lines.append("")
+    for f in forms:
+        got = sum(1 for u in d["units"] if u[f.id]["status"] == "received")
+        owe = sum(1 for u in d["units"] if u[f.id]["status"] != "not_required")
+        lines.append(f"{f.label}: đã nhận {got}/{owe}, hạn {_when(f.deadline.astimezone(app.config.campaign.timezone))}")
+    lines.append("")
+    lines.append(f"Lần nhận thư thành công gần nhất: {d['last_poll'] or 'chưa có'}")
+    lines.append(f"Thư chờ gửi: {d['outbox_queued']}; thư gửi không được: {d['outbox_failed']}")
+    lines.append(f"Hồ sơ cần xem xét: {d['needs_review']}; thư xử lý lỗi: {d['failed_messages']}")
+    if d["last_error"]:
+        e = d["last_error"]
+        lines.append(f"Lỗi gần nhất ({e['job']}, {e['at']}): {e['error']}")
+    return "\n".join(lines)
+
+
+def _when(t: dt.datetime) -> str:
+    return f"{t:%H:%M} {t.day}/{t.month}/{t.year}"
+
+
+# ---------------------------------------------------------------- review
+
+def review_items(app: App) -> list[dict]:
+    """Everything waiting for a person, each with what to decide."""
+    items = []
+    with app.store.read() as conn:
+        roster = app.roster(conn)
+        for row in st.submission_rows(conn, status="needs_review"):
+            unit = roster.get(row.unit_id)
+            notes = "; ".join(n.get("message", n.get("code", "")) for n in row.review)
+            if unit:
+                todo = (f"mailbot accept {row.id}            (tính cho {unit.name})\n"
+                        f"    mailbot accept {row.id} --unit ĐƠN_VỊ --remember   (đơn vị khác, ghi nhớ địa chỉ)\n"
+                        f"    mailbot reject {row.id} --reason \"…\"")
+            else:
+                todo = (f"mailbot accept {row.id} --unit ĐƠN_VỊ --remember\n"
+                        f"    mailbot reject {row.id} --reason \"…\"")
+            items.append({"kind": "submission", "id": row.id, "form": row.form, "unit": row.unit_id,
+                          "from": row.from_addr, "file": row.filename, "reference": row.reference,
+                          "unit_named": row.document.get("unit_name"), "why": notes, "todo": todo})
+        m = st.messages
+        for r in conn.execute(sa.select(m.c.id, m.c.reference, m.c.from_addr, m.c.subject, m.c.summary)
+                              .where(m.c.outcome == "failed").order_by(m.c.id)):
+            items.append({"kind": "message", "id": r.id, "reference": r.reference, "from": r.from_addr,
+                          "subject": r.subject, "why": r.summary,
+                          "todo": "mailbot reprocess   (sau khi sửa lỗi; thư gốc đã được lưu)"})
+    return items
+
+
+def review_text(app: App) -> str:
+    items = review_items(app)
+    if not items:
+        return "Không có hồ sơ nào cần xem xét."
+    out = []
+    for it in items:
+        if it["kind"] == "submission":
+            out.append(f"[{it['id']}] {it['reference']} {it['form'] or '?'} từ {it['from']} — tệp «{it['file']}»"
+                       f" — văn bản ghi: {it['unit_named'] or '(không ghi tên đơn vị)'}")
+        else:
+            out.append(f"[thư {it['id']}] {it['reference']} từ {it['from']} «{it['subject']}»: xử lý lỗi")
+        out.append(f"    Lý do: {it['why']}")
+        out.append(f"    Quyết định: {it['todo']}")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- decisions
+
+def _submission(conn, submission_id: int):
+    row = conn.execute(sa.select(st.submissions).where(st.submissions.c.id == submission_id)).first()
+    if row is None:
+        raise DecisionError(f"no submission {submission_id}")
+    return row
+
+
+def accept(app: App, submission_id: int, unit_id: str | None, remember: bool) -> str:
+    """The submission counts for the unit; a later one of that unit and form still supersedes it."""
+    s = st.submissions
+    with app.store.transaction() as conn:
+        row = _submission(conn, submission_id)
+        unit_id = unit_id or row.unit_id
+        unit = app.config.unit(unit_id) if unit_id else None
+        if unit is None:
+            raise DecisionError(f"say which unit: --unit ID (unknown unit {unit_id!r})" if unit_id
+                                else "say which unit: --unit ID")
+        if not row.form:
+            raise DecisionError("this file is not a form; it cannot be accepted")
+        conn.execute(s.update().where(s.c.id == submission_id).values(
+            status="accepted", unit_id=unit.id, decided_by="staff", reason=None,
+            updated_at=st.utc_iso(st.now_utc())))
+        if row.unit_id and row.unit_id != unit.id:
+            settle(conn, row.unit_id, row.form)
+        settle(conn, unit.id, row.form)
+        remembered = ""
+        if remember:
+            sender = conn.execute(sa.select(st.messages.c.from_addr).where(st.messages.c.id == row.message_pk)).scalar()
+            if sender:
+                la = st.learned_addresses
+                conn.execute(la.delete().where(la.c.email == sender.lower()))
+                conn.execute(la.insert().values(email=sender.lower(), unit_id=unit.id,
+                                                created_at=st.utc_iso(st.now_utc())))
+                remembered = f"; {sender} remembered as {unit.id}"
+        final = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).scalar()
+    return f"submission {submission_id}: {final} for {unit.id}{remembered}"
+
+
+def reject(app: App, submission_id: int, reason: str) -> str:
+    s = st.submissions
+    with app.store.transaction() as conn:
+        row = _submission(conn, submission_id)
+        conn.execute(s.update().where(s.c.id == submission_id).values(
+            status="rejected", decided_by="staff", reason=reason, updated_at=st.utc_iso(st.now_utc())))
+        if row.unit_id and row.form:
+            settle(conn, row.unit_id, row.form)
+    return f"submission {submission_id}: rejected"
+
+
+# ---------------------------------------------------------------- reprocess
+
+def reprocess(app: App) -> str:
+    """Re-read every archived message with today's code; keep staff decisions; queue no mail.
+
+    Records can always be rebuilt from the raw messages: documents are parsed
+    again and their submissions updated in place; a message that failed
+    before is recorded afresh (without a receipt).
+    """
+    m = st.messages
+    with app.store.read() as conn:
+        rows = conn.execute(sa.select(m.c.id, m.c.raw_sha256, m.c.outcome, m.c.received_at)
+                            .where(m.c.outcome != "automatic").order_by(m.c.id)).all()
+    counts = {"messages": 0, "documents": 0, "changed": 0, "recovered": 0, "failed": 0}
+    for r in rows:
+        counts["messages"] += 1
+        try:
+            raw = app.archive.get(r.raw_sha256)
+            parsed = read_message(raw, own_addresses=app.own_addresses)
+            files = expand(parsed.parts, app.config.limits)
+            from mailbot.intake import _read_file
+
+            readings = [_read_file(app, f) for f in files]
+            with app.store.transaction() as conn:
+                if r.outcome in ("failed", "too_large"):
+                    conn.execute(m.update().where(m.c.id == r.id).values(
+                        outcome="recorded", error=None, summary=None, updated_at=st.utc_iso(st.now_utc()),
+                        message_id=parsed.envelope.message_id, from_addr=parsed.envelope.from_addr,
+                        from_name=parsed.envelope.from_name, subject=parsed.envelope.subject))
+                    record_files(conn, app, r.id, parsed, readings, st.from_iso(r.received_at))
+                    counts["recovered"] += 1
+                    continue
+                changed = _update_documents(conn, app, r.id, parsed, readings)
+                counts["documents"] += sum(1 for x in readings if x.document is not None)
+                counts["changed"] += changed
+        except Exception:  # noqa: BLE001 - one bad message never stops the others
+            log.exception("reprocess of message %s failed", r.id)
+            counts["failed"] += 1
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Reading]) -> int:
+    s, a = st.submissions, st.attachments
+    roster = app.roster(conn)
+    sender = roster.by_address(parsed.envelope.from_addr)
+    existing = conn.execute(sa.select(s.c.id, s.c.unit_id, s.c.form, s.c.status, s.c.decided_by, s.c.document,
+                                      a.c.sha256)
+                            .select_from(s.join(a, s.c.attachment_id == a.c.id))
+                            .where(s.c.message_pk == message_pk)).all()
+    by_sha: dict[str, list] = {}
+    for e in existing:
+        by_sha.setdefault(e.sha256, []).append(e)
+    changed = 0
+    touched: set[tuple[str, str]] = set()
+    for rd in readings:
+        if rd.document is None or rd.sha256 not in by_sha or not by_sha[rd.sha256]:
+            continue
+        e = by_sha[rd.sha256].pop(0)
+        doc_json = json.dumps(rd.document.to_json(), ensure_ascii=False)
+        values: dict = {}
+        if doc_json != e.document:
+            values["document"] = doc_json
+        if e.decided_by != "staff":
+            unit_id, status, review = decide(roster, sender, rd.document)
+            if e.status == "superseded" and status == "accepted":
+                status = "superseded"  # settle() decides between accepted and superseded
+            if (unit_id, status, rd.document.form) != (e.unit_id, e.status, e.form):
+                values.update(unit_id=unit_id, status=status, form=rd.document.form,
+                              review=json.dumps(review, ensure_ascii=False))
+            if e.unit_id and e.form:
+                touched.add((e.unit_id, e.form))
+            if unit_id and rd.document.form:
+                touched.add((unit_id, rd.document.form))
+        if values:
+            values["updated_at"] = st.utc_iso(st.now_utc())
+            conn.execute(s.update().where(s.c.id == e.id).values(**values))
+            changed += 1
+    for unit_id, form in touched:
+        settle(conn, unit_id, form)
+    return changed

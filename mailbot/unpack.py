@@ -1,0 +1,297 @@
+"""Expand a message's attachments into the files we look at, within limits.
+
+Units send zips, forwards, winmail.dat and photos. Everything here is
+untrusted (DESIGN.md, security rules): zip sizes are checked from the
+directory before anything is extracted and again while reading, because the
+directory can lie; containers open at most two levels deep; a file's type is
+decided by its bytes (`parsers.sniff`), never by its name or Content-Type; no
+name is ever used as a path, and nothing is written to disk.
+
+Problems are Vietnamese sentences fit for a receipt.
+"""
+from __future__ import annotations
+
+import io
+import struct
+import unicodedata
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+from mailbot.config import LimitsConfig
+from mailbot.message import Part, clean_filename, read_message
+from parsers.sniff import DOCUMENT_TYPES, PHOTO_TYPES, sniff
+
+MAX_DEPTH = 2  # a zip in a zip opens; a zip in a zip in a zip does not
+RATIO_FLOOR = 1024 * 1024  # small members compress well legitimately; the ratio cap applies above this
+TNEF_MAX_OBJECTS = 5000
+TNEF_MAX_COPY_BYTES = 1024 * 1024 * 1024  # what tnefparse's slicing may copy in total
+FORWARDED = "thư chuyển tiếp"  # container of a part that came inside a forwarded message
+
+_SEND_FORMS = "đề nghị quý đơn vị gửi trực tiếp các tệp mẫu."
+_ASK_WORD = "đề nghị quý đơn vị gửi kèm tệp Word (.doc hoặc .docx)."
+
+PROBLEM_TOO_BIG = "Tệp có dung lượng quá lớn nên chưa được tiếp nhận; đề nghị quý đơn vị gửi tệp có dung lượng nhỏ hơn."
+PROBLEM_ZIP_TOO_MANY = "Tệp nén có quá nhiều tệp bên trong; " + _SEND_FORMS
+PROBLEM_ZIP_TOO_LARGE = "Tệp nén có dung lượng giải nén quá lớn; " + _SEND_FORMS
+PROBLEM_ZIP_RATIO = "Tệp nén có cấu trúc bất thường nên chưa được mở; " + _SEND_FORMS
+PROBLEM_ZIP_DEEP = "Tệp nén nằm trong nhiều lớp tệp nén khác nên chưa được mở; " + _SEND_FORMS
+PROBLEM_ZIP_EMPTY = "Tệp nén không có tệp nào bên trong; " + _SEND_FORMS
+PROBLEM_ZIP_BROKEN = "Tệp nén bị lỗi, không mở được; đề nghị quý đơn vị nén lại hoặc gửi trực tiếp các tệp mẫu."
+PROBLEM_ZIP_MEMBER_BROKEN = "Tệp này trong tệp nén bị lỗi, không đọc được; " + _SEND_FORMS
+PROBLEM_ENCRYPTED = ("Tệp này trong tệp nén được đặt mật khẩu nên không mở được; "
+                     "đề nghị quý đơn vị gửi tệp không đặt mật khẩu.")
+PROBLEM_TNEF = ("Tệp đính kèm do Outlook đóng gói (winmail.dat) không mở được; "
+                "đề nghị quý đơn vị gửi lại thư với các tệp mẫu đính kèm trực tiếp.")
+PROBLEM_PDF = "Tệp PDF không đọc được số liệu; " + _ASK_WORD
+PROBLEM_SPREADSHEET = "Tệp bảng tính không đọc được số liệu của biểu mẫu; " + _ASK_WORD
+PROBLEM_ARCHIVE = "Tệp nén dạng này chưa mở được; đề nghị quý đơn vị gửi trực tiếp các tệp mẫu hoặc nén dạng .zip."
+PROBLEM_CORRUPT = "Tệp bị lỗi, không mở được; đề nghị quý đơn vị kiểm tra và gửi lại tệp."
+PROBLEM_EMPTY = "Tệp đính kèm không có nội dung; đề nghị quý đơn vị gửi lại tệp."
+PROBLEM_PROGRAM = "Tệp chương trình không được tiếp nhận vì lý do an toàn; " + _ASK_WORD
+PROBLEM_OTHER = "Tệp này không phải tệp Word hoặc hình ảnh nên chưa đọc được; " + _ASK_WORD
+
+_PROBLEM_BY_TYPE = {
+    "pdf": PROBLEM_PDF,
+    "xlsx": PROBLEM_SPREADSHEET, "xls": PROBLEM_SPREADSHEET,
+    "rar": PROBLEM_ARCHIVE, "7z": PROBLEM_ARCHIVE, "gz": PROBLEM_ARCHIVE,
+    "corrupt_zip": PROBLEM_CORRUPT,
+    "empty": PROBLEM_EMPTY,
+    "exe": PROBLEM_PROGRAM,
+}
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    data: bytes | None  # None when refused
+    filetype: str  # parsers.sniff word, by bytes
+    container: str | None  # the zip / winmail.dat / forwarded message it came from
+    problem: str | None  # Vietnamese, fit for a receipt
+    role: str  # "document" | "photo" | "other" | "refused"
+
+
+class _Budget:
+    """What one message may extract from containers in total (nested zips share it)."""
+
+    def __init__(self, limits: LimitsConfig):
+        self.members = limits.zip_max_members
+        self.bytes = limits.zip_max_total_bytes
+
+
+def expand(parts: list[Part], limits: LimitsConfig) -> list[File]:
+    """The files of a message: containers opened, every file typed by its bytes and given a role."""
+    out: list[File] = []
+    budget = _Budget(limits)
+    for part in parts:
+        container = FORWARDED if part.forwarded else None
+        _add(out, part.filename, part.data, container, 0, limits, budget, part.content_type)
+    return out
+
+
+def _add(out: list[File], name: str, data: bytes, container: str | None, depth: int,
+         limits: LimitsConfig, budget: _Budget, content_type: str = "") -> None:
+    filetype = sniff(data)
+    if len(data) > limits.max_attachment_bytes:
+        out.append(File(name, None, filetype, container, PROBLEM_TOO_BIG, "refused"))
+        return
+    is_message = filetype == "eml" or (content_type == "message/rfc822" and filetype == "text")
+    if filetype in ("zip", "tnef") or is_message:
+        if depth >= MAX_DEPTH:
+            out.append(File(name, None, filetype, container, PROBLEM_ZIP_DEEP, "refused"))
+        elif filetype == "zip":
+            _unzip(out, name, data, container, depth + 1, limits, budget)
+        elif filetype == "tnef":
+            _untnef(out, name, data, container, depth + 1, limits, budget)
+        else:
+            for inner in read_message(data).parts:
+                _add(out, inner.filename, inner.data, name, depth + 1, limits, budget, inner.content_type)
+        return
+    out.append(classify(name, data, filetype, container))
+
+
+def classify(name: str, data: bytes, filetype: str, container: str | None) -> File:
+    """Role and problem of a plain (non-container) file."""
+    if filetype in DOCUMENT_TYPES or filetype == "encrypted_office":
+        return File(name, data, filetype, container, None, "document")  # the parser reports on encryption
+    if filetype in PHOTO_TYPES:
+        return File(name, data, filetype, container, None, "photo")
+    return File(name, data, filetype, container, _PROBLEM_BY_TYPE.get(filetype, PROBLEM_OTHER), "other")
+
+
+# ---------------------------------------------------------------- zip
+
+_JUNK_NAMES = (".ds_store", "thumbs.db", "desktop.ini")
+
+
+def _unzip(out: list[File], name: str, data: bytes, container: str | None, depth: int,
+           limits: LimitsConfig, budget: _Budget) -> None:
+    def refuse(problem: str) -> None:
+        out.append(File(name, None, "zip", container, problem, "refused"))
+
+    declared = _declared_entries(data)
+    if declared is not None and declared > min(limits.zip_max_members, budget.members):
+        refuse(PROBLEM_ZIP_TOO_MANY)  # decided before parsing a huge directory
+        return
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        refuse(PROBLEM_ZIP_BROKEN)
+        return
+    if len(infos) > min(limits.zip_max_members, budget.members):
+        refuse(PROBLEM_ZIP_TOO_MANY)
+        return
+    members = [i for i in infos if not _is_junk(i)]
+    if sum(i.file_size for i in members) > min(limits.zip_max_total_bytes, budget.bytes):
+        refuse(PROBLEM_ZIP_TOO_LARGE)
+        return
+    for info in members:
+        if info.file_size > RATIO_FLOOR and info.file_size > limits.zip_max_ratio * max(info.compress_size, 1):
+            refuse(PROBLEM_ZIP_RATIO)
+            return
+    if not members:
+        out.append(File(name, data, "zip", container, PROBLEM_ZIP_EMPTY, "other"))
+        return
+
+    budget.members -= len(infos)
+    with zf:
+        for info in members:
+            member_name = clean_filename(_basename(member_filename(info)), fallback="tep-trong-tep-nen.bin")
+            if info.flag_bits & 0x1:
+                out.append(File(member_name, None, "unknown", name, PROBLEM_ENCRYPTED, "refused"))
+                continue
+            if info.file_size > limits.max_attachment_bytes:
+                out.append(File(member_name, None, "unknown", name, PROBLEM_TOO_BIG, "refused"))
+                continue
+            member = _read_member(zf, info, cap=min(info.file_size, budget.bytes))
+            if member is None:
+                out.append(File(member_name, None, "unknown", name, PROBLEM_ZIP_MEMBER_BROKEN, "refused"))
+                continue
+            budget.bytes -= len(member)
+            _add(out, member_name, member, name, depth, limits, budget)
+
+
+def _declared_entries(data: bytes) -> int | None:
+    """Entry count from the end-of-central-directory record; None when absent or ZIP64."""
+    tail = data[-(65536 + 22):]
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return None
+    count = struct.unpack("<H", tail[at + 10: at + 12])[0]
+    return None if count == 0xFFFF else count
+
+
+def _is_junk(info: zipfile.ZipInfo) -> bool:
+    """Folders, macOS resource forks and desktop files: nothing a unit meant to send."""
+    path = info.filename.replace("\\", "/")
+    base = path.rsplit("/", 1)[-1].lower()
+    return (info.is_dir() or path.endswith("/") or path.startswith("__MACOSX/") or "/__MACOSX/" in path
+            or base in _JUNK_NAMES or base.startswith("._"))
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
+    """The member's bytes, or None when broken or longer than `cap` (a lying header)."""
+    chunks, total = [], 0
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(64 * 1024):
+                total += len(chunk)
+                if total > cap:
+                    return None
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+        return None
+    return b"".join(chunks)
+
+
+def member_filename(info: zipfile.ZipInfo) -> str:
+    """Decoded member name: UTF-8 flag, Info-ZIP Unicode path, UTF-8 mis-read as cp437, else cp437."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        raw = info.orig_filename.encode("cp437", "replace")
+        unicode_path = _unicode_path_extra(info.extra, raw)
+        if unicode_path is not None:
+            name = unicode_path
+        else:
+            try:
+                name = raw.decode("utf-8")  # Windows/Linux tools that write UTF-8 but forget the flag
+            except UnicodeDecodeError:
+                name = info.orig_filename
+    return unicodedata.normalize("NFC", name)
+
+
+def _unicode_path_extra(extra: bytes, raw_name: bytes) -> str | None:
+    """The Info-ZIP Unicode Path extra field (0x7075), if present and matching the header name."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack("<HH", extra[pos: pos + 4])
+        body = extra[pos + 4: pos + 4 + size]
+        if tag == 0x7075 and len(body) >= 5 and body[0] == 1:
+            if struct.unpack("<I", body[1:5])[0] == zlib.crc32(raw_name):
+                try:
+                    return body[5:].decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+        pos += 4 + size
+    return None
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+# ---------------------------------------------------------------- winmail.dat
+
+def _untnef(out: list[File], name: str, data: bytes, container: str | None, depth: int,
+            limits: LimitsConfig, budget: _Budget) -> None:
+    """Outlook's winmail.dat: its attachments become files; a failure is a refused file."""
+    def refuse(problem: str = PROBLEM_TNEF) -> None:
+        out.append(File(name, None, "tnef", container, problem, "refused"))
+
+    if not _tnef_small_enough(data):
+        refuse()
+        return
+    try:
+        from tnefparse import TNEF
+
+        tnef = TNEF(data, do_checksum=False)
+        found = []
+        for att in tnef.attachments:
+            att_data = att.data if isinstance(att.data, bytes) else b""
+            found.append((_tnef_name(att), att_data))
+    except Exception:  # a third-party decoder of hostile bytes: any failure means "unreadable"
+        refuse()
+        return
+    if len(found) > budget.members:
+        refuse(PROBLEM_ZIP_TOO_MANY)
+        return
+    budget.members -= len(found)
+    for number, (att_name, att_data) in enumerate(found, start=1):
+        att_name = clean_filename(att_name, fallback=f"tep-dinh-kem-winmail-{number}.bin")
+        _add(out, att_name, att_data, name, depth, limits, budget)
+
+
+def _tnef_small_enough(data: bytes) -> bool:
+    """tnefparse copies the rest of the buffer for every object: bound the object count first."""
+    offset, count, copied = 6, 0, 0
+    while offset + 12 < len(data):
+        copied += len(data) - offset
+        offset += struct.unpack("<I", data[offset + 5: offset + 9])[0] + 11
+        count += 1
+        if count > TNEF_MAX_OBJECTS or copied > TNEF_MAX_COPY_BYTES:
+            return False
+    return True
+
+
+def _tnef_name(att: object) -> str:
+    for get in (lambda: att.long_filename(), lambda: att.name):
+        try:
+            value = get()
+        except Exception:  # undecodable name bytes
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip("\x00 "):
+            return value.strip("\x00 ")
+    return ""

@@ -1,0 +1,116 @@
+"""The parse entry point: bytes of one attachment → Document.
+
+The story: check size → sniff the type by its bytes → (convert .doc/.odt/
+.rtf to .docx) → read the .docx into blocks and grids → classify by content
+→ run the form's reader. Bad input never raises: it becomes a Document with
+form=None and a problem a unit can be told about. Only a broken form
+definition (configuration, not input) raises FormDefError.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from parsers.classify import classify
+from parsers import docx_grid
+from parsers.docx_grid import DocumentError, DocxContent
+from parsers.formdef import load_formdef
+from parsers.model import Document, ParseContext, Problem
+from parsers.sniff import sniff
+
+log = logging.getLogger(__name__)
+
+# reader name in a form definition → "module:function"
+READERS = {
+    "schedule": "parsers.mau1:read_schedule",
+    "indicators": "parsers.mau2:read_report",
+}
+
+CONVERTIBLE = ("doc", "odt", "rtf")
+
+MESSAGES = {
+    "empty_file": "Tệp đính kèm rỗng, không có nội dung; đề nghị quý đơn vị gửi lại tệp.",
+    "encrypted": "Tệp được đặt mật khẩu nên không mở được; đề nghị quý đơn vị gửi lại tệp không đặt mật khẩu.",
+    "corrupt_file": "Tệp bị hỏng, không mở được; đề nghị quý đơn vị lưu lại và gửi lại tệp.",
+    "not_a_document": "Tệp đính kèm không phải văn bản Word; đề nghị quý đơn vị gửi Mẫu 1 hoặc Mẫu 2 "
+                      "dưới dạng tệp Word (.docx hoặc .doc).",
+    "needs_conversion": "Tệp Word định dạng cũ chưa đọc được tự động; đề nghị quý đơn vị lưu lại dưới "
+                        "dạng .docx và gửi lại. Phòng GD&ĐT sẽ kiểm tra bản đã gửi.",
+    "not_a_form": "Tệp không phải Mẫu 1 hay Mẫu 2 của Kế hoạch tổ chức Tuần lễ hưởng ứng học tập suốt đời; "
+                  "đề nghị quý đơn vị gửi đúng mẫu.",
+    "parse_error": "Không đọc được nội dung tệp; Phòng GD&ĐT sẽ kiểm tra lại.",
+}
+
+_SNIFFED = {
+    "empty": "empty_file",
+    "encrypted_office": "encrypted",
+    "corrupt_zip": "corrupt_file",
+}
+
+
+def parse(data: bytes, context: ParseContext | None = None) -> Document:
+    """Read one file's bytes as a campaign form; never raises for bad input."""
+    ctx = context or ParseContext()
+    formdefs = [load_formdef(fid, ctx.forms_dir) for fid in ctx.forms]
+    try:
+        return _parse(data, ctx, formdefs)
+    except DocumentError as exc:
+        return failed(exc.code, getattr(exc, "message", "") or MESSAGES.get(exc.code, ""))
+    except (MemoryError, KeyboardInterrupt, SystemExit):
+        raise
+    except RecursionError:
+        log.exception("parse failed (recursion)")
+        return failed("parse_error")
+    except Exception as exc:  # last resort: one bad file must not stop the intake
+        if _is_document_error(exc):
+            return failed(exc.code, getattr(exc, "message", "") or MESSAGES.get(exc.code, ""))
+        log.exception("parse failed")
+        return failed("parse_error")
+
+
+def failed(code: str, message: str | None = None, field: str | None = None) -> Document:
+    """A Document that is no form, with one problem."""
+    return Document(form=None, problems=[Problem(code, message or MESSAGES.get(code, MESSAGES["parse_error"]), field)])
+
+
+def read_content(data: bytes, ctx: ParseContext) -> DocxContent | Document:
+    """Bytes → DocxContent, converting old formats; a Document (form=None) when it cannot."""
+    if len(data) > ctx.max_bytes:
+        mb = ctx.max_bytes // (1024 * 1024)
+        return failed("too_large", f"Tệp quá lớn (trên {mb} MB); đề nghị quý đơn vị gửi tệp nhỏ hơn.")
+    kind = sniff(data)
+    if kind in _SNIFFED:
+        return failed(_SNIFFED[kind])
+    if kind in CONVERTIBLE:
+        convert = importlib.import_module("parsers.convert")
+        try:
+            data = convert.to_docx(data, kind, ctx.convert_timeout)
+        except convert.ConversionUnavailable:
+            return failed("needs_conversion")
+        kind = sniff(data)
+        if kind != "docx":
+            return failed("corrupt_file")
+    elif kind != "docx":
+        return failed("not_a_document")
+    return docx_grid.read_docx(data)
+
+
+def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict]) -> Document:
+    content = read_content(data, ctx)
+    if isinstance(content, Document):
+        return content
+    form_id = classify(content, formdefs)
+    if form_id is None:
+        return failed("not_a_form")
+    formdef = next(f for f in formdefs if f.get("id") == form_id)
+    module_name, _, func_name = READERS[formdef["reader"]].partition(":")
+    reader = getattr(importlib.import_module(module_name), func_name)
+    doc = reader(content, formdef, ctx)
+    doc.form = form_id
+    return doc
+
+
+def _is_document_error(exc: BaseException | None) -> bool:
+    """convert.py may raise its own DocumentError class: recognise it by shape."""
+    return (exc is not None and type(exc).__name__ == "DocumentError"
+            and isinstance(getattr(exc, "code", None), str))

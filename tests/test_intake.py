@@ -1,0 +1,257 @@
+"""Intake against a real Dovecot: every message recorded once, flagged after commit."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from mailbot import intake, staff
+from mailbot import store as st
+from mailbot.mailbox import ImapMailbox
+from tests.appgen import TZ, make_app
+from tests.docxgen import mau1_docx, mau2_docx
+from tests.mailgen import forward, jpeg, make_mail, zip_of
+from tests.servers import append, reset_uidvalidity
+
+pytestmark = pytest.mark.integration
+
+PHU_BAI = "tthtcd.phubai@example.org"
+THCS = "thcsphubai@example.org"
+
+ACTIVITIES = [
+    {"stt": 1, "time": "7h15", "date": "02/10/2017", "place": "Trường THCS Phú Bài",
+     "content": "Lễ khai mạc Tuần lễ hưởng ứng học tập suốt đời", "note": ""},
+    {"stt": 2, "time": "14h-16h30", "date": "03/10/2017", "place": "Nhà văn hóa tổ 5",
+     "content": "Chuyên đề: phòng chống dịch bệnh", "note": ""},
+]
+
+
+def mau1(unit: str = "Trung tâm HTCĐ phường Phú Bài") -> bytes:
+    return mau1_docx(unit, ACTIVITIES)
+
+
+def mau2(unit: str = "Trung tâm HTCĐ phường Phú Bài", **values: int) -> bytes:
+    vals = {"ke_hoach": 1, "to_roi": 200, "hoi_thao": 2, "hoi_thao_nguoi": 80, "lop_nghe_ngan_han": 1,
+            "lop_nghe_ngan_han_luot": 30}
+    vals.update(values)
+    return mau2_docx(unit, vals, {"chi_dao": "Đã xây dựng kế hoạch.", "thuan_loi_kho_khan": "", "kien_nghi": ""},
+                     report_number="12/BC-TTHTCĐ", report_date="2017-10-12")
+
+
+def when(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s).replace(tzinfo=TZ)
+
+
+@pytest.fixture
+def app(tmp_path: Path, imap_account):
+    a = make_app(tmp_path, mailbox=imap_account.config)
+    yield a
+    a.close()
+
+
+def poll(app) -> intake.PollResult:
+    box = ImapMailbox(app.config.mailbox)
+    try:
+        return intake.poll(app, box)
+    finally:
+        box.close()
+
+
+def rows(app, table, *where):
+    with app.store.read() as conn:
+        return conn.execute(sa.select(table).where(*where)).all()
+
+
+def keywords(account) -> dict[int, set[bytes]]:
+    c = account.connect()
+    try:
+        c.select_folder("INBOX", readonly=True)
+        return {uid: set(d[b"FLAGS"]) for uid, d in c.fetch("1:*", ["FLAGS"]).items()}
+    finally:
+        c.logout()
+
+
+def test_a_unit_form_is_recorded_once_and_flagged(app, imap_account):
+    raw = make_mail(PHU_BAI, "Lịch hoạt động", [("Lịch hoạt động Phú Bài.docx", mau1())])
+    uid = append(imap_account, raw, internal_date=when("2017-09-27T10:02:11"))
+
+    result = poll(app)
+    assert (result.fetched, result.recorded) == (1, 1)
+    [sub] = st.submission_rows(app.store.engine.connect())
+    assert (sub.unit_id, sub.form, sub.status, sub.late) == ("tthtcd-phu-bai", "mau1", "accepted", False)
+    assert sub.filename == "Lịch hoạt động Phú Bài.docx"
+    assert sub.received_at == when("2017-09-27T10:02:11")
+    assert [a["content"] for a in sub.document["activities"]] == [a["content"] for a in ACTIVITIES]
+    assert keywords(imap_account)[uid] == {b"$MailbotDone"}  # \Seen untouched: staff keep unread marks
+    assert app.archive.get(rows(app, st.messages)[0].raw_sha256) == raw
+
+    again = poll(app)  # nothing new, nothing twice
+    assert again.fetched == 0
+    assert len(rows(app, st.messages)) == 1
+    assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 1
+
+
+def test_same_bytes_twice_in_the_mailbox_are_one_message(app, imap_account):
+    raw = make_mail(PHU_BAI, "Báo cáo", [("mau2.docx", mau2())])
+    append(imap_account, raw)
+    append(imap_account, raw)
+    result = poll(app)
+    assert (result.fetched, result.recorded, result.duplicates) == (2, 1, 1)
+    assert len(rows(app, st.messages)) == 1
+    assert len(rows(app, st.message_locations)) == 2
+    assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 1
+    assert all(f == {b"$MailbotDone"} for f in keywords(imap_account).values())
+
+
+class CrashOnFlag(ImapMailbox):
+    """The real IMAP adapter, dying once right after the records were committed."""
+
+    def mark_done(self, uids):
+        raise SystemExit("simulated crash between commit and flag")
+
+
+def test_crash_between_commit_and_flag_is_finished_by_the_next_poll(app, imap_account):
+    uid = append(imap_account, make_mail(PHU_BAI, "Lịch", [("lich.docx", mau1())]))
+    box = CrashOnFlag(app.config.mailbox)
+    with pytest.raises(SystemExit):
+        intake.poll(app, box)
+    box.close()
+    assert keywords(imap_account)[uid] == set()  # recorded but not flagged
+    assert len(rows(app, st.messages)) == 1
+
+    result = poll(app)
+    assert result.fetched == 0  # the high-water UID was committed with the records
+    assert keywords(imap_account)[uid] == {b"$MailbotDone"}
+    assert len(rows(app, st.messages)) == 1
+    assert len(rows(app, st.outbox)) == 1
+    assert all(r.flagged for r in rows(app, st.message_locations))
+
+
+def test_uidvalidity_change_rescans_without_duplicates_and_tells_staff(app, imap_account):
+    append(imap_account, make_mail(PHU_BAI, "Lịch", [("lich.docx", mau1())]))
+    append(imap_account, make_mail(THCS, "Lịch", [("lich.docx", mau1("Trường THCS Phú Bài"))]))
+    first = poll(app)
+    assert first.recorded == 2
+
+    reset_uidvalidity(imap_account)
+    append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", mau2())]))
+    second = poll(app)
+    assert second.uidvalidity != first.uidvalidity
+    assert (second.fetched, second.duplicates, second.recorded) == (3, 2, 1)
+    assert len(rows(app, st.messages)) == 3
+    assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 3
+    [event] = rows(app, st.events)
+    assert event.kind == "uidvalidity_changed"
+    assert "đánh số lại" in event.text
+    assert all(f == {b"$MailbotDone"} for f in keywords(imap_account).values())
+
+
+def test_a_corrected_resend_supersedes_the_earlier_report(app, imap_account):
+    append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", mau2(to_roi=200))]),
+           internal_date=when("2017-10-12T09:00:00"))
+    append(imap_account, make_mail(PHU_BAI, "Báo cáo (sửa)", [("bc-sua.docx", mau2(to_roi=250))]),
+           internal_date=when("2017-10-13T08:00:00"))
+    poll(app)
+    with app.store.read() as conn:
+        subs = st.submission_rows(conn, form="mau2")
+        current = st.current_accepted(conn)[("tthtcd-phu-bai", "mau2")]
+    assert [s.status for s in subs] == ["superseded", "accepted"]
+    assert current.document["indicators"]["to_roi"] == 250
+
+
+def test_same_file_from_two_units_is_stored_once_and_counted_for_each(app, imap_account):
+    doc = mau1("Trung tâm HTCĐ phường Phú Bài")
+    append(imap_account, make_mail(PHU_BAI, "Lịch", [("lich.docx", doc)]))
+    append(imap_account, make_mail(THCS, "Lịch", [("lich.docx", doc)]))
+    poll(app)
+    with app.store.read() as conn:
+        subs = st.submission_rows(conn)
+    assert [(s.unit_id, s.status) for s in subs] == [("tthtcd-phu-bai", "accepted"), ("thcs-phu-bai", "needs_review")]
+    assert subs[0].sha256 == subs[1].sha256
+    assert subs[1].review[0]["code"] == "unit_mismatch"  # the school sent a document naming the centre
+
+
+def test_unknown_sender_needs_review_then_staff_accept_and_remember(app, imap_account):
+    append(imap_account, make_mail("hieutruong.canhan@gmail.com", "Báo cáo",
+                                   [("bc.docx", mau2("Trường THCS Thủy Dương"))]))
+    poll(app)
+    with app.store.read() as conn:
+        [sub] = st.submission_rows(conn)
+    assert (sub.status, sub.unit_id) == ("needs_review", "thcs-thuy-duong")
+    assert sub.review[0]["code"] == "unknown_sender"
+    assert "thcs-thuy-duong" in json.dumps(staff.review_items(app), ensure_ascii=False)
+
+    staff.accept(app, sub.id, "thcs-thuy-duong", remember=True)
+    append(imap_account, make_mail("hieutruong.canhan@gmail.com", "Lịch", [("l.docx", mau1("Trường THCS Thủy Dương"))]))
+    poll(app)
+    with app.store.read() as conn:
+        status = st.unit_form_status(conn, app.config.units, ("mau1", "mau2"))
+    assert status[("thcs-thuy-duong", "mau2")] == ("received", sub.id)
+    assert status[("thcs-thuy-duong", "mau1")][0] == "received"
+
+
+def test_zip_forward_and_photos_are_unpacked_once(app, imap_account):
+    inner = make_mail(PHU_BAI, "Báo cáo", [("bc.docx", mau2()), ("anh1.jpg", jpeg())])
+    append(imap_account, forward("canbo.pgd@example.org", inner))
+    append(imap_account, make_mail(THCS, "Hồ sơ", [("hoso.zip", zip_of([("Mẫu 1.docx", mau1("Trường THCS Phú Bài")),
+                                                                     ("anh.jpg", jpeg())]))]))
+    poll(app)
+    with app.store.read() as conn:
+        subs = st.submission_rows(conn)
+    # The forward came from an address of no unit: the document names the centre, a person decides.
+    assert [(s.form, s.status, s.unit_id) for s in subs] == [("mau2", "needs_review", "tthtcd-phu-bai"),
+                                                             ("mau1", "accepted", "thcs-phu-bai")]
+    photos = rows(app, st.photos)
+    assert len(photos) == 2
+    assert photos[1].unit_id == "thcs-phu-bai"
+    assert photos[1].taken_at == st.utc_iso(when("2017-10-02T07:20:00"))
+
+
+def test_a_message_with_nothing_usable_is_recorded_and_answered(app, imap_account):
+    append(imap_account, make_mail(PHU_BAI, "Hỏi về mẫu báo cáo", []))
+    append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("bao cao.pdf", b"%PDF-1.4 fake")]))
+    poll(app)
+    msgs = rows(app, st.messages)
+    assert [m.outcome for m in msgs] == ["no_attachment", "no_attachment"]
+    assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 2
+
+
+def test_automatic_mail_is_archived_and_never_answered(app, imap_account):
+    append(imap_account, make_mail(PHU_BAI, "Trả lời tự động: Đang nghỉ phép", [],
+                                   headers={"Auto-Submitted": "auto-replied"}))
+    append(imap_account, make_mail("MAILER-DAEMON@mail.example.org", "Undelivered Mail Returned to Sender", []))
+    append(imap_account, make_mail("pgd.test@example.org", "Re: Đã nhận", []))
+    poll(app)
+    assert [m.outcome for m in rows(app, st.messages)] == ["automatic"] * 3
+    assert rows(app, st.outbox) == []
+
+
+def test_late_form_is_marked_late(app, imap_account):
+    append(imap_account, make_mail(PHU_BAI, "Lịch", [("lich.docx", mau1())]), internal_date=when("2017-09-29T08:00:00"))
+    poll(app)
+    with app.store.read() as conn:
+        [sub] = st.submission_rows(conn)
+    assert sub.late is True
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "mime"
+
+
+def test_every_corpus_message_gets_an_outcome_and_no_automatic_one_is_answered(app, imap_account):
+    files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "LICENSE")
+    assert len(files) > 50, f"corpus missing at {CORPUS}"
+    for p in files:
+        append(imap_account, p.read_bytes())
+    result = poll(app)
+    msgs = rows(app, st.messages)
+    assert result.fetched == len(files)
+    assert len(msgs) + result.duplicates == len(files)
+    assert all(m.outcome in ("recorded", "no_attachment", "automatic", "failed", "too_large") for m in msgs)
+    assert not [m for m in msgs if m.outcome == "failed"], [m.error for m in msgs if m.outcome == "failed"][:1]
+    automatic = {m.id for m in msgs if m.automatic}
+    answered = {r.message_pk for r in rows(app, st.outbox, st.outbox.c.kind == "receipt")}
+    assert automatic and not (automatic & answered)
+    assert all(f == {b"$MailbotDone"} for f in keywords(imap_account).values() if b"\\Deleted" not in f)
