@@ -239,6 +239,9 @@ class ImapMailbox(Mailbox):
     # -- reading
 
     def _highest_uid(self) -> int:
+        # A session sees mail delivered by others only after a sync: NOOP first
+        # (Dovecot answers a SEARCH from the view of the previous command).
+        self.client.noop()
         # "UID *" is the highest UID in the folder; [] when it is empty.
         found = self.client.search(["UID", "*"])
         return max(found, default=0)

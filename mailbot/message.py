@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.feedparser import BytesFeedParser
 
 import mailparser
 from mailparser.utils import decode_base64_payload, decode_header_part, mime_header_view
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 BODY_TEXT_MAX = 4000  # characters of body text kept for the record
 MAX_MIME_DEPTH = 40  # deeper nesting is hostile, not a real client
 FILENAME_MAX = 180
+FEED_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,18 +76,18 @@ class ParsedMessage:
 def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMessage:
     """Parse raw RFC 5322 bytes; odd MIME gives a result with problem notes, never an exception."""
     problems: list[str] = []
+    try:
+        msg = _parse_bytes(raw)
+    except Exception as exc:  # RecursionError and the like: nothing left to read
+        log.warning("message could not be parsed: %s", exc)
+        problems.append(f"message could not be parsed: {type(exc).__name__}")
+        return ParsedMessage(envelope=_empty_envelope(), parts=[], problems=problems)
     mp: mailparser.MailParser | None = None
     try:
-        mp = mailparser.MailParser.from_bytes(raw)
-        msg = mp.message
+        mp = mailparser.MailParser(msg)
     except Exception as exc:  # mail-parser on hostile input: recursion, its own bugs
-        log.warning("mail-parser failed, reading with the stdlib parser: %s", exc)
-        problems.append(f"mail-parser failed ({type(exc).__name__}); read with the plain email parser")
-        try:
-            msg = email.message_from_bytes(raw)
-        except Exception as exc2:  # RecursionError and the like: nothing left to read
-            problems.append(f"message could not be parsed: {type(exc2).__name__}")
-            return ParsedMessage(envelope=_empty_envelope(), parts=[], problems=problems)
+        log.warning("mail-parser failed: %s", exc)
+        problems.append(f"mail-parser failed ({type(exc).__name__}); headers read without it")
 
     try:
         envelope = _envelope(mp, msg, own_addresses)
@@ -106,6 +108,15 @@ def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMe
     if not msg.keys():
         problems.append("no headers")
     return ParsedMessage(envelope=envelope, parts=parts, problems=problems)
+
+
+def _parse_bytes(raw: bytes) -> email.message.Message:
+    """compat32 parse fed in chunks: feeding 25 MB at once costs about three times the memory."""
+    parser = BytesFeedParser()
+    view = memoryview(raw)
+    for start in range(0, len(raw), FEED_CHUNK):
+        parser.feed(bytes(view[start:start + FEED_CHUNK]))
+    return parser.close()
 
 
 def _empty_envelope() -> Envelope:
@@ -278,6 +289,7 @@ def spoofing_signal(auth_results: list) -> str | None:
 
 # ---------------------------------------------------------------- attachments
 
+_MESSAGE_TYPES = ("message/rfc822", "message/global")
 _SKIPPED_MESSAGE_TYPES = ("message/delivery-status", "message/disposition-notification",
                           "message/feedback-report", "message/external-body", "message/partial")
 
@@ -289,12 +301,19 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str]) -
     while stack:
         part, forwarded, depth, is_signature = stack.pop()
         if depth > MAX_MIME_DEPTH:
-            problems.append("MIME nesting too deep; inner parts ignored")
+            if "MIME nesting too deep; inner parts ignored" not in problems:
+                problems.append("MIME nesting too deep; inner parts ignored")
             continue
         ctype = part.get_content_type().lower()
         payload = part.get_payload()
+        if isinstance(payload, list) and ctype in _MESSAGE_TYPES and _cte(part) in ("base64", "quoted-printable"):
+            # The stdlib parses an encoded message/rfc822 as if it were plain: hand on its bytes.
+            found = _leaf(part, ctype, forwarded, len(parts) + 1, problems, data=_encoded_message_bytes(part))
+            if found is not None:
+                parts.append(found)
+            continue
         if isinstance(payload, list):  # multipart/* or a parsed message/rfc822
-            inner_forwarded = forwarded or ctype in ("message/rfc822", "message/global")
+            inner_forwarded = forwarded or ctype in _MESSAGE_TYPES
             children = [p for p in payload if isinstance(p, email.message.Message)]
             signed = ctype == "multipart/signed"
             for i, child in reversed(list(enumerate(children))):
@@ -311,7 +330,7 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str]) -
 
 
 def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,
-          problems: list[str]) -> Part | None:
+          problems: list[str], data: bytes | None = None) -> Part | None:
     """A Part for an attachment leaf, None for a text body."""
     view, _ = mime_header_view(part)
     try:
@@ -330,7 +349,8 @@ def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,
         if maintype == "text" and ctype != "text/rtf":
             return None  # text/calendar, text/rfc822-headers …: not files units send
     try:
-        data = payload_bytes(part)
+        if data is None:
+            data = payload_bytes(part)
     except Exception as exc:
         problems.append(f"attachment {number} could not be decoded: {type(exc).__name__}")
         data = b""
@@ -343,21 +363,38 @@ def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,
     )
 
 
+def _cte(part: email.message.Message) -> str:
+    """Content-Transfer-Encoding as meant: "Base64;" and " base64" are base64."""
+    return str(part.get("content-transfer-encoding", "")).strip().lower().split(";")[0].strip()
+
+
+def _encoded_message_bytes(part: email.message.Message) -> bytes:
+    text = b"".join(m.as_bytes() for m in part.get_payload() if isinstance(m, email.message.Message))
+    if _cte(part) == "base64":
+        return decode_base64_payload(text.decode("ascii", "ignore"))
+    return quopri.decodestring(text)
+
+
 def payload_bytes(part: email.message.Message) -> bytes:
     """The decoded body of one leaf part; tolerant of sloppy Content-Transfer-Encoding values."""
     raw_cte = str(part.get("content-transfer-encoding", "")).lower()
-    cte = raw_cte.strip().split(";")[0].strip()
+    cte = _cte(part)
+    if cte == "base64":
+        text = part.get_payload()
+        if isinstance(text, str) and text.isascii():
+            # Straight from the parsed text: the stdlib route makes three copies of a big payload.
+            try:
+                return binascii.a2b_base64(text)
+            except binascii.Error:
+                return decode_base64_payload(text)
     data = part.get_payload(decode=True)
     if data is None:
         return b""
     if raw_cte == cte:
-        return data  # stdlib recognised it (or it is 7bit/8bit/binary)
-    # The stdlib compares the header verbatim, so "base64;" or "Base64 " came back undecoded.
+        return data  # the stdlib recognised it (or it is 7bit/8bit/binary)
+    # The stdlib compares the header verbatim, so "Base64 ;" came back undecoded.
     if cte == "base64":
-        try:
-            return binascii.a2b_base64(data)
-        except binascii.Error:
-            return decode_base64_payload(data.decode("ascii", "ignore"))
+        return decode_base64_payload(data.decode("ascii", "ignore"))
     if cte == "quoted-printable":
         return quopri.decodestring(data)
     return data

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from mailbot.config import LimitsConfig
 from mailbot.message import Part, clean_filename, read_message
-from parsers.sniff import DOCUMENT_TYPES, PHOTO_TYPES, sniff
+from parsers.sniff import DOCUMENT_TYPES, PHOTO_TYPES, declared_zip_entries, sniff
 
 MAX_DEPTH = 2  # a zip in a zip opens; a zip in a zip in a zip does not
 RATIO_FLOOR = 1024 * 1024  # small members compress well legitimately; the ratio cap applies above this
@@ -35,7 +35,7 @@ PROBLEM_TOO_BIG = "Tệp có dung lượng quá lớn nên chưa được tiếp
 PROBLEM_ZIP_TOO_MANY = "Tệp nén có quá nhiều tệp bên trong; " + _SEND_FORMS
 PROBLEM_ZIP_TOO_LARGE = "Tệp nén có dung lượng giải nén quá lớn; " + _SEND_FORMS
 PROBLEM_ZIP_RATIO = "Tệp nén có cấu trúc bất thường nên chưa được mở; " + _SEND_FORMS
-PROBLEM_ZIP_DEEP = "Tệp nén nằm trong nhiều lớp tệp nén khác nên chưa được mở; " + _SEND_FORMS
+PROBLEM_ZIP_DEEP = "Tệp này nằm trong nhiều lớp tệp nén hoặc thư chuyển tiếp nên chưa được mở; " + _SEND_FORMS
 PROBLEM_ZIP_EMPTY = "Tệp nén không có tệp nào bên trong; " + _SEND_FORMS
 PROBLEM_ZIP_BROKEN = "Tệp nén bị lỗi, không mở được; đề nghị quý đơn vị nén lại hoặc gửi trực tiếp các tệp mẫu."
 PROBLEM_ZIP_MEMBER_BROKEN = "Tệp này trong tệp nén bị lỗi, không đọc được; " + _SEND_FORMS
@@ -129,7 +129,7 @@ def _unzip(out: list[File], name: str, data: bytes, container: str | None, depth
     def refuse(problem: str) -> None:
         out.append(File(name, None, "zip", container, problem, "refused"))
 
-    declared = _declared_entries(data)
+    declared = declared_zip_entries(data)
     if declared is not None and declared > min(limits.zip_max_members, budget.members):
         refuse(PROBLEM_ZIP_TOO_MANY)  # decided before parsing a huge directory
         return
@@ -170,16 +170,6 @@ def _unzip(out: list[File], name: str, data: bytes, container: str | None, depth
                 continue
             budget.bytes -= len(member)
             _add(out, member_name, member, name, depth, limits, budget)
-
-
-def _declared_entries(data: bytes) -> int | None:
-    """Entry count from the end-of-central-directory record; None when absent or ZIP64."""
-    tail = data[-(65536 + 22):]
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < 22:
-        return None
-    count = struct.unpack("<H", tail[at + 10: at + 12])[0]
-    return None if count == 0xFFFF else count
 
 
 def _is_junk(info: zipfile.ZipInfo) -> bool:
@@ -249,7 +239,8 @@ def _untnef(out: list[File], name: str, data: bytes, container: str | None, dept
     def refuse(problem: str = PROBLEM_TNEF) -> None:
         out.append(File(name, None, "tnef", container, problem, "refused"))
 
-    if not _tnef_small_enough(data):
+    walk = _tnef_walk(data)
+    if walk is None:
         refuse()
         return
     try:
@@ -263,6 +254,9 @@ def _untnef(out: list[File], name: str, data: bytes, container: str | None, dept
     except Exception:  # a third-party decoder of hostile bytes: any failure means "unreadable"
         refuse()
         return
+    if not found and walk != len(data):
+        refuse()  # truncated or garbage: do not let it vanish silently
+        return
     if len(found) > budget.members:
         refuse(PROBLEM_ZIP_TOO_MANY)
         return
@@ -272,16 +266,20 @@ def _untnef(out: list[File], name: str, data: bytes, container: str | None, dept
         _add(out, att_name, att_data, name, depth, limits, budget)
 
 
-def _tnef_small_enough(data: bytes) -> bool:
-    """tnefparse copies the rest of the buffer for every object: bound the object count first."""
+def _tnef_walk(data: bytes) -> int | None:
+    """Where the TNEF objects end (len(data) when well formed); None when too costly to parse.
+
+    tnefparse copies the rest of the buffer for every object, so the object
+    count and the bytes it would copy are bounded before it runs.
+    """
     offset, count, copied = 6, 0, 0
     while offset + 12 < len(data):
         copied += len(data) - offset
         offset += struct.unpack("<I", data[offset + 5: offset + 9])[0] + 11
         count += 1
         if count > TNEF_MAX_OBJECTS or copied > TNEF_MAX_COPY_BYTES:
-            return False
-    return True
+            return None
+    return offset
 
 
 def _tnef_name(att: object) -> str:

@@ -12,7 +12,7 @@ import importlib
 import logging
 
 from parsers.classify import classify
-from parsers import docx_grid
+from parsers import docx_grid, safety
 from parsers.docx_grid import DocumentError, DocxContent
 from parsers.formdef import load_formdef
 from parsers.model import Document, ParseContext, Problem
@@ -28,17 +28,17 @@ READERS = {
 
 CONVERTIBLE = ("doc", "odt", "rtf")
 
+# The Vietnamese sentence for each problem code; safety.py's wording wins for
+# the codes it shares, so a unit reads the same sentence whichever step failed.
 MESSAGES = {
-    "empty_file": "Tệp đính kèm rỗng, không có nội dung; đề nghị quý đơn vị gửi lại tệp.",
-    "encrypted": "Tệp được đặt mật khẩu nên không mở được; đề nghị quý đơn vị gửi lại tệp không đặt mật khẩu.",
-    "corrupt_file": "Tệp bị hỏng, không mở được; đề nghị quý đơn vị lưu lại và gửi lại tệp.",
     "not_a_document": "Tệp đính kèm không phải văn bản Word; đề nghị quý đơn vị gửi Mẫu 1 hoặc Mẫu 2 "
                       "dưới dạng tệp Word (.docx hoặc .doc).",
-    "needs_conversion": "Tệp Word định dạng cũ chưa đọc được tự động; đề nghị quý đơn vị lưu lại dưới "
-                        "dạng .docx và gửi lại. Phòng GD&ĐT sẽ kiểm tra bản đã gửi.",
+    "needs_conversion": "Phòng GD&ĐT chưa đọc được tệp ở định dạng này; đề nghị quý đơn vị lưu văn bản "
+                        "ở định dạng Word .docx rồi gửi lại.",
     "not_a_form": "Tệp không phải Mẫu 1 hay Mẫu 2 của Kế hoạch tổ chức Tuần lễ hưởng ứng học tập suốt đời; "
                   "đề nghị quý đơn vị gửi đúng mẫu.",
-    "parse_error": "Không đọc được nội dung tệp; Phòng GD&ĐT sẽ kiểm tra lại.",
+    "parse_error": "Phòng GD&ĐT chưa đọc được nội dung tệp; cán bộ của Phòng sẽ kiểm tra lại.",
+    **{k: v for k, v in safety.MESSAGES.items() if k != "not_a_document"},
 }
 
 _SNIFFED = {
@@ -76,8 +76,7 @@ def failed(code: str, message: str | None = None, field: str | None = None) -> D
 def read_content(data: bytes, ctx: ParseContext) -> DocxContent | Document:
     """Bytes → DocxContent, converting old formats; a Document (form=None) when it cannot."""
     if len(data) > ctx.max_bytes:
-        mb = ctx.max_bytes // (1024 * 1024)
-        return failed("too_large", f"Tệp quá lớn (trên {mb} MB); đề nghị quý đơn vị gửi tệp nhỏ hơn.")
+        return failed("too_large")
     kind = sniff(data)
     if kind in _SNIFFED:
         return failed(_SNIFFED[kind])

@@ -137,8 +137,7 @@ def read_docx(data: bytes) -> DocxContent:
 
 def _may_name_legacy_font(xml: bytes) -> bool:
     """Cheap test: could any attribute name a .Vn… or VNI-… font? If not, fonts are not resolved."""
-    low = xml.lower()
-    return any(h in low for h in (b'=".vn', b"='.vn", b'="vni', b"='vni"))
+    return any(h in xml for h in (b".Vn", b".vn", b".VN", b"VNI", b"Vni", b"vni"))
 
 
 def _part_paths(zf, safety) -> tuple[str | None, str | None]:
@@ -235,8 +234,8 @@ class _Fonts:
         self._chains[sid] = result
         return result
 
-    def encoding(self, pstyle: str | None, run: etree._Element) -> str | None:
-        rpr = run.find(W_RPR)
+    def encoding(self, pstyle: str | None, rpr: etree._Element | None) -> str | None:
+        """The run's legacy encoding, from its paragraph style and its w:rPr."""
         rstyle = direct = None
         if rpr is not None:
             el = rpr.find(W_RSTYLE)
@@ -275,6 +274,10 @@ def _merge(base: tuple, over: tuple | None) -> tuple:
 
 
 class _Walker:
+    """One pass over the cleaned body. Children are visited by tag rather
+    than looked up with find(): each lxml call costs, and a form has
+    thousands of elements."""
+
     def __init__(self, fonts: _Fonts | None, has_boxes: bool = True):
         self.fonts = fonts
         self.has_boxes = has_boxes
@@ -296,38 +299,41 @@ class _Walker:
             for box in [box for box in p.iter(W_TXBX) if _outermost_box(box, p)]:
                 self.blocks(box, box_blocks)
                 box.getparent().remove(box)
-        pstyle = None
-        if self.fonts is not None:
-            ppr = p.find(W_PPR)
-            if ppr is not None:
-                el = ppr.find(W_PSTYLE)
-                pstyle = el.get(W_VAL) if el is not None else None
+        fonts = self.fonts
+        pstyle = _pstyle(p) if fonts is not None else None
         segments: list[list] = []  # [encoding, [texts]]
         for r in p.iter(W_R):
             parts = []
+            rpr = None
             for child in r:
                 tag = child.tag
                 if tag == W_T:
                     if child.text:
                         parts.append(child.text)
+                elif tag == W_RPR:
+                    rpr = child
                 else:
                     s = _RUN_TEXT.get(tag)
                     if s is not None:
                         parts.append(s)
             if not parts:
                 continue
-            enc = self.fonts.encoding(pstyle, r) if self.fonts is not None else None
+            enc = fonts.encoding(pstyle, rpr) if fonts is not None else None
             if segments and segments[-1][0] == enc:
                 segments[-1][1].extend(parts)
             else:
                 segments.append([enc, parts])
-        pieces = []
-        for enc, parts in segments:
-            s = "".join(parts)
-            if enc is not None and not _UNICODE_VIETNAMESE.search(s):
-                s = legacy_fonts.decode(s, enc)
-            pieces.append(s)
-        out.append(_clean("".join(pieces)))
+        if len(segments) == 1 and segments[0][0] is None:
+            text = "".join(segments[0][1])
+        else:
+            pieces = []
+            for enc, parts in segments:
+                s = "".join(parts)
+                if enc is not None and not _UNICODE_VIETNAMESE.search(s):
+                    s = legacy_fonts.decode(s, enc)
+                pieces.append(s)
+            text = "".join(pieces)
+        out.append(_clean(text))
         out.extend(box_blocks)
 
     def table(self, tbl: etree._Element, out: list) -> None:
@@ -337,28 +343,34 @@ class _Walker:
         for r, tr in enumerate(_children(tbl, W_TR)):
             row: list[str] = []
             org: list[tuple[int, int]] = []
-            before = extra = 0
-            trpr = tr.find(W_TRPR)
-            if trpr is not None:
-                before = _int_val(trpr.find(W_GRIDBEFORE))
-                extra = _int_val(trpr.find(W_GRIDAFTER))
-            for _ in range(before):
-                org.append((r, len(row)))
-                row.append("")
-            for tc in _children(tr, W_TC):
+            extra = 0
+            for tc in _row_cells(tr):
+                if tc.tag == W_TRPR:
+                    before, extra = _row_props(tc)
+                    for _ in range(before):
+                        org.append((r, len(row)))
+                        row.append("")
+                    continue
                 span, vmerge, hmerge = 1, None, False
-                tcpr = tc.find(W_TCPR)
-                if tcpr is not None:
-                    span = max(1, _int_val(tcpr.find(W_GRIDSPAN), 1))
-                    vm = tcpr.find(W_VMERGE)
-                    if vm is not None:
-                        vmerge = vm.get(W_VAL) or "continue"
-                    hm = tcpr.find(W_HMERGE)
-                    hmerge = hm is not None and (hm.get(W_VAL) or "continue") == "continue"
-                col = len(row)
                 cell_blocks: list = []
-                self.blocks(tc, cell_blocks)
-                after.extend(b for b in cell_blocks if isinstance(b, Table))
+                for child in tc:
+                    tag = child.tag
+                    if tag == W_P:
+                        self.paragraph(child, cell_blocks)
+                    elif tag == W_TCPR:
+                        span, vmerge, hmerge = _cell_props(child)
+                    elif tag == W_TBL:
+                        self.table(child, cell_blocks)
+                    elif tag in _BLOCK_WRAPPERS:
+                        self.blocks(child, cell_blocks)
+                col = len(row)
+                texts = []
+                for b in cell_blocks:
+                    if isinstance(b, str):
+                        if b:
+                            texts.append(b)
+                    else:
+                        after.append(b)
                 if vmerge == "continue" and r > 0 and col < len(rows[r - 1]):
                     above, above_org = rows[r - 1], origin[r - 1]
                     for k in range(span):
@@ -375,7 +387,7 @@ class _Walker:
                         row.append(row[-1])
                         org.append(org[-1])
                     continue
-                text = "\n".join(b for b in cell_blocks if isinstance(b, str) and b)
+                text = "\n".join(texts)
                 for _ in range(span):
                     row.append(text)
                     org.append((r, col))
@@ -391,6 +403,49 @@ class _Walker:
                 row.append("")
         out.append(Table(rows, origin))
         out.extend(after)
+
+
+def _pstyle(p: etree._Element) -> str | None:
+    for child in p:
+        if child.tag == W_PPR:
+            for prop in child:
+                if prop.tag == W_PSTYLE:
+                    return prop.get(W_VAL)
+            return None
+    return None
+
+
+def _row_cells(tr: etree._Element):
+    """The row's w:trPr (first, when present) and its cells, through content controls."""
+    for child in tr:
+        tag = child.tag
+        if tag == W_TC or tag == W_TRPR:
+            yield child
+        elif tag in _BLOCK_WRAPPERS:
+            yield from _children(child, W_TC)
+
+
+def _row_props(trpr: etree._Element) -> tuple[int, int]:
+    before = after = 0
+    for prop in trpr:
+        if prop.tag == W_GRIDBEFORE:
+            before = _int_val(prop)
+        elif prop.tag == W_GRIDAFTER:
+            after = _int_val(prop)
+    return before, after
+
+
+def _cell_props(tcpr: etree._Element) -> tuple[int, str | None, bool]:
+    span, vmerge, hmerge = 1, None, False
+    for prop in tcpr:
+        tag = prop.tag
+        if tag == W_GRIDSPAN:
+            span = max(1, _int_val(prop, 1))
+        elif tag == W_VMERGE:
+            vmerge = prop.get(W_VAL) or "continue"
+        elif tag == W_HMERGE:
+            hmerge = (prop.get(W_VAL) or "continue") == "continue"
+    return span, vmerge, hmerge
 
 
 def _clean(s: str) -> str:

@@ -510,10 +510,11 @@ def _store(found: dict, ind: _Indicator, value_text: str, note_text: str) -> Non
 def _read_sections(content: DocxContent, formdef: dict) -> dict[str, str]:
     """Text under each section heading up to the next heading, stop line or table."""
     sections = formdef.get("sections", [])
-    heads = []  # (folded heading, section key or None)
+    heads = []  # (folded heading, section key or None); section headings first
     for sec in sections:
         for h in [sec.get("heading", "")] + list(sec.get("aliases", [])):
             heads.append((label_key(h), sec["key"]))
+    for sec in sections:
         for h in sec.get("ends", []):
             heads.append((label_key(h), None))
     text_conf = formdef.get("text", {})
@@ -552,8 +553,12 @@ def _heading(line: str, heads: list[tuple[str, str | None]]):
     key = label_key(head)
     if not key or len(key) > 120:
         return False, ""
+    best, best_score = None, 0.0
     for hk, sec in heads:
-        if key == hk or fuzz.ratio(key, hk) >= 88:
-            rest = clean_line(_PLACEHOLDER_RUN.sub(" ", rest))
-            return sec, "" if is_placeholder(rest) else rest
-    return False, ""
+        score = 100.0 if key == hk else fuzz.ratio(key, hk)
+        if score > best_score:
+            best, best_score = sec, score
+    if best_score < 88:
+        return False, ""
+    rest = clean_line(_PLACEHOLDER_RUN.sub(" ", rest))
+    return best, "" if is_placeholder(rest) else rest

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 # Returned kinds. Documents the parsers read: docx, doc, odt, rtf.
@@ -62,7 +63,23 @@ def sniff(data: bytes) -> str:
     return "unknown"
 
 
+def declared_zip_entries(data: bytes) -> int | None:
+    """Entry count from the end-of-central-directory record; None when absent or ZIP64."""
+    tail = data[-(65536 + 22):]
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return None
+    count = struct.unpack("<H", tail[at + 10: at + 12])[0]
+    return None if count == 0xFFFF else count
+
+
+MAX_SNIFF_ENTRIES = 5000
+
+
 def _sniff_zip(data: bytes) -> str:
+    declared = declared_zip_entries(data)
+    if declared is not None and declared > MAX_SNIFF_ENTRIES:
+        return "zip"  # no document has that many parts; don't parse a huge directory just to look
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
@@ -103,7 +120,8 @@ def _sniff_ole(data: bytes) -> str:
 
 
 _HEADER_NAMES = (b"from:", b"received:", b"return-path:", b"message-id:", b"date:", b"subject:",
-                 b"mime-version:", b"delivered-to:", b"to:", b"x-")
+                 b"mime-version:", b"delivered-to:", b"to:", b"x-", b"content-type:",
+                 b"content-transfer-encoding:", b"reply-to:", b"sender:", b"cc:")
 
 
 def _looks_like_email(data: bytes) -> bool:

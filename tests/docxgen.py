@@ -186,10 +186,15 @@ class _Writer:
                 self.text(p, line, bold)
 
 
+_ASCII_PUNCT = str.maketrans({"–": "-", "—": "-", "…": "...", "“": '"', "”": '"', "‘": "'", "’": "'"})
+
+
 def _tcvn3_chunks(text: str) -> list[tuple[str, str]]:
     """Split text into (encoded chunk, "tcvn3" | "tcvn3h") runs."""
     from parsers.legacy_fonts import encode
 
+    # Legacy fonts have no typographic dashes, ellipses or curly quotes.
+    text = text.translate(_ASCII_PUNCT)
     out: list[tuple[str, str]] = []
     for i, word in enumerate(text.split(" ")):
         piece = word if i == 0 else " " + word

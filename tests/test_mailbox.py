@@ -195,14 +195,21 @@ def imap_flags(account: ImapAccount, uid: int, folder: str = "INBOX") -> set[byt
 
 
 def test_imap_fetch_leaves_seen_unset_and_keeps_the_offset(imap_account):
-    when = dt.datetime(2017, 10, 12, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    when = dt.datetime(2017, 10, 12, 23, 59, 59, tzinfo=ICT)
     uid = append(imap_account, message(1), internal_date=when, flags=(b"\\Flagged",))
+    # Dovecot's Maildir keeps the instant, not the offset: it answers in its own
+    # zone (Asia/Ho_Chi_Minh for the test server).
+    elsewhere = dt.datetime(2017, 10, 12, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    uid2 = append(imap_account, message(2), internal_date=elsewhere)
     with ImapMailbox(imap_account.config) as box:
-        [got] = list(box.fetch([uid]))
+        got, got2 = list(box.fetch([uid, uid2]))
     assert got.internal_date == when
-    assert got.internal_date.utcoffset() == dt.timedelta(hours=-5)
+    assert got.internal_date.utcoffset() == dt.timedelta(hours=7)
+    assert got.internal_date.isoformat() == "2017-10-12T23:59:59+07:00"
+    assert got2.internal_date.isoformat() == "2017-10-13T11:59:59+07:00"
     assert got.raw == message(1)
     assert imap_flags(imap_account, uid) == {b"\\Flagged"}
+    assert imap_flags(imap_account, uid2) == set()
 
 
 def test_imap_mark_done_sets_only_the_keyword(imap_account):
@@ -445,3 +452,48 @@ def test_maildir_state_loss_changes_uidvalidity(tmp_path):
 def test_maildir_missing(tmp_path):
     with pytest.raises(FolderMissing):
         MaildirMailbox(MailboxConfig(kind="maildir", path=str(tmp_path / "nothing"))).open()
+
+
+def test_imap_wait_renews_idle(imap_account, monkeypatch):
+    monkeypatch.setattr(mb, "IDLE_RENEW", 0.3)
+    with ImapMailbox(imap_account.config) as box:
+        assert box.new_uids(0) == []
+        assert box.wait(1.0) is False  # several IDLE rounds, no false alarm
+        timer = threading.Timer(0.8, append, [imap_account, message(1)])
+        timer.start()
+        try:
+            assert box.wait(30) is True
+        finally:
+            timer.join()
+        assert box.new_uids(0) == [1]
+
+
+# ------------------------------------------------------------------ the fixtures themselves
+
+def test_smtp_server_fixture_records_and_refuses(smtp_server):
+    import smtplib
+
+    with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=10) as s:
+        s.sendmail("bot@example.vn", ["a@example.vn", "b@example.vn"], message(1))
+    smtp_server.refuse("451 4.3.0 try later")
+    with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=10) as s:
+        with pytest.raises(smtplib.SMTPSenderRefused) as err:
+            s.sendmail("bot@example.vn", ["a@example.vn"], message(2))
+    assert err.value.smtp_code == 451
+    smtp_server.refuse(None)
+    smtp_server.add_user("bot", "smtp-pw")
+    with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=10) as s:
+        s.login("bot", "smtp-pw")
+        s.sendmail("bot@example.vn", ["c@example.vn"], message(3))
+    assert [(m.mail_from, m.rcpt_tos, m.raw, m.auth_user) for m in smtp_server.messages] == [
+        ("bot@example.vn", ["a@example.vn", "b@example.vn"], message(1), None),
+        ("bot@example.vn", ["c@example.vn"], message(3), "bot"),
+    ]
+
+
+def test_each_imap_account_starts_empty(dovecot, imap_account, monkeypatch):
+    append(imap_account, message(1))
+    other = new_account(dovecot, monkeypatch)
+    with ImapMailbox(other.config) as box:
+        assert box.new_uids(0) == []
+    assert other.username != imap_account.username

@@ -1,0 +1,642 @@
+"""What the office says and when: receipts, reminders and the staff digest.
+
+Each notice is decided from the database, rendered from a jinja2 template
+under templates/ (text and HTML alternatives, Vietnamese, see
+VIETNAMESE.md) and queued in the outbox under a key that makes it happen at
+most once: "receipt:<message>", "reminder:<unit>:<form>:<offset>",
+"digest:<local date>". Sending is the outbox's job.
+
+Reminder rule (CONTRACT.md): offsets count calendar days from the
+deadline's local date, at the form's send_at. A unit gets one only while it
+owes the form: no accepted submission AND none waiting for staff
+(needs_review: the unit did send something, staff decide; reminding it
+would only confuse). When several moments passed while the bot was down,
+only the latest is sent, the earlier ones are recorded as skipped.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.message
+import email.utils
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mailbot import outbox
+from mailbot import store as st
+from mailbot.app import App
+from mailbot.config import FormConfig, Unit
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+
+# The plan's labels (CONTRACT.md), used when the form definition has no `name`.
+MAU2_NAMES = {
+    "ke_hoach": "Kế hoạch tổ chức Tuần lễ",
+    "phong_su": "Số phóng sự đã xây dựng",
+    "tin_bai_phat_thanh": "Số bài, tin phát trên đài phát thanh",
+    "bao_tuong_bai_viet": "Số tờ báo tường, bài viết",
+    "to_roi": "Số tờ rơi đã phát hành",
+    "sach_tai_lieu": "Số sách, tài liệu đã phát hành",
+    "pano_bang_ron": "Số panô, băng rôn, khẩu hiệu",
+    "hoi_thao": "Số lần hội thảo, tọa đàm",
+    "hoi_thao_nguoi": "Số người tham gia hội thảo, tọa đàm",
+    "trien_lam": "Số buổi triển lãm",
+    "trien_lam_luot": "Số lượt người tham gia triển lãm",
+    "van_nghe": "Số buổi biểu diễn văn nghệ",
+    "van_nghe_luot": "Số lượt người tham gia văn nghệ",
+    "lop_chuyen_mon": "Số lớp bồi dưỡng chuyên môn, nghiệp vụ",
+    "lop_chuyen_mon_luot": "Số lượt người học lớp bồi dưỡng chuyên môn, nghiệp vụ",
+    "lop_tin_hoc_ngoai_ngu": "Số lớp tin học, ngoại ngữ",
+    "lop_tin_hoc_ngoai_ngu_luot": "Số lượt người học lớp tin học, ngoại ngữ",
+    "lop_nghe_ngan_han": "Số lớp dạy nghề ngắn hạn",
+    "lop_nghe_ngan_han_luot": "Số lượt người học nghề ngắn hạn",
+    "lop_ky_nang_song": "Số lớp giáo dục kỹ năng sống",
+    "lop_ky_nang_song_luot": "Số lượt người học kỹ năng sống",
+    "lop_nhu_cau": "Số lớp học đáp ứng nhu cầu người học",
+    "lop_nhu_cau_luot": "Số lượt người học các lớp đáp ứng nhu cầu",
+}
+
+
+# ------------------------------------------------------------ Vietnamese formatting
+
+def number(n: int | None) -> str:
+    """1200 → "1.200"; None → "" (the templates say "chưa điền")."""
+    if n is None:
+        return ""
+    return f"{n:,}".replace(",", ".")
+
+
+def short_date(d: dt.date) -> str:
+    """27/9/2017, the way tables write dates."""
+    return f"{d.day}/{d.month}/{d.year}"
+
+
+def long_date(d: dt.date) -> str:
+    return f"ngày {d.day} tháng {d.month} năm {d.year}"
+
+
+def clock_time(t: dt.datetime) -> str:
+    """10 giờ 02 phút ngày 27/9/2017."""
+    return f"{t.hour} giờ {t.minute:02d} phút ngày {short_date(t.date())}"
+
+
+def weekday(d: dt.date) -> str:
+    return WEEKDAYS[d.weekday()]
+
+
+def duration(delta: dt.timedelta) -> str:
+    """2 ngày 5 giờ; under an hour: "chưa đến 1 giờ"."""
+    hours = int(abs(delta).total_seconds() // 3600)
+    days, hours = divmod(hours, 24)
+    if days and hours:
+        return f"{days} ngày {hours} giờ"
+    if days:
+        return f"{days} ngày"
+    if hours:
+        return f"{hours} giờ"
+    return "chưa đến 1 giờ"
+
+
+def deadline_text(form: FormConfig, tz) -> str:
+    """How the plan says a deadline: Mẫu 1 "trước ngày 29/9/2017", Mẫu 2 "ngày 13/10/2017".
+
+    A form may say it itself (`deadline_text`); otherwise an end-of-day
+    deadline of the schedule form is said "trước" the next day, as the plan does.
+    """
+    own = getattr(form, "deadline_text", None)
+    if own:
+        return own
+    local = form.deadline.astimezone(tz)
+    end_of_day = local.time() >= dt.time(23, 59)
+    if end_of_day and form.id == "mau1":
+        return "trước ngày " + short_date(local.date() + dt.timedelta(days=1))
+    if end_of_day:
+        return "ngày " + short_date(local.date())
+    return f"trước {local.hour} giờ {local.minute:02d} phút ngày {short_date(local.date())}"
+
+
+# ------------------------------------------------------------ templates and messages
+
+def templates_dir(app: App) -> Path:
+    return Path(app.config.templates_dir) if app.config.templates_dir else ROOT / "templates"
+
+
+def environment(app: App) -> jinja2.Environment:
+    """Text templates plain, HTML autoescaped; a missing variable is an error, not a blank."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir(app))),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(number=number, short_date=short_date, long_date=long_date, clock_time=clock_time,
+                       weekday=weekday, duration=duration)
+    return env
+
+
+def render(app: App, name: str, **context: Any) -> tuple[str, str]:
+    """(text, html) of templates/<name>.txt and .html."""
+    env = environment(app)
+    context.setdefault("office", app.config.office)
+    context.setdefault("campaign", app.config.campaign)
+    context.setdefault("mailbox_address", mailbox_address(app))
+    text = env.get_template(f"{name}.txt").render(**context)
+    html = env.get_template(f"{name}.html").render(**context)
+    return text, html
+
+
+def mailbox_address(app: App) -> str:
+    """The intake address units write to."""
+    user = app.config.mailbox.username
+    return user if user and "@" in user else email.utils.parseaddr(app.config.smtp.from_addr)[1]
+
+
+def compose(app: App, *, to: list[str], subject: str, text: str, html: str, auto: str,
+            in_reply_to: str | None = None, references: str | None = None,
+            attachments: list[tuple[str, bytes, str, str]] = ()) -> email.message.EmailMessage:
+    """One outgoing message; attachments are (filename, data, maintype, subtype)."""
+    from_addr = app.config.smtp.from_addr
+    domain = email.utils.parseaddr(from_addr)[1].rpartition("@")[2] or None
+    msg = email.message.EmailMessage()
+    msg["From"] = from_addr
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(app.now())
+    msg["Message-ID"] = email.utils.make_msgid(domain=domain)
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = references
+    msg["Auto-Submitted"] = auto
+    msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office answers to our notices
+    msg["Content-Language"] = "vi"
+    msg.set_content(text, cte="base64")
+    msg.add_alternative(html, subtype="html", cte="base64")
+    for filename, data, maintype, subtype in attachments:
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg
+
+
+def reply_subject(subject: str | None) -> str:
+    s = (subject or "").strip()
+    if not s:
+        return "Re: Thư gửi Phòng Giáo dục và Đào tạo"
+    return s if s.lower().startswith(("re:", "re :")) else "Re: " + s
+
+
+# ------------------------------------------------------------ receipts
+
+def queue_receipt(conn: Connection, app: App, message_pk: int) -> int | None:
+    """Queue the one receipt a message gets, or None when it must get none (automatic, ours, no sender)."""
+    m = conn.execute(sa.select(st.messages).where(st.messages.c.id == message_pk)).first()
+    if m is None or m.automatic or m.outcome == "automatic" or not m.from_addr:
+        return None
+    if m.from_addr.lower() in app.own_addresses:
+        return None
+    key = f"receipt:{message_pk}"
+    existing = outbox.queued_id(conn, key)
+    if existing is not None:
+        return existing
+    context = receipt_context(conn, app, m)
+    text, html = render(app, "receipt", **context)
+    refs = " ".join(x for x in ((m.references or "").split() + [m.message_id or ""]) if x) or None
+    msg = compose(app, to=[m.from_addr], subject=reply_subject(m.subject), text=text, html=html,
+                  auto="auto-replied", in_reply_to=m.message_id, references=refs)
+    return outbox.enqueue(conn, dedupe_key=key, kind="receipt", recipient=m.from_addr, msg=msg,
+                          message_pk=message_pk, unit_id=context["unit"].id if context["unit"] else None,
+                          now=app.now())
+
+
+def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
+    """Everything the receipt template needs, from the message's rows."""
+    tz = app.config.campaign.timezone
+    unit = app.config.unit(m.unit_id) if m.unit_id else None
+    if unit is None:
+        unit = app.roster(conn).by_address(m.from_addr)
+    received = st.from_iso(m.received_at).astimezone(tz)
+    ctx: dict[str, Any] = dict(unit=unit, received=received, reference=m.reference or app.reference(m.id),
+                               kind="normal", documents=[], file_problems=[], photos=0, photos_earlier=0,
+                               ask_photos=False, nothing_usable=False, under_review=False)
+    if m.outcome in ("failed", "too_large"):
+        ctx["kind"] = m.outcome
+        return ctx
+    if unit is None:
+        ctx["kind"] = "unknown"
+        return ctx
+    att = st.attachments
+    for a in conn.execute(sa.select(att).where(att.c.message_pk == m.id, att.c.problem.is_not(None))
+                          .order_by(att.c.id)):
+        ctx["file_problems"].append({"filename": a.filename, "problem": a.problem})
+    usable = 0
+    for sub in st.submission_rows(conn, message_pk=m.id):
+        doc = describe_document(app, sub)
+        if doc["status"] == "rejected":
+            if not any(p["filename"] == sub.filename for p in ctx["file_problems"]):
+                problem = " ".join(doc["problems"]) or (
+                    "Tệp này không phải Mẫu 1 hoặc Mẫu 2 của kế hoạch nên chưa được ghi nhận.")
+                ctx["file_problems"].append({"filename": sub.filename, "problem": problem})
+            continue
+        usable += 1
+        ctx["documents"].append(doc)
+        if doc["status"] == "review":
+            ctx["under_review"] = True
+    ph = st.photos
+    ctx["photos"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(ph.c.message_pk == m.id)).scalar()
+    ctx["photos_earlier"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(
+        ph.c.unit_id == unit.id, ph.c.message_pk != m.id)).scalar()
+    for doc in ctx["documents"]:
+        if doc["needs_photos"] and not ctx["photos"] and not ctx["photos_earlier"]:
+            ctx["ask_photos"] = True
+    ctx["nothing_usable"] = usable == 0 and ctx["photos"] == 0
+    ctx["photos_only"] = usable == 0 and ctx["photos"] > 0
+    return ctx
+
+
+def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
+    """One document of a receipt: what form, what was read, what is missing."""
+    tz = app.config.campaign.timezone
+    form = _form(app, sub.form)
+    doc = sub.document
+    status = {"accepted": "accepted", "superseded": "accepted", "needs_review": "review"}.get(sub.status, "rejected")
+    out: dict[str, Any] = dict(
+        status=status, filename=sub.filename, label=form.label if form else "văn bản",
+        title=form.title if form else "", late=sub.late,
+        deadline=deadline_text(form, tz) if form else "", needs_photos=bool(form and form.needs_photos),
+        activities=[], activity_days=[], indicators=[], problems=[], review=[r.get("message", "") for r in sub.review],
+        unit_named=doc.get("unit_name"), schedule="activities" in doc)
+    seen = set()
+    for p in doc.get("problems", []):
+        msg = (p.get("message") or "").strip()
+        if msg and msg not in seen:
+            seen.add(msg)
+            out["problems"].append(msg)
+    if "activities" in doc:
+        acts = doc["activities"]
+        out["activities"] = acts
+        days: dict[str | None, int] = {}
+        for a in acts:
+            days[a.get("date")] = days.get(a.get("date"), 0) + 1
+        for d in sorted(days, key=lambda x: (x is None, x or "")):
+            out["activity_days"].append({"date": dt.date.fromisoformat(d) if d else None, "count": days[d]})
+    if "indicators" in doc:
+        names = indicator_names(app, sub.form or "")
+        values = doc["indicators"]
+        for key in list(names) + [k for k in values if k not in names]:
+            if key in values:
+                out["indicators"].append({"key": key, "name": names.get(key, key), "value": values[key]})
+    return out
+
+
+def indicator_names(app: App, form_id: str) -> dict[str, str]:
+    """key → short Vietnamese name, in the form's order (form definition, else the plan's table)."""
+    try:
+        from parsers.formdef import load_formdef
+
+        fd = load_formdef(form_id, app.parse_context().forms_dir)
+        names = {i["key"]: i.get("name") or i.get("label") or i["key"] for i in fd.get("indicators", [])}
+        if names:
+            return names
+    except Exception as exc:  # noqa: BLE001 - a definition being edited must not stop receipts
+        log.warning("form definition %s unavailable (%s); using the built-in names", form_id, exc)
+    return dict(MAU2_NAMES) if form_id == "mau2" else {}
+
+
+def _form(app: App, form_id: str | None) -> FormConfig | None:
+    try:
+        return app.config.campaign.form(form_id) if form_id else None
+    except KeyError:
+        return None
+
+
+# ------------------------------------------------------------ reminders
+
+@dataclass
+class PlannedReminder:
+    unit: Unit
+    form: FormConfig
+    offset: int
+    due_at: dt.datetime
+    skipped: list[tuple[int, dt.datetime]] = field(default_factory=list)
+
+
+def reminder_moment(form: FormConfig, offset: int, tz) -> dt.datetime:
+    """Calendar days from the deadline's local date, at send_at local time (CONTRACT.md)."""
+    day = form.deadline.astimezone(tz).date() + dt.timedelta(days=offset)
+    return dt.datetime.combine(day, form.send_at, tzinfo=tz)
+
+
+def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[PlannedReminder]:
+    """The reminders due at `now` that were never decided, latest offset only."""
+    tz = app.config.campaign.timezone
+    units = app.config.units
+    statuses = st.unit_form_status(conn, units, app.config.campaign.form_ids)
+    decided: dict[tuple[str, str], set[int]] = {}
+    for r in conn.execute(sa.select(st.reminders.c.unit_id, st.reminders.c.form, st.reminders.c.offset_days)):
+        decided.setdefault((r.unit_id, r.form), set()).add(r.offset_days)
+    plans = []
+    for form in app.config.campaign.forms:
+        due = sorted((reminder_moment(form, o, tz), o) for o in form.reminders)
+        due = [(t, o) for t, o in due if t <= now]
+        if not due:
+            continue
+        latest_at, latest = due[-1]
+        for unit in units:
+            if not unit.emails or statuses[(unit.id, form.id)][0] != "missing":
+                continue
+            done = decided.get((unit.id, form.id), set())
+            if latest in done:
+                continue
+            skipped = [(o, t) for t, o in due[:-1] if o not in done]
+            plans.append(PlannedReminder(unit, form, latest, latest_at, skipped))
+    return plans
+
+
+def build_reminder(app: App, plan: PlannedReminder) -> email.message.EmailMessage:
+    tz = app.config.campaign.timezone
+    form = plan.form
+    deadline_day = form.deadline.astimezone(tz).date()
+    text, html = render(app, "reminder", unit=plan.unit, form=form, offset=plan.offset,
+                        days=abs(plan.offset), deadline=deadline_text(form, tz), deadline_day=deadline_day,
+                        now=app.now(), blank_attached=blank_form(app, form) is not None)
+    if plan.offset > 0:
+        subject = f"Đề nghị gửi {form.label} – {app.config.campaign.name}"
+    else:
+        subject = f"Nhắc gửi {form.label} {deadline_text(form, tz)} – {app.config.campaign.name}"
+    attachments = []
+    blank = blank_form(app, form)
+    if blank is not None:
+        attachments.append((f"{form.label}.docx", blank.read_bytes(), "application",
+                            "vnd.openxmlformats-officedocument.wordprocessingml.document"))
+    return compose(app, to=list(plan.unit.emails), subject=subject, text=text, html=html,
+                   auto="auto-generated", attachments=attachments)
+
+
+def blank_form(app: App, form: FormConfig) -> Path | None:
+    """The blank form attached to reminders: form.blank, else templates/forms/<id>.docx."""
+    p = Path(form.blank) if form.blank else templates_dir(app) / "forms" / f"{form.id}.docx"
+    if p.is_file():
+        return p
+    log.warning("no blank form for %s at %s; reminders go without it", form.id, p)
+    return None
+
+
+def queue_due_reminders(app: App) -> int:
+    """Queue every reminder due now, each (unit, form, offset) at most once; returns how many."""
+    now = app.now()
+    count = 0
+    with app.store.transaction() as conn:
+        for plan in plan_reminders(conn, app, now):
+            msg = build_reminder(app, plan)
+            oid = outbox.enqueue(conn, dedupe_key=f"reminder:{plan.unit.id}:{plan.form.id}:{plan.offset}",
+                                 kind="reminder", recipient=", ".join(plan.unit.emails), msg=msg,
+                                 unit_id=plan.unit.id, now=now)
+            for offset, at in plan.skipped:
+                conn.execute(st.reminders.insert().values(
+                    unit_id=plan.unit.id, form=plan.form.id, offset_days=offset, due_at=st.utc_iso(at),
+                    status="skipped", outbox_id=None, decided_at=st.utc_iso(now)))
+            conn.execute(st.reminders.insert().values(
+                unit_id=plan.unit.id, form=plan.form.id, offset_days=plan.offset, due_at=st.utc_iso(plan.due_at),
+                status="sent", outbox_id=oid, decided_at=st.utc_iso(now)))
+            count += 1
+    return count
+
+
+def render_due_reminders(app: App) -> str:
+    """What `remind --dry-run` prints: the reminders that would go now; nothing is recorded."""
+    with app.store.read() as conn:
+        plans = plan_reminders(conn, app, app.now())
+    if not plans:
+        return "Không có thư nhắc nào đến hạn gửi."
+    out = [f"Số thư nhắc sẽ gửi: {len(plans)}"]
+    for plan in plans:
+        msg = build_reminder(app, plan)
+        out.append(_preview(msg))
+    return "\n\n".join(out)
+
+
+def _preview(msg: email.message.EmailMessage) -> str:
+    text = msg.get_body(("plain",)).get_content()
+    files = [p.get_filename() for p in msg.iter_attachments()]
+    head = [f"Gửi: {msg['To']}", f"Tiêu đề: {msg['Subject']}"]
+    if files:
+        head.append("Tệp đính kèm: " + ", ".join(files))
+    return "-" * 72 + "\n" + "\n".join(head) + "\n\n" + text.rstrip()
+
+
+# ------------------------------------------------------------ the staff digest
+
+def digest_due(app: App) -> bool:
+    """True once today's send_at has passed and today's digest is not yet queued (for the daemon)."""
+    now = app.now()
+    if now.time() < app.config.digest.send_at or not app.config.digest.to:
+        return False
+    with app.store.read() as conn:
+        return outbox.queued_id(conn, f"digest:{now.date().isoformat()}") is None
+
+
+def queue_digest(app: App) -> bool:
+    """Queue today's digest; False when it was already queued today (or nobody receives it)."""
+    now = app.now()
+    key = f"digest:{now.date().isoformat()}"
+    to = list(app.config.digest.to)
+    if not to:
+        return False
+    with app.store.read() as conn:
+        if outbox.queued_id(conn, key) is not None:
+            return False
+        context = digest_context(conn, app, now)
+    msg = build_digest(app, context, attach_report=True)
+    with app.store.transaction() as conn:
+        if outbox.queued_id(conn, key) is not None:
+            return False
+        outbox.enqueue(conn, dedupe_key=key, kind="digest", recipient=", ".join(to), msg=msg, now=now)
+    return True
+
+
+def render_digest(app: App) -> str:
+    """What `digest --dry-run` prints; nothing is recorded."""
+    with app.store.read() as conn:
+        context = digest_context(conn, app, app.now())
+    return _preview(build_digest(app, context, attach_report=False))
+
+
+def build_digest(app: App, context: dict[str, Any], attach_report: bool) -> email.message.EmailMessage:
+    now = context["now"]
+    attachments = []
+    if attach_report:
+        available, xlsx = _report_xlsx(app)
+        if xlsx is not None:
+            attachments.append((f"Tổng hợp {context['totals_label']} ngày {now.day}-{now.month}-{now.year}.xlsx",
+                                xlsx, "application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+        if available:
+            context = dict(context, report_attached=xlsx is not None)
+    text, html = render(app, "digest", **context)
+    subject = f"Tình hình tiếp nhận báo cáo {long_date(now.date())} – {app.config.campaign.name}"
+    return compose(app, to=list(app.config.digest.to), subject=subject, text=text, html=html,
+                   auto="auto-generated", attachments=attachments)
+
+
+def _report_xlsx(app: App) -> tuple[bool, bytes | None]:
+    """(available, workbook): mailbot.report's consolidated .xlsx; its failure never stops the digest."""
+    try:
+        from mailbot import report
+    except ImportError:
+        return False, None
+    make = getattr(report, "report_xlsx", None)
+    if make is None:
+        return False, None
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "report.xlsx"
+            make(app, path)
+            return True, path.read_bytes()
+    except Exception:  # noqa: BLE001 - the digest matters more than its attachment
+        log.exception("the consolidated workbook could not be made; the digest goes without it")
+        return True, None
+
+
+OUTCOME_TEXT = {
+    "recorded": "đã ghi nhận",
+    "no_attachment": "không kèm tệp báo cáo đọc được",
+    "automatic": "thư tự động, không trả lời",
+    "failed": "lỗi khi xử lý, cần cán bộ kiểm tra",
+    "too_large": "thư quá dung lượng, chưa mở, cần cán bộ kiểm tra",
+}
+KIND_NAMES = {"tthtcd": "Trung tâm học tập cộng đồng", "school": "trường", "center": "trung tâm",
+              "other": "đơn vị"}
+STATUS_TEXT = {"accepted": "đã ghi nhận", "needs_review": "cần xem xét", "rejected": "không đọc được",
+               "superseded": "đã được thay thế"}
+
+
+def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, Any]:
+    """Where the campaign stands at `now`, and what happened during the local day."""
+    cfg = app.config
+    tz = cfg.campaign.timezone
+    day_start = dt.datetime.combine(now.date(), dt.time(0), tzinfo=tz)
+    day_from, day_to = st.utc_iso(day_start), st.utc_iso(day_start + dt.timedelta(days=1))
+    units = {u.id: u for u in cfg.units}
+
+    def who(unit_id: str | None, addr: str | None) -> str:
+        u = units.get(unit_id or "")
+        return u.name if u else (addr or "người gửi không rõ")
+
+    # What arrived today.
+    m = st.messages
+    arrivals = []
+    for r in conn.execute(sa.select(m).where(m.c.received_at >= day_from, m.c.received_at < day_to)
+                          .order_by(m.c.received_at, m.c.id)):
+        subs = st.submission_rows(conn, message_pk=r.id)
+        photos = conn.execute(sa.select(sa.func.count()).select_from(st.photos)
+                              .where(st.photos.c.message_pk == r.id)).scalar()
+        items = [f"{_label(app, s.form)}: {STATUS_TEXT.get(s.status, s.status)}" for s in subs]
+        if photos:
+            items.append(f"{photos} ảnh")
+        arrivals.append(dict(at=st.from_iso(r.received_at).astimezone(tz), sender=who(r.unit_id, r.from_addr),
+                             address=r.from_addr or "", reference=r.reference or "",
+                             outcome=OUTCOME_TEXT.get(r.outcome, r.outcome), contents=items,
+                             spoofing=r.spoofing))
+
+    # Per form: who has not sent it.
+    statuses = st.unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
+    forms = []
+    for f in cfg.campaign.forms:
+        owing = [u for u in cfg.units if u.owes(f.id)]
+        missing = [u for u in owing if statuses[(u.id, f.id)][0] == "missing"]
+        review = [u for u in owing if statuses[(u.id, f.id)][0] == "needs_review"]
+        received = [u for u in owing if statuses[(u.id, f.id)][0] == "received"]
+        left = f.deadline - now
+        forms.append(dict(form=f, deadline=deadline_text(f, tz), owing=len(owing), received=len(received),
+                          missing=missing, review=review, late=left.total_seconds() < 0, left=left))
+
+    # What needs a person.
+    review_items = []
+    for s in st.submission_rows(conn, status="needs_review"):
+        suggested = next((r.get("unit_named_id") for r in s.review if r.get("unit_named_id")), None) or s.unit_id
+        review_items.append(dict(id=s.id, reference=s.reference or "", form=_label(app, s.form),
+                                 sender=who(None, s.from_addr) if not s.unit_id else who(s.unit_id, s.from_addr),
+                                 address=s.from_addr or "", filename=s.filename,
+                                 why="; ".join(r.get("message", "") for r in s.review) or "cần xác định đơn vị gửi",
+                                 suggested=suggested))
+    stuck = [dict(at=st.from_iso(r.received_at).astimezone(tz), address=r.from_addr or "người gửi không rõ",
+                  reference=r.reference or "", outcome=OUTCOME_TEXT.get(r.outcome, r.outcome))
+             for r in conn.execute(sa.select(m).where(m.c.outcome.in_(("failed", "too_large")))
+                                   .order_by(m.c.received_at))]
+    unreadable = [dict(sender=who(s.unit_id, s.from_addr), filename=s.filename,
+                       problems=[p.get("message", "") for p in s.document.get("problems", [])])
+                  for s in st.submission_rows(conn, status="rejected")
+                  if day_from <= st.utc_iso(s.received_at) < day_to]
+    accepted = st.current_accepted(conn)
+    with_problems = [dict(unit=who(uid, None), form=_label(app, form),
+                          problems=[p.get("message", "") for p in s.document.get("problems", [])])
+                     for (uid, form), s in sorted(accepted.items()) if s.document.get("problems")]
+
+    # Mail that did not go out.
+    ob = st.outbox
+    failed_mail = [dict(recipient=r.recipient, subject=r.subject, error=r.last_error or "")
+                   for r in conn.execute(sa.select(ob).where(ob.c.status == "failed").order_by(ob.c.id))]
+    retrying = conn.execute(sa.select(ob).where(ob.c.status == "queued", ob.c.attempts > 0)
+                            .order_by(ob.c.id)).all()
+    retry = dict(count=len(retrying), error=retrying[-1].last_error if retrying else "")
+
+    events = [dict(at=st.from_iso(e.at).astimezone(tz), text=e.text) for e in conn.execute(
+        sa.select(st.events).where(st.events.c.at >= day_from, st.events.c.at < day_to).order_by(st.events.c.id))]
+    last_runs = []
+    for job, name in (("poll", "nhận thư"), ("deliver", "gửi thư")):
+        r = conn.execute(sa.select(st.runs).where(st.runs.c.job == job, st.runs.c.finished_at.is_not(None))
+                         .order_by(st.runs.c.id.desc()).limit(1)).first()
+        if r is not None and r.ok is False:
+            last_runs.append(dict(job=name, error=r.error or ""))
+    spoofing = [a for a in arrivals if a["spoofing"]]
+
+    # Figures from the current Mẫu 2 (every form whose documents carry indicators).
+    totals, rules, photo_rows, totals_label = [], [], [], ""
+    for f in cfg.campaign.forms:
+        docs = {uid: s for (uid, form), s in accepted.items() if form == f.id and "indicators" in s.document}
+        names = indicator_names(app, f.id)
+        if not names:
+            continue
+        totals_label = totals_label or f.label.split(" (")[0]
+        sums = {k: 0 for k in names}
+        for s in docs.values():
+            for k, v in s.document["indicators"].items():
+                if isinstance(v, int) and k in sums:
+                    sums[k] += v
+        totals.append(dict(form=f, units=len(docs), rows=[dict(name=names[k], value=sums[k]) for k in names]))
+    for rule in cfg.campaign.rules:
+        below, checked = [], 0
+        for u in cfg.units:
+            s = accepted.get((u.id, rule.form))
+            if u.kind != rule.kind or s is None:
+                continue
+            checked += 1
+            v = s.document.get("indicators", {}).get(rule.indicator)
+            if v is None or v < rule.min:
+                below.append(dict(unit=u.name, value=v))
+        rules.append(dict(rule=rule, below=below, checked=checked))
+    ph = st.photos
+    counts = dict(conn.execute(sa.select(ph.c.unit_id, sa.func.count()).group_by(ph.c.unit_id)).all())
+    photo_forms = [f for f in cfg.campaign.forms if f.needs_photos]
+    for u in cfg.units:
+        owes = [f for f in photo_forms if u.owes(f.id)]
+        if counts.get(u.id) or owes:
+            received = any((u.id, f.id) in accepted for f in owes)
+            photo_rows.append(dict(unit=u.name, count=counts.get(u.id, 0), report_received=received))
+    unknown_photos = counts.get(None, 0)
+
+    return dict(now=now, arrivals=arrivals, forms=forms, review_items=review_items, stuck=stuck,
+                unreadable=unreadable, with_problems=with_problems, failed_mail=failed_mail, retry=retry,
+                events=events, last_runs=last_runs, spoofing=spoofing, totals=totals, rules=rules,
+                photo_rows=photo_rows, unknown_photos=unknown_photos, totals_label=totals_label or "báo cáo",
+                kind_names=KIND_NAMES, report_attached=None)
+
+
+def _label(app: App, form_id: str | None) -> str:
+    f = _form(app, form_id)
+    return f.label if f else "văn bản không rõ mẫu"

@@ -1,0 +1,173 @@
+"""`mailbot export`: the archive's records as JSON (CONTRACT.md), CSV and xlsx.
+
+Every submission is exported, whatever its status; what counts is decided
+by the status column, never by leaving rows out.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from mailbot import store as st
+from mailbot.app import App
+from mailbot.report_common import (
+    KIND_LABELS, SUBMISSION_STATUS_LABELS, UNIT_STATUS_LABELS, count_value, form_label, indicators, local_iso,
+    local_naive, parse_date, print_setup, results_form, schedule_form, unit_name, write_table,
+)
+from mailbot.report_photos import photo_json, photo_rows
+
+
+def _submissions(app: App) -> list[st.SubmissionRow]:
+    with app.store.read() as conn:
+        return st.submission_rows(conn)
+
+
+def _unit_status(app: App) -> dict[tuple[str, str], tuple[str, int | None]]:
+    with app.store.read() as conn:
+        return st.unit_form_status(conn, app.config.units, app.config.campaign.form_ids)
+
+
+def submission_json(app: App, row: st.SubmissionRow) -> dict:
+    """One submission as CONTRACT.md's `submissions[]` entry (with a few more fields)."""
+    return {
+        "id": row.id, "unit": row.unit_id, "form": row.form, "status": row.status,
+        "message_id": row.message_id, "from": row.from_addr,
+        "received_at": local_iso(app, row.received_at),
+        "attachment": row.filename, "sha256": row.sha256, "late": row.late,
+        "document": row.document,
+        "reference": row.reference, "review": row.review, "reason": row.reason,
+    }
+
+
+def export_json(app: App) -> dict:
+    """CONTRACT.md `export --format json`."""
+    status = _unit_status(app)
+    forms = app.config.campaign.form_ids
+    units = []
+    for u in app.config.units:
+        entry = {"id": u.id, "name": u.name, "kind": u.kind}
+        for f in forms:
+            s, sid = status[(u.id, f)]
+            entry[f] = {"status": s, "submission": sid}
+        units.append(entry)
+    return {
+        "campaign": app.config.campaign.id,
+        "generated_at": app.now().isoformat(timespec="seconds"),
+        "units": units,
+        "submissions": [submission_json(app, r) for r in _submissions(app)],
+        "photos": [photo_json(app, p) for p in photo_rows(app)],
+    }
+
+
+CSV_COLUMNS = ["id", "reference", "unit", "unit_name", "form", "status", "received_at", "late", "from",
+               "message_id", "attachment", "sha256", "document_unit_name", "activities", "problems"]
+
+
+def _csv_text(value):
+    """A cell a spreadsheet will not run: text from a message never starts a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_csv(app: App) -> str:
+    """Submissions, one row each, one column per Mẫu 2 indicator; a BOM so Excel reads the Vietnamese."""
+    inds = indicators(app)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(CSV_COLUMNS + [i.key for i in inds])
+    for r in _submissions(app):
+        doc = r.document
+        values = doc.get("indicators") or {}
+        acts = doc.get("activities")
+        row = [r.id, r.reference or "", r.unit_id or "", unit_name(app, r.unit_id), r.form or "", r.status,
+               local_iso(app, r.received_at), "true" if r.late else "false", r.from_addr or "",
+               r.message_id or "", r.filename, r.sha256, doc.get("unit_name") or "",
+               "" if acts is None else len(acts), len(doc.get("problems") or [])]
+        row += ["" if count_value(values.get(i.key)) is None else values[i.key] for i in inds]
+        w.writerow([_csv_text(v) for v in row])
+    return "\ufeff" + out.getvalue()
+
+
+def export_xlsx(app: App, path: Path) -> None:
+    """The records for staff: units, submissions, Mẫu 2 figures, Mẫu 1 activities, photos."""
+    wb = Workbook()
+    forms = app.config.campaign.form_ids
+    status = _unit_status(app)
+    subs = _submissions(app)
+    inds = indicators(app)
+    campaign = app.config.campaign
+
+    ws = wb.active
+    ws.title = "Đơn vị"
+    headers = ["Mã đơn vị", "Tên đơn vị", "Loại đơn vị"]
+    for f in forms:
+        headers += [form_label(app, f), f"Số hồ sơ {form_label(app, f).split(' (')[0]}"]
+    rows = []
+    for u in app.config.units:
+        row = [u.id, u.name, KIND_LABELS.get(u.kind, u.kind)]
+        for f in forms:
+            s, sid = status[(u.id, f)]
+            row += [UNIT_STATUS_LABELS[s], sid]
+        rows.append(row)
+    write_table(ws, headers, rows, [24, 40, 20] + [18, 12] * len(forms))
+    print_setup(ws, "1:1")
+
+    ws = wb.create_sheet("Hồ sơ")
+    headers = ["Số hồ sơ", "Mã tham chiếu", "Mã đơn vị", "Tên đơn vị", "Mẫu", "Tình trạng", "Thời điểm nhận",
+               "Nộp muộn", "Người gửi", "Message-ID", "Tệp", "SHA-256", "Đơn vị ghi trong văn bản",
+               "Vấn đề", "Lý do"]
+    rows = []
+    for r in subs:
+        problems = [p.get("message", "") for p in (r.document.get("problems") or [])]
+        problems += [p.get("message", "") for p in r.review]
+        rows.append([r.id, r.reference, r.unit_id, unit_name(app, r.unit_id),
+                     form_label(app, r.form) if r.form else "", SUBMISSION_STATUS_LABELS.get(r.status, r.status),
+                     local_naive(app, r.received_at), "Có" if r.late else "", r.from_addr, r.message_id,
+                     r.filename, r.sha256, r.document.get("unit_name"), "\n".join(problems), r.reason])
+    write_table(ws, headers, rows, [9, 16, 22, 34, 22, 16, 16, 9, 28, 30, 32, 20, 34, 40, 30])
+    print_setup(ws, "1:1")
+
+    ws = wb.create_sheet("Chỉ tiêu Mẫu 2")
+    rform = results_form(app)
+    headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng", "Thời điểm nhận", "Nộp muộn"]
+    headers += [i.header for i in inds]
+    rows = []
+    for r in subs:
+        if r.form != rform:
+            continue
+        values = r.document.get("indicators") or {}
+        rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), SUBMISSION_STATUS_LABELS.get(r.status, r.status),
+                     local_naive(app, r.received_at), "Có" if r.late else ""]
+                    + [count_value(values.get(i.key)) for i in inds])
+    write_table(ws, headers, rows, [9, 22, 34, 16, 16, 9] + [14] * len(inds))
+    print_setup(ws, "1:1")
+
+    ws = wb.create_sheet("Hoạt động Mẫu 1")
+    sform = schedule_form(app)
+    headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng", "STT", "Ngày", "Bắt đầu", "Kết thúc",
+               "Địa điểm", "Nội dung", "Ghi chú", "Ngoài Tuần lễ"]
+    rows = []
+    for r in subs:
+        if r.form != sform:
+            continue
+        for a in r.document.get("activities") or []:
+            day = parse_date(a.get("date"))
+            outside = day is not None and not (campaign.week_start <= day <= campaign.week_end)
+            rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), SUBMISSION_STATUS_LABELS.get(r.status, r.status),
+                         a.get("stt"), day, a.get("start"), a.get("end"), a.get("place"), a.get("content"),
+                         a.get("note"), "x" if outside else ""])
+    write_table(ws, headers, rows, [9, 22, 34, 16, 6, 11, 9, 9, 30, 50, 24, 10])
+    print_setup(ws, "1:1")
+
+    ws = wb.create_sheet("Hình ảnh")
+    headers = ["Mã đơn vị", "Tên đơn vị", "Tệp", "Thời điểm chụp", "SHA-256", "Người gửi", "Message-ID"]
+    rows = [[p.unit_id, unit_name(app, p.unit_id), p.filename, local_naive(app, p.taken_at), p.sha256,
+             p.from_addr, p.message_id] for p in photo_rows(app)]
+    write_table(ws, headers, rows, [22, 34, 30, 16, 20, 28, 30])
+    print_setup(ws, "1:1")
+
+    wb.save(path)
