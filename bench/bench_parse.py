@@ -57,14 +57,17 @@ def ours(data: bytes) -> int:
     return len(doc.activities) + len(doc.indicators)
 
 
-def median_ms(fn: Callable[[bytes], object], data: bytes, runs: int) -> float:
-    fn(data)  # warm caches (imports, form definitions)
-    times = []
+def median_ms(ways: list[tuple[str, Callable[[bytes], object]]], data: bytes, runs: int) -> dict[str, float]:
+    """Median ms of each way; the ways take turns, so machine noise hits them alike."""
+    times: dict[str, list[float]] = {name: [] for name, _ in ways}
+    for _, fn in ways:
+        fn(data)  # warm caches (imports, form definitions)
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn(data)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        for name, fn in ways:
+            t0 = time.perf_counter()
+            fn(data)
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def peak_kib(fn: Callable[[bytes], object], data: bytes) -> float:
@@ -103,9 +106,8 @@ def main() -> None:
     print("-" * len(head) + "-+-----------------")
     for name, data in documents().items():
         cells = []
-        ms = {}
+        ms = median_ms(ways, data, args.runs)
         for way, fn in ways:
-            ms[way] = median_ms(fn, data, args.runs)
             cells.append(f"{ms[way]:>14.2f} {peak_kib(fn, data):>9.0f}")
         ratio = ms["ours"] / ms["python-docx"]
         print(f"{name:24} {len(data) / 1024:>5.0f} | " + " | ".join(cells) + f" | {ratio:>6.2f}")

@@ -100,7 +100,8 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 def _emit(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
         click.echo(output)
     else:
         click.echo(text)
@@ -230,7 +231,7 @@ def reprocess(ctx: Ctx) -> None:
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), required=True)
-@click.option("-o", "output", metavar="FILE", help="Write here (csv: a folder or a .zip is not needed: one file of submissions).")
+@click.option("-o", "output", metavar="FILE", help="Write here instead of stdout (required for xlsx).")
 @now_option
 @pass_ctx
 def export(ctx: Ctx, fmt: str, output: str | None, now: str | None) -> None:
@@ -253,7 +254,8 @@ def export(ctx: Ctx, fmt: str, output: str | None, now: str | None) -> None:
 
 
 @main.command(name="report")
-@click.option("-o", "output", metavar="FILE.xlsx|.docx|.json", help="Default: JSON on stdout.")
+@click.option("-o", "output", metavar="FILE.xlsx|.docx|.json|.zip",
+              help="Default: JSON on stdout. A .zip holds every unit's photos for the report's annex.")
 @now_option
 @pass_ctx
 def report_cmd(ctx: Ctx, output: str | None, now: str | None) -> None:
@@ -270,20 +272,24 @@ def report_cmd(ctx: Ctx, output: str | None, now: str | None) -> None:
         elif output.endswith(".docx"):
             report.report_docx(app, Path(output))
             click.echo(output)
+        elif output.endswith(".zip"):
+            counts = report.photos_zip(app, Path(output))
+            click.echo(f"{output}: {counts}")
         else:
-            raise click.UsageError("-o must end in .xlsx, .docx or .json")
+            raise click.UsageError("-o must end in .xlsx, .docx, .json or .zip (the photos, one folder per unit)")
     finally:
         app.close()
 
 
 @main.command()
 @click.option("-o", "output", metavar="FILE.xlsx|.ics", required=True)
+@now_option
 @pass_ctx
-def schedule(ctx: Ctx, output: str) -> None:
+def schedule(ctx: Ctx, output: str, now: str | None) -> None:
     """Every unit's Mẫu 1 activities by day, for the inspection teams."""
     from mailbot import report
 
-    app = ctx.app()
+    app = ctx.app(now)
     try:
         if output.endswith(".xlsx"):
             report.schedule_xlsx(app, Path(output))

@@ -14,7 +14,6 @@ import json
 import logging
 import mailbox as stdlib_mailbox
 import os
-import socket
 import ssl
 import subprocess
 import time
@@ -187,28 +186,43 @@ class ImapMailbox(Mailbox):
             raise AuthenticationFailed(str(e)) from None
 
     def open(self) -> int:
-        self.close()
+        if self._client is not None:
+            # Already connected (the daemon polls on one connection): reselect,
+            # which also reports a changed UIDVALIDITY; reconnect if it is dead.
+            try:
+                return self._select()
+            except ConnectionLost:
+                self._drop()
         cfg = self.cfg
         if cfg.security not in ("ssl", "starttls", "none"):
             raise MailboxError(f"mailbox.security must be ssl, starttls or none, not {cfg.security!r}")
         oauth = bool(cfg.oauth2_token_env or cfg.oauth2_token_command)
         self._secret = self._token()
-        with self._errors("connect"):
-            context = ssl.create_default_context()
-            client = imapclient.IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
-                                           ssl_context=context if cfg.security == "ssl" else None,
-                                           timeout=cfg.timeout)
-            self._client = client
-            client.normalise_times = False
-            if cfg.security == "starttls":
-                client.starttls(context)
-        with self._errors("login"):
-            if oauth:
-                client.oauth2_login(cfg.username, self._secret)
-            else:
-                client.login(cfg.username, self._secret)
+        try:
+            with self._errors("connect"):
+                context = ssl.create_default_context()
+                client = imapclient.IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
+                                               ssl_context=context if cfg.security == "ssl" else None,
+                                               timeout=cfg.timeout)
+                self._client = client
+                client.normalise_times = False
+                if cfg.security == "starttls":
+                    client.starttls(context)
+            with self._errors("login"):
+                if oauth:
+                    client.oauth2_login(cfg.username, self._secret)
+                else:
+                    client.login(cfg.username, self._secret)
+            with self._errors("capability"):
+                self.is_gmail = client.has_capability("X-GM-EXT-1")
+            return self._select()
+        except BaseException:
+            self._drop()  # a half-open session must not be reused by the next open()
+            raise
+
+    def _select(self) -> int:
+        client = self.client
         with self._errors("select"):
-            self.is_gmail = client.has_capability("X-GM-EXT-1")
             try:
                 info = client.select_folder(self.folder)
             except imap_exc.IMAPClientError:
@@ -217,7 +231,7 @@ class ImapMailbox(Mailbox):
                 raise
         self.uidvalidity = int(info[b"UIDVALIDITY"])
         self._max_uid = 0
-        log.info("opened %s folder %s (UIDVALIDITY %s)", self.name, self.folder, self.uidvalidity)
+        log.debug("opened %s folder %s (UIDVALIDITY %s)", self.name, self.folder, self.uidvalidity)
         return self.uidvalidity
 
     def close(self) -> None:

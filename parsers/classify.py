@@ -29,28 +29,48 @@ def classify(content: DocxContent, formdefs: list[dict]) -> str | None:
 
 def score(paragraphs: list[str], heads: set[str], cells: set[str], formdef: dict) -> float:
     """Sum of the weights of the signals found (folded texts in, see _texts)."""
-    conf = formdef.get("classify", {})
+    sig = _signals(formdef)
     total = 0.0
     lines = paragraphs + sorted(cells)
-    if any(_starts_any(line, conf.get("title", [])) for line in lines):
-        total += float(conf.get("title_weight", 3.0))
-    if any(_starts_any(line, conf.get("against", [])) for line in lines):
-        total -= float(conf.get("against_weight", 3.0))
-    header_weight = float(conf.get("header_weight", 1.0))
-    for label in conf.get("headers", []):
-        if _in_cells(fold(label), heads):
-            total += header_weight
-    weight = float(conf.get("indicator_weight", 0.0))
-    if weight:
+    if any(line.startswith(sig["title"]) for line in lines):
+        total += sig["title_weight"]
+    if sig["against"] and any(line.startswith(sig["against"]) for line in lines):
+        total -= sig["against_weight"]
+    for label in sig["headers"]:
+        if _in_cells(label, heads):
+            total += sig["header_weight"]
+    if sig["indicator_weight"] and sig["indicators"]:
         from parsers.mau2 import label_key
 
         keys = {label_key(c) for c in cells}
-        for ind in formdef.get("indicators", []):
-            if ind.get("participants_of"):
-                continue
-            if label_key(ind.get("label", "")) in keys:
-                total += weight
+        total += sig["indicator_weight"] * len(sig["indicators"] & keys)
     return total
+
+
+_SIGNALS: dict[int, tuple[dict, dict]] = {}
+
+
+def _signals(formdef: dict) -> dict:
+    """The definition's signals folded once (cached per definition object)."""
+    hit = _SIGNALS.get(id(formdef))
+    if hit is not None and hit[0] is formdef:
+        return hit[1]
+    from parsers.mau2 import label_key
+
+    conf = formdef.get("classify", {})
+    sig = {
+        "title": tuple(fold(w) for w in conf.get("title", []) if fold(w)) or ("\x00",),
+        "title_weight": float(conf.get("title_weight", 3.0)),
+        "against": tuple(fold(w) for w in conf.get("against", []) if fold(w)),
+        "against_weight": float(conf.get("against_weight", 3.0)),
+        "headers": [fold(w) for w in conf.get("headers", [])],
+        "header_weight": float(conf.get("header_weight", 1.0)),
+        "indicator_weight": float(conf.get("indicator_weight", 0.0)),
+        "indicators": {label_key(i.get("label", "")) for i in formdef.get("indicators", [])
+                       if not i.get("participants_of")},
+    }
+    _SIGNALS[id(formdef)] = (formdef, sig)
+    return sig
 
 
 def _texts(content: DocxContent) -> tuple[list[str], set[str], set[str]]:
@@ -75,10 +95,6 @@ def _texts(content: DocxContent) -> tuple[list[str], set[str], set[str]]:
                 if "\n" in text:
                     cells.update(fold(x) for x in text.split("\n") if x.strip())
     return paragraphs, heads, cells
-
-
-def _starts_any(line: str, words: list[str]) -> bool:
-    return any(line.startswith(fold(w)) for w in words if w)
 
 
 def _in_cells(label: str, cells: set[str]) -> bool:

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from parsers.docx_grid import DocxContent, Table
 from parsers.model import Document, ParseContext, Problem
@@ -77,6 +77,9 @@ class _Spec:
     header_value: tuple[str, ...]
     header_note: tuple[str, ...]
     threshold: float
+    exact: dict  # folded label → indicator (participants rows excluded)
+    choices: tuple[str, ...]  # folded labels for fuzzy matching
+    choice_owner: tuple[_Indicator, ...]  # the indicator of each choice
 
 
 _SPECS: dict[int, tuple[dict, _Spec]] = {}
@@ -107,6 +110,9 @@ def _spec(formdef: dict) -> _Spec:
         header_value=tuple(fold(x) for x in table.get("value", [])),
         header_note=tuple(fold(x) for x in table.get("note", [])),
         threshold=float(table.get("match_threshold", 82)),
+        exact={k: i for i in reversed(inds) if not i.participants_of for k in i.keys},
+        choices=tuple(k for i in inds if not i.participants_of for k in i.keys),
+        choice_owner=tuple(i for i in inds if not i.participants_of for _ in i.keys),
     )
     _SPECS[id(formdef)] = (formdef, spec)
     return spec
@@ -380,17 +386,13 @@ def _match_indicator(key: str, spec: _Spec) -> tuple[_Indicator | None, float]:
     """Best indicator (never a participants row) for a folded label, with its score."""
     if not key:
         return None, 0.0
-    best, best_score = None, 0.0
-    for ind in spec.indicators:
-        if ind.participants_of:
-            continue
-        for k in ind.keys:
-            score = 100.0 if key == k else fuzz.ratio(key, k)
-            if score > best_score:
-                best, best_score = ind, score
-    if best_score < spec.threshold:
-        return None, best_score
-    return best, best_score
+    exact = spec.exact.get(key)
+    if exact is not None:
+        return exact, 100.0
+    hit = process.extractOne(key, spec.choices, scorer=fuzz.ratio, score_cutoff=spec.threshold)
+    if hit is None:
+        return None, 0.0
+    return spec.choice_owner[hit[2]], hit[1]
 
 
 def _is_participants(raw: str, key: str, spec: _Spec) -> bool:

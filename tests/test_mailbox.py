@@ -497,3 +497,24 @@ def test_each_imap_account_starts_empty(dovecot, imap_account, monkeypatch):
     with ImapMailbox(other.config) as box:
         assert box.new_uids(0) == []
     assert other.username != imap_account.username
+
+
+def test_imap_open_again_reuses_or_reconnects(imap_account, monkeypatch):
+    box = ImapMailbox(imap_account.config)
+    try:
+        validity = box.open()
+        assert box.open() == validity  # reselect on the same connection
+        append(imap_account, message(1))
+        assert box.new_uids(0) == [1]
+        imap_account.server.kick(imap_account.username)
+        assert box.open() == validity  # the dead connection is replaced
+        assert box.new_uids(0) == [1]
+        # A failed login leaves nothing half-open behind.
+        box.close()
+        monkeypatch.setenv(imap_account.password_env, "wrong")
+        with pytest.raises(AuthenticationFailed):
+            box.open()
+        monkeypatch.setenv(imap_account.password_env, imap_account.password)
+        assert box.open() == validity
+    finally:
+        box.close()
