@@ -361,10 +361,8 @@ def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[Planned
 def build_reminder(app: App, plan: PlannedReminder) -> email.message.EmailMessage:
     tz = app.config.campaign.timezone
     form = plan.form
-    deadline_day = form.deadline.astimezone(tz).date()
     text, html = render(app, "reminder", unit=plan.unit, form=form, offset=plan.offset,
-                        days=abs(plan.offset), deadline=deadline_text(form, tz), deadline_day=deadline_day,
-                        now=app.now(), blank_attached=blank_form(app, form) is not None)
+                        deadline=deadline_text(form, tz), now=app.now(), blank_attached=blank_form(app, form) is not None)
     if plan.offset > 0:
         subject = f"Đề nghị gửi {form.label} – {app.config.campaign.name}"
     else:

@@ -60,7 +60,7 @@ class SmtpTransport:
 
     def send(self, mail_from: str, rcpts: list[str], raw: bytes, name: str) -> None:
         try:
-            refused = self.client.sendmail(mail_from, rcpts, raw)
+            self.client.sendmail(mail_from, rcpts, raw)  # some recipients refused, others took it: sent
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             temporary = any(400 <= c < 500 for c in codes)
@@ -69,8 +69,6 @@ class SmtpTransport:
             raise SendError(describe(exc), 400 <= exc.smtp_code < 500) from exc
         except (OSError, smtplib.SMTPException) as exc:  # disconnects, timeouts
             raise SendError(describe(exc), True) from exc
-        if refused:  # some recipients took it: it is sent; the others are noted by the caller's log
-            return
 
     def close(self) -> None:
         try:

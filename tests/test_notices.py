@@ -437,3 +437,23 @@ def test_digest_once_a_day_with_standing_and_work_to_do(tmp_path, smtp_server):
     outbox.deliver_due(app)
     assert "Trong ngày không có thư mới." in text_of(delivered(smtp_server)[1])
     assert "mailbot digest" not in notices.render_digest(app)
+
+
+def test_document_naming_another_unit_waits_for_staff(tmp_path, smtp_server):
+    app = make_app(tmp_path, smtp_server)
+    with app.store.transaction() as conn:
+        pk = add_message(conn, app, from_addr="thcsphubai@example.org", received="2017-09-27T10:00",
+                         unit_id="thcs-phu-bai")
+        review = [{"code": "unit_mismatch", "unit_named": "Trung tâm HTCĐ phường Phú Bài",
+                   "unit_named_id": "tthtcd-phu-bai", "message": "…"}]
+        add_submission(conn, app, pk, "<b>lich</b>.docx", mau1_doc(), unit_id="thcs-phu-bai",
+                       status="needs_review", received="2017-09-27T10:00", review=review)
+        notices.queue_receipt(conn, app, pk)
+    outbox.deliver_due(app)
+    msg = delivered(smtp_server)[0]
+    text, html = text_of(msg), html_of(msg)
+    assert "Kính gửi: Trường THCS Phú Bài," in text
+    assert "«Trung tâm HTCĐ phường Phú Bài», chưa trùng với tên quý đơn vị" in text
+    assert "cán bộ phụ trách sẽ kiểm tra trước khi ghi nhận" in text
+    assert "hoạt động:" not in text  # nothing is said to be recorded
+    assert "&lt;b&gt;lich&lt;/b&gt;.docx" in html and "<b>lich</b>" not in html
