@@ -51,7 +51,7 @@ BACKOFF_MAX = 300.0
 AUTH_RETRY = 600.0  # a refused login is retried this often (staff may fix the password)
 OUTAGE_EVENT = 3600.0  # outages longer than this are recorded for the digest
 MISFIRE_GRACE = 3600  # a daily job up to an hour late (suspend, busy machine) still runs
-STOP_JOIN = 120.0  # how long the main thread waits for the message in hand at shutdown
+STOP_JOIN = 120.0  # how long a stop waits for the message in hand
 
 # Held for every intake cycle: never two polls at once in this process.
 intake_lock = threading.Lock()
@@ -115,19 +115,18 @@ class Daemon:
     """The threads of one `mailbot run` and the flag that stops them."""
 
     def __init__(self, app: App, verbose: bool = False):
+        if not verbose:
+            # Without -v, a quiet day leaves a quiet log: the mailbox's "opened …" line
+            # comes at every poll, APScheduler's "Adding job" at every start.
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
+            logging.getLogger("mailbot.mailbox").setLevel(logging.WARNING)
         self.app = app
-        self.verbose = verbose
         self.stop = threading.Event()
         self.health = MailboxHealth(app)
         self.scheduler = self._make_scheduler()
         self.intake = threading.Thread(target=self._intake_loop, name="intake", daemon=True)
 
     def run(self) -> None:
-        if not self.verbose:
-            # Without -v, a quiet day leaves a quiet log: the mailbox's "opened …" line
-            # comes at every poll, APScheduler's "Added job" at every start.
-            logging.getLogger("apscheduler").setLevel(logging.WARNING)
-            logging.getLogger("mailbot.mailbox").setLevel(logging.WARNING)
         cfg = self.app.config
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -141,8 +140,10 @@ class Daemon:
                 pass
             log.info("stopping: finishing the work in hand")
             self.scheduler.shutdown(wait=True)
-            self.intake.join(STOP_JOIN)
-            if self.intake.is_alive():
+            # Once we hold the intake lock no message is in hand, and none will be: the
+            # intake thread (a daemon thread, waiting on the mailbox or for this lock)
+            # ends with the process, so an IDLE in progress does not delay the exit.
+            if not intake_lock.acquire(timeout=STOP_JOIN):
                 log.warning("the intake did not finish within %d s; leaving it (the next start completes it)",
                             STOP_JOIN)
             log.info("mailbot stopped")
@@ -207,6 +208,8 @@ class Daemon:
 
     def _poll(self, box: Mailbox) -> None:
         with intake_lock:
+            if self.stop.is_set():
+                return
             result = jobs.poll_once(self.app, box, stop=self.stop.is_set)
         if result.startswith("fetched 0,"):
             log.debug("poll: nothing new")
@@ -236,10 +239,16 @@ class _Job:
         if self.failing:
             log.info("%s works again", self.name)
             self.failing = None
-        if self.name == "deliver" and result == str(outbox.DeliveryStats()):
-            log.debug("deliver: nothing to send")
+        if _did_nothing(result):
+            log.debug("%s: %s", self.name, result)
         else:
             log.info("%s: %s", self.name, result)
+
+
+def _did_nothing(result: str) -> bool:
+    """Whether a job's summary (see jobs.py) says it sent and queued nothing: then the log stays quiet."""
+    idle = str(outbox.DeliveryStats())
+    return result in (idle, f"reminders queued: 0; {idle}", f"digest already sent today; {idle}")
 
 
 # ------------------------------------------------------------------ outages

@@ -33,7 +33,7 @@ def load_formdef(form_id: str, extra_dir: str | None = None) -> dict:
 
 
 def load_path(path: str) -> dict:
-    """Load one definition file; cached by path and modification time."""
+    """Load one definition file; cached by path and mtime (shared: do not mutate)."""
     p = Path(path).resolve()
     try:
         mtime = p.stat().st_mtime_ns

@@ -13,6 +13,7 @@ import unicodedata
 from rapidfuzz import fuzz
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+_WORD = re.compile(r"[a-z0-9]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200c\u200d\u2060"), None)
 
 
@@ -35,10 +36,8 @@ def one_line(s: str) -> str:
 
 def fold(s: str) -> str:
     """Matching key: NFC → lower → đ→d → marks stripped → non-alphanumerics to single spaces."""
-    s = unicodedata.normalize("NFD", s.lower()).replace("đ", "d").replace("\u0111", "d")
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    s = s.replace("đ", "d")
-    return " ".join(re.findall(r"[a-z0-9]+", s))
+    s = unicodedata.normalize("NFD", s.lower().replace("đ", "d")).encode("ascii", "ignore").decode()
+    return " ".join(_WORD.findall(s))
 
 
 def similarity(a: str, b: str) -> float:

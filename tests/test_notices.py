@@ -431,6 +431,9 @@ def test_digest_once_a_day_with_standing_and_work_to_do(tmp_path, smtp_server):
     assert "đã quá hạn" in text  # Mẫu 2's deadline has passed
     assert "Trung tâm HTCĐ xã Thủy Vân: 1 ảnh" in text
     assert "(đã gửi báo cáo nhưng chưa kèm ảnh)" in text
+    [xlsx] = list(msg.iter_attachments())  # mailbot.report's consolidated workbook
+    assert xlsx.get_filename().endswith(".xlsx") and xlsx.get_content()[:2] == b"PK"
+    assert "Bảng tổng hợp số liệu được đính kèm" in text
     # The next day: a new digest, saying nothing arrived.
     clock.set("2017-10-15T17:00")
     assert notices.queue_digest(app) is True
