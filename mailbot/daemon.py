@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 LOCK_FILE = "mailbot.lock"
 DELIVER_SECONDS = 30  # the outbox's own backoff decides what is actually due
-WAIT_SLICE = 5.0  # one wait() on the mailbox; the stop flag is checked between slices
 BACKOFF_FIRST = 1.0  # seconds before the first reconnect; doubles up to BACKOFF_MAX
 BACKOFF_MAX = 300.0
 AUTH_RETRY = 600.0  # a refused login is retried this often (staff may fix the password)
@@ -140,10 +139,12 @@ class Daemon:
                 pass
             log.info("stopping: finishing the work in hand")
             self.scheduler.shutdown(wait=True)
-            # Once we hold the intake lock no message is in hand, and none will be: the
-            # intake thread (a daemon thread, waiting on the mailbox or for this lock)
+            # Once the intake lock is free no message is in hand, and none will be: the
+            # intake thread (a daemon thread) checks the stop flag before it polls, and
             # ends with the process, so an IDLE in progress does not delay the exit.
-            if not intake_lock.acquire(timeout=STOP_JOIN):
+            if intake_lock.acquire(timeout=STOP_JOIN):
+                intake_lock.release()  # the intake checks the stop flag before it polls again
+            else:
                 log.warning("the intake did not finish within %d s; leaving it (the next start completes it)",
                             STOP_JOIN)
             log.info("mailbot stopped")
@@ -195,7 +196,7 @@ class Daemon:
                         due = time.monotonic() + sched.poll_seconds
                     left = due - time.monotonic()
                     if sched.idle:
-                        if box.wait(max(1.0, min(WAIT_SLICE, left))):
+                        if box.wait(max(1.0, left)):  # the mailbox renews IDLE itself
                             due = 0.0
                     else:
                         self.stop.wait(max(0.0, left))

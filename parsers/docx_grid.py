@@ -367,8 +367,7 @@ class _Walker:
                 texts = []
                 for b in cell_blocks:
                     if isinstance(b, str):
-                        if b:
-                            texts.append(b)
+                        texts.append(b)  # empty lines kept: units press Enter to line values up with a label
                     else:
                         after.append(b)
                 if vmerge == "continue" and r > 0 and col < len(rows[r - 1]):
@@ -387,7 +386,7 @@ class _Walker:
                         row.append(row[-1])
                         org.append(org[-1])
                     continue
-                text = "\n".join(texts)
+                text = "\n".join(texts) if any(texts) else ""
                 for _ in range(span):
                     row.append(text)
                     org.append((r, col))

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from parsers.docx_grid import DocxContent, Table
 from parsers.model import Activity, Document, ParseContext, Problem
-from parsers.text import clean_line, fold, is_placeholder, one_line, similarity
+from rapidfuzz import fuzz
+
+from parsers.text import clean_line, fold, is_placeholder, one_line
 from parsers.values import parse_date, parse_time
 
 __all__ = ["read_schedule"]
@@ -33,12 +35,12 @@ class _Header:
 
 def _label_score(cell: str, labels: list[str]) -> float:
     key = fold(cell)
-    if not key:
+    if not key or len(key) > 60:  # a header label is short; activity text is not
         return 0.0
     best = 0.0
     for label in labels:
         lab = fold(label)
-        best = max(best, similarity(key, lab))
+        best = max(best, fuzz.token_sort_ratio(key, lab))
         if len(lab) >= 4 and key.startswith(lab + " "):
             best = max(best, 90.0)  # "Nội dung hoạt động cụ thể", "Ghi chú (nếu có)"
     return best

@@ -470,6 +470,8 @@ def _distribute(lines: list[str], subs: list, text: str) -> list[str] | None:
         return [filled[i] for i, _ in subs]
     if len(raw) == len(lines):
         return [raw[i] for i, _ in subs]
+    if len(raw) == n:
+        return raw
     return None
 
 

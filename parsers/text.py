@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -34,6 +35,7 @@ def one_line(s: str) -> str:
     return " ".join(clean(s).split("\n"))
 
 
+@lru_cache(maxsize=32768)
 def fold(s: str) -> str:
     """Matching key: NFC → lower → đ→d → marks stripped → non-alphanumerics to single spaces."""
     s = unicodedata.normalize("NFD", s.lower().replace("đ", "d")).encode("ascii", "ignore").decode()
