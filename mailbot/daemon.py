@@ -281,8 +281,8 @@ class MailboxHealth:
         if auth:
             delay = AUTH_RETRY
             if not self.announced:
-                log.error("mailbox %s refused the login: %s. Check the password or token "
-                          "(see OPERATIONS); retrying every %d min", name, exc, AUTH_RETRY // 60)
+                log.error("mailbox %s refused the login: %s. Check the secret named by mailbox.password_env "
+                          "(or the OAuth2 token); retrying every %d min", name, exc, AUTH_RETRY // 60)
                 self.announced = True
         else:
             delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))

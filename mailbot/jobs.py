@@ -46,7 +46,10 @@ def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool]
 def deliver(app: App) -> str:
     """Send the outbox's due mail over SMTP (or into the configured directory)."""
     with Run(app, "deliver") as run:
-        stats = outbox.deliver_due(app)
+        try:
+            stats = outbox.deliver_due(app)
+        except ConfigError as exc:  # e.g. the SMTP password variable is not set: nothing is lost
+            raise JobFailed(f"smtp: {exc}") from exc
         run.stats = stats.as_dict()
     return str(stats)
 

@@ -16,6 +16,7 @@ only the latest is sent, the earlier ones are recorded as skipped.
 from __future__ import annotations
 
 import datetime as dt
+import email.header
 import email.message
 import email.utils
 import logging
@@ -167,7 +168,7 @@ def compose(app: App, *, to: list[str], subject: str, text: str, html: str, auto
     msg = email.message.EmailMessage()
     msg["From"] = from_addr
     msg["To"] = ", ".join(to)
-    msg["Subject"] = subject
+    msg.set_raw("Subject", encode_subject(subject))
     msg["Date"] = email.utils.format_datetime(app.now())
     msg["Message-ID"] = email.utils.make_msgid(domain=domain)
     if in_reply_to:
@@ -182,6 +183,18 @@ def compose(app: App, *, to: list[str], subject: str, text: str, html: str, auto
     for filename, data, maintype, subtype in attachments:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
+
+
+def encode_subject(subject: str) -> str:
+    """The Subject as RFC 2047 words folded by email.header.
+
+    The modern email policy drops the space between two words when it folds a
+    long non-ASCII subject across encoded words ("Thủy Phương" arrives as
+    "ThủyPhương"); email.header keeps the space inside the encoded text.
+    """
+    if subject.isascii():
+        return subject
+    return email.header.Header(subject, "utf-8", header_name="Subject").encode(linesep="\n")
 
 
 def reply_subject(subject: str | None) -> str:

@@ -83,7 +83,7 @@ def status_text(app: App) -> str:
     d = status_data(app)
     forms = app.config.campaign.forms
     width = max([len(u["name"]) for u in d["units"]] + [10])
-    head = f"{'Đơn vị':<{width}}  " + "  ".join(f"{f.id:<20}" for f in forms)
+    head = f"{'Đơn vị':<{width}}  " + "  ".join(f"{f.label.split(' (')[0]:<20}" for f in forms)
     lines = [f"{app.config.campaign.name} — tình hình lúc {_when(app.now())}", "", head, "-" * len(head)]
     for u in d["units"]:
         cells = []

@@ -21,6 +21,9 @@ from typing import Callable
 
 import pytest
 
+from mailbot import daemon
+from mailbot.mailbox import ConnectionLost
+from tests.appgen import make_app
 from tests.docxgen import mau1_docx
 from tests.mailgen import make_mail
 from tests.servers import ImapAccount, SmtpServer, append
@@ -38,7 +41,7 @@ ACTIVITIES = [
 # ------------------------------------------------------------------ helpers (bench/ uses them too)
 
 def write_config(path: Path, *, account: ImapAccount, smtp: SmtpServer, data_dir: Path,
-                 poll_seconds: int = 5, idle: bool = True) -> Path:
+                 poll_seconds: int = 5, idle: bool = True, password_env: str | None = None) -> Path:
     """A config for the test servers. Deadlines are far away, so no reminder is due."""
     path.write_text(f"""\
 units_file = "{UNITS_CSV}"
@@ -48,7 +51,7 @@ host = "{account.host}"
 port = {account.port}
 security = "none"
 username = "{account.username}"
-password_env = "{account.password_env}"
+password_env = "{password_env or account.password_env}"
 timeout = 30
 
 [smtp]
@@ -294,3 +297,33 @@ def test_imap_server_down_for_30_seconds(setup):
     log = d.log
     assert log.count("unreachable") == 1, log
     assert log.count("reachable again") == 1, log
+
+
+def test_refused_login_is_logged_once_and_retried_slowly(setup, monkeypatch):
+    monkeypatch.setenv("MAILBOT_TEST_WRONG_PASSWORD", "not-the-password")
+    setup.config(password_env="MAILBOT_TEST_WRONG_PASSWORD")
+    d = setup.start(ready=False)
+    wait_until(lambda: "refused the login" in d.log, 30, "the login error", d)
+    time.sleep(2)
+    assert d.proc.poll() is None  # still running: staff may fix the password
+    assert d.stop() == 0
+    assert d.log.count("refused the login") == 1
+
+
+def test_outage_longer_than_an_hour_is_recorded_for_the_digest(tmp_path):
+    app = make_app(tmp_path)
+    try:
+        health = daemon.MailboxHealth(app)
+        assert health.failed(ConnectionLost("connection refused")) == 1
+        assert health.failed(ConnectionLost("connection refused")) == 2
+        health.started -= 3601  # as if the first failure was an hour ago
+        health.failed(ConnectionLost("connection refused"))
+        health.failed(ConnectionLost("connection refused"))  # recorded once, not at every attempt
+        health.ok()
+        with sqlite3.connect(app.config.storage.data_dir / "mailbot.sqlite3") as conn:
+            events = conn.execute("SELECT kind, text FROM events ORDER BY id").fetchall()
+    finally:
+        app.close()
+    assert [k for k, _ in events] == ["outage", "outage"]
+    assert "Không đọc được hộp thư" in events[0][1]
+    assert "Đã đọc lại được hộp thư" in events[1][1] and "1 giờ 00 phút" in events[1][1]

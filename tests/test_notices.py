@@ -460,3 +460,19 @@ def test_document_naming_another_unit_waits_for_staff(tmp_path, smtp_server):
     assert "cán bộ phụ trách sẽ kiểm tra trước khi ghi nhận" in text
     assert "hoạt động:" not in text  # nothing is said to be recorded
     assert "&lt;b&gt;lich&lt;/b&gt;.docx" in html and "<b>lich</b>" not in html
+
+
+def test_long_vietnamese_subject_keeps_its_spaces_when_folded():
+    """CPython's folding drops the space between encoded words; ours must not."""
+    import email as _email
+    from email import policy as _policy
+
+    from mailbot.notices import encode_subject
+
+    subject = "Re: Fwd: Báo cáo Tuần lễ HTSĐ Thủy Phương rất dài để kiểm tra việc gập dòng tiêu đề thư"
+    msg = _email.message.EmailMessage()
+    msg.set_raw("Subject", encode_subject(subject))
+    msg.set_content("x")
+    raw = msg.as_bytes(policy=_policy.SMTP)
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert _email.message_from_bytes(raw, policy=_policy.default)["Subject"] == subject
