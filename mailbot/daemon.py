@@ -136,7 +136,9 @@ class Daemon:
             self.scheduler.start()
             self.intake.start()
             while not self.stop.wait(1.0):
-                pass
+                if not self.intake.is_alive():  # cannot happen; if it does, let systemd restart us
+                    self.scheduler.shutdown(wait=False)
+                    raise RuntimeError("the intake thread ended unexpectedly; exiting so that mailbot is restarted")
             log.info("stopping: finishing the work in hand")
             self.scheduler.shutdown(wait=True)
             # Once the intake lock is free no message is in hand, and none will be: the

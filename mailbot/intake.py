@@ -158,9 +158,10 @@ def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: Fetche
 
     received_at = fetched.internal_date
     if len(fetched.raw) > app.config.limits.max_message_bytes:
+        headers = read_message(_header_block(fetched.raw), own_addresses=app.own_addresses)  # the body is never opened
         with app.store.transaction() as conn:
-            pk = _insert_message(conn, app, digest, fetched, None, Outcome.TOO_LARGE,
-                                 summary="over the size limit", where=where)
+            pk = _insert_message(conn, app, digest, fetched, headers, Outcome.TOO_LARGE,
+                                 summary=f"{len(fetched.raw)} bytes, over the size limit", where=where)
             notices.queue_receipt(conn, app, pk)
         return pk, Outcome.TOO_LARGE
 
@@ -357,6 +358,15 @@ def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMes
     conn.execute(st.message_locations.insert().values(**where, message_pk=pk, flagged=False))
     _advance(conn, where)
     return pk
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The header section of a raw message (up to the first empty line)."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(sep)
+        if end >= 0:
+            return raw[: end + len(sep)]
+    return raw[:65536]
 
 
 def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App) -> None:

@@ -232,6 +232,15 @@ def test_receipt_within_seconds_with_idle(setup):
     assert "poll: fetched 1, recorded 1" in d.log
 
 
+def test_polling_without_idle(setup):
+    setup.config(poll_seconds=5, idle=False)
+    d = setup.start()
+    mid, raw = unit_message(2)
+    append(setup.account, raw)
+    wait_until(lambda: receipts(setup.smtp)[mid], 30, "the receipt at the next poll", d)
+    assert d.stop() == 0
+
+
 def test_sigterm_exits_zero_promptly(setup):
     setup.config()
     d = setup.start()

@@ -255,3 +255,16 @@ def test_every_corpus_message_gets_an_outcome_and_no_automatic_one_is_answered(a
     answered = {r.message_pk for r in rows(app, st.outbox, st.outbox.c.kind == "receipt")}
     assert automatic and not (automatic & answered)
     assert all(f == {b"$MailbotDone"} for f in keywords(imap_account).values() if b"\\Deleted" not in f)
+
+
+def test_a_message_over_the_size_limit_is_archived_unopened_and_answered(tmp_path, imap_account):
+    app = make_app(tmp_path, mailbox=imap_account.config, limits={"max_message_bytes": 100_000})
+    try:
+        append(imap_account, make_mail(PHU_BAI, "Ảnh hoạt động", [("anh.jpg", jpeg(size=(800, 800), noise=True))]))
+        poll(app)
+        [m] = rows(app, st.messages)
+        assert (m.outcome, m.from_addr, m.subject) == ("too_large", PHU_BAI, "Ảnh hoạt động")
+        assert rows(app, st.attachments) == []
+        assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 1
+    finally:
+        app.close()
