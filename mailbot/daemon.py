@@ -214,8 +214,8 @@ class Daemon:
             if self.stop.is_set():
                 return
             result = jobs.poll_once(self.app, box, stop=self.stop.is_set)
-        if result.startswith("fetched 0,"):
-            log.debug("poll: nothing new")
+        if _did_nothing(result):
+            log.debug("poll: %s", result)
         else:
             log.info("poll: %s", result)
 
@@ -251,7 +251,8 @@ class _Job:
 def _did_nothing(result: str) -> bool:
     """Whether a job's summary (see jobs.py) says it sent and queued nothing: then the log stays quiet."""
     idle = str(outbox.DeliveryStats())
-    return result in (idle, f"reminders queued: 0; {idle}", f"digest already sent today; {idle}")
+    return result in (idle, f"fetched 0, recorded 0, duplicates 0, failed 0; {idle}",
+                      f"reminders queued: 0; {idle}", f"digest already sent today; {idle}")
 
 
 # ------------------------------------------------------------------ outages

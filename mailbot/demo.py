@@ -16,7 +16,6 @@ import mailbox as stdmailbox
 import os
 import tempfile
 import time
-import tomllib
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import Callable
 from mailbot import config as cfgmod
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 TZ = dt.timezone(dt.timedelta(hours=7))
 DEMO_NOW = dt.datetime(2017, 10, 13, 17, 0, tzinfo=TZ)
 DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
@@ -64,15 +62,11 @@ FORWARD = (_t(13, 10, 10, 30), "canbo.pgd@example.org", "Fwd: Báo cáo Tuần l
 
 
 def demo_config(root: Path) -> cfgmod.Config:
-    raw = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    raw.pop("units", None)
-    raw["units_file"] = str(SAMPLES / "units.csv")
-    raw["mailbox"] = {"kind": "maildir", "path": str(root / "Maildir")}
-    raw["smtp"] = {"kind": "directory", "directory": str(root / "outbox"),
-                   "from": "Phòng GD&ĐT thị xã Hương Thủy <pgd.huongthuy@example.org>"}
-    raw["storage"] = {"data_dir": str(root / "data")}
-    raw["digest"] = {"to": ["canbo.pgd@example.org"], "send_at": "17:00"}
-    return cfgmod.from_dict(raw, base_dir=root)
+    """Write the demo's mailbot.toml into `root` and load it."""
+    text = (SAMPLES / "demo.toml").read_text(encoding="utf-8").replace("{samples}", SAMPLES.as_posix())
+    path = root / "mailbot.toml"
+    path.write_text(text, encoding="utf-8")
+    return cfgmod.load(path)
 
 
 def fill_maildir(path: Path) -> int:
@@ -169,6 +163,7 @@ def run_demo(out_dir: Path | None, echo: Callable[[str], None] = print) -> Path:
         echo(f"Bản tin cho cán bộ (HTML): {outputs / 'digest.html'}")
         echo(f"Dữ liệu xuất và báo cáo tổng hợp: {outputs}")
         echo(f"Kho lưu trữ và cơ sở dữ liệu: {root / 'data'}")
+        echo(f"Thử các lệnh khác trên dữ liệu mẫu: cd {root} && mailbot --now {DEMO_NOW.isoformat()} status")
         echo(f"Xong trong {time.monotonic() - started:.1f} giây.")
     finally:
         app.close()
