@@ -88,6 +88,7 @@ class FormConfig:
     definition: str | None = None  # path of a form definition .toml; default: parsers/forms/<id>.toml
     needs_photos: bool = False
     blank: str | None = None  # path of the blank form attached to reminders
+    deadline_text: str | None = None  # how letters say the deadline: "trước ngày 29/9/2017"
 
 
 @dataclass(frozen=True)
@@ -401,6 +402,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
             definition=str(resolve(f.get("definition", str, None))) if "definition" in fr else None,
             needs_photos=f.get("needs_photos", bool, fid == "mau2"),
             blank=str(resolve(f.get("blank", str, None))) if "blank" in fr else None,
+            deadline_text=f.get("deadline_text", str, None),
         ))
     if not forms:
         raise ConfigError("campaign.forms: at least one form is required")

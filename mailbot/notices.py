@@ -108,19 +108,12 @@ def duration(delta: dt.timedelta) -> str:
 
 
 def deadline_text(form: FormConfig, tz) -> str:
-    """How the plan says a deadline: Mẫu 1 "trước ngày 29/9/2017", Mẫu 2 "ngày 13/10/2017".
-
-    A form may say it itself (`deadline_text`); otherwise an end-of-day
-    deadline of the schedule form is said "trước" the next day, as the plan does.
-    """
-    own = getattr(form, "deadline_text", None)
-    if own:
-        return own
+    """How letters say a deadline: the form's own `deadline_text` ("trước ngày 29/9/2017"),
+    else "ngày 13/10/2017" for an end-of-day deadline, else the hour and the day."""
+    if form.deadline_text:
+        return form.deadline_text
     local = form.deadline.astimezone(tz)
-    end_of_day = local.time() >= dt.time(23, 59)
-    if end_of_day and form.id == "mau1":
-        return "trước ngày " + short_date(local.date() + dt.timedelta(days=1))
-    if end_of_day:
+    if local.time() >= dt.time(23, 59):
         return "ngày " + short_date(local.date())
     return f"trước {local.hour} giờ {local.minute:02d} phút ngày {short_date(local.date())}"
 

@@ -66,7 +66,7 @@ def config_dict(tmp_path: Path, smtp_server=None, **over) -> dict:
             "forms": [
                 {"id": "mau1", "title": "Lịch hoạt động Tuần lễ hưởng ứng học tập suốt đời",
                  "deadline": "2017-09-28T23:59:59+07:00", "reminders": ["-3d", "-1d", "0d", "+1d"],
-                 "send_at": "07:30"},
+                 "send_at": "07:30", "deadline_text": "trước ngày 29/9/2017"},
                 {"id": "mau2", "title": "Báo cáo kết quả tổ chức Tuần lễ học tập suốt đời",
                  "deadline": "2017-10-13T23:59:59+07:00", "reminders": ["-3d", "-1d", "0d", "+1d"],
                  "send_at": "07:30"},
