@@ -65,6 +65,9 @@ def run(app: App, verbose: bool = False) -> None:
     lock = _acquire_lock(app.config.storage.data_dir)
     try:
         _moving_clock(app)
+        released = outbox.retry_now(app)  # leases of a process that died are ours now
+        if released:
+            log.info("%d queued message(s) will be sent now", released)
         Daemon(app, verbose).run()
     finally:
         lock.close()  # closing the descriptor releases the flock
@@ -214,7 +217,7 @@ class Daemon:
             if self.stop.is_set():
                 return
             result = jobs.poll_once(self.app, box, stop=self.stop.is_set)
-        if _did_nothing(result):
+        if not result.did_something:
             log.debug("poll: %s", result)
         else:
             log.info("poll: %s", result)
@@ -223,7 +226,7 @@ class Daemon:
 class _Job:
     """A scheduled job: logs a failure once (not every 30 s) and the recovery."""
 
-    def __init__(self, name: str, func: Callable[[App], str], app: App):
+    def __init__(self, name: str, func: Callable[[App], "jobs.JobResult"], app: App):
         self.name, self.func, self.app = name, func, app
         self.failing: str | None = None
 
@@ -242,17 +245,10 @@ class _Job:
         if self.failing:
             log.info("%s works again", self.name)
             self.failing = None
-        if _did_nothing(result):
+        if not result.did_something:
             log.debug("%s: %s", self.name, result)
         else:
             log.info("%s: %s", self.name, result)
-
-
-def _did_nothing(result: str) -> bool:
-    """Whether a job's summary (see jobs.py) says it sent and queued nothing: then the log stays quiet."""
-    idle = str(outbox.DeliveryStats())
-    return result in (idle, f"fetched 0, recorded 0, duplicates 0, failed 0; {idle}",
-                      f"reminders queued: 0; {idle}", f"digest already sent today; {idle}")
 
 
 # ------------------------------------------------------------------ outages

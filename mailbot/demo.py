@@ -143,9 +143,9 @@ def run_demo(out_dir: Path | None, echo: Callable[[str], None] = print) -> Path:
 
     app = open_app(config, fixed_clock(DEMO_NOW))
     try:
-        echo("Nhận thư: " + jobs.poll_once(app))
-        echo("Nhắc nhở: " + jobs.remind(app))
-        echo("Bản tin: " + jobs.digest(app))
+        echo(f"Nhận thư: {jobs.poll_once(app)}")
+        echo(f"Nhắc nhở: {jobs.remind(app)}")
+        echo(f"Bản tin: {jobs.digest(app)}")
         outputs = root / "outputs"
         outputs.mkdir(exist_ok=True)
         (outputs / "export.json").write_text(json.dumps(report.export_json(app), ensure_ascii=False, indent=2),

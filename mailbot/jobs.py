@@ -6,6 +6,7 @@ by hand and the daemon's poll are the same code.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 from mailbot import intake, notices, outbox
@@ -20,7 +21,18 @@ class JobFailed(Exception):
     """A job could not do its work (server unreachable, login refused); nothing was lost."""
 
 
-def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool] | None = None) -> str:
+@dataclass(frozen=True)
+class JobResult:
+    """What a job did: a one-line summary for people, and whether it did anything (for quiet logs)."""
+
+    summary: str
+    did_something: bool
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool] | None = None) -> JobResult:
     """Fetch and record every new message, then send what is queued.
 
     With `mailbox` given (the daemon's long-lived connection) it is not closed.
@@ -39,11 +51,11 @@ def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool]
                 box.close()
         run.stats = result.as_dict()
     sent = deliver(app)
-    return (f"fetched {result.fetched}, recorded {result.recorded}, duplicates {result.duplicates}, "
-            f"failed {result.failed}; {sent}")
+    return JobResult(f"fetched {result.fetched}, recorded {result.recorded}, duplicates {result.duplicates}, "
+                     f"failed {result.failed}; {sent}", bool(result.fetched) or sent.did_something)
 
 
-def deliver(app: App) -> str:
+def deliver(app: App) -> JobResult:
     """Send the outbox's due mail over SMTP (or into the configured directory)."""
     with Run(app, "deliver") as run:
         try:
@@ -51,24 +63,27 @@ def deliver(app: App) -> str:
         except ConfigError as exc:  # e.g. the SMTP password variable is not set: nothing is lost
             raise JobFailed(f"smtp: {exc}") from exc
         run.stats = stats.as_dict()
-    return str(stats)
+    return JobResult(str(stats), any(stats.as_dict().values()))
 
 
-def remind(app: App, dry_run: bool = False) -> str:
+def remind(app: App, dry_run: bool = False) -> JobResult:
     """Queue (and send) the reminders due now; with dry_run, print them instead."""
     if dry_run:
-        return notices.render_due_reminders(app)
+        return JobResult(notices.render_due_reminders(app), False)
     with Run(app, "remind") as run:
         count = notices.queue_due_reminders(app)
         run.stats = {"queued": count}
-    return f"reminders queued: {count}; {deliver(app)}"
+    sent = deliver(app)
+    return JobResult(f"reminders queued: {count}; {sent}", bool(count) or sent.did_something)
 
 
-def digest(app: App, dry_run: bool = False) -> str:
+def digest(app: App, dry_run: bool = False) -> JobResult:
     """Queue (and send) today's staff digest; with dry_run, print it instead."""
     if dry_run:
-        return notices.render_digest(app)
+        return JobResult(notices.render_digest(app), False)
     with Run(app, "digest") as run:
         queued = notices.queue_digest(app)
         run.stats = {"queued": queued}
-    return f"digest {'queued' if queued else 'already sent today'}; {deliver(app)}"
+    sent = deliver(app)
+    return JobResult(f"digest {'queued' if queued else 'already sent today'}; {sent}",
+                     bool(queued) or sent.did_something)

@@ -124,6 +124,18 @@ def deliver_due(app: App) -> DeliveryStats:
     return stats
 
 
+def retry_now(app: App) -> int:
+    """Make every queued row due now; returns how many.
+
+    Called by the daemon at start, while it holds the data directory's lock:
+    rows leased by a process that died (kill -9, power cut) would otherwise
+    wait out their lease, and a restart is a natural moment to retry.
+    """
+    with app.store.transaction() as conn:
+        return conn.execute(st.outbox.update().where(st.outbox.c.status == "queued")
+                            .values(next_attempt_at=st.utc_iso(app.now()))).rowcount
+
+
 def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
     """Pick the due rows within the hourly caps and lease them, so a parallel run leaves them alone."""
     ob = st.outbox

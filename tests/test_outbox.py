@@ -155,3 +155,17 @@ def test_directory_transport_writes_eml_files(tmp_path):
 
 def test_backoff_doubles_up_to_an_hour():
     assert [outbox.backoff(n).total_seconds() / 60 for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_a_lease_left_by_a_dead_process_is_released_at_daemon_start(tmp_path, smtp_server):
+    clock = Clock("2017-09-27T10:00")
+    app = make_app(tmp_path, smtp_server, clock)
+    oid = queue(app, "k")
+    stats = outbox.DeliveryStats()
+    [claimed] = outbox._claim(app, app.now(), stats)  # a process leased the row, then died before sending
+    assert claimed.id == oid
+    assert outbox.deliver_due(app).sent == 0  # the lease keeps it from a second sender
+    assert outbox.retry_now(app) == 1
+    assert outbox.deliver_due(app).sent == 1
+    assert row(app, oid).status == "sent"
+    assert len(smtp_server.messages) == 1

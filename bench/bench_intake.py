@@ -1,0 +1,446 @@
+"""How fast is `mailbot poll` against a real IMAP server, compared with mbsync?
+
+One run starts a throwaway Dovecot and measures, over the same mailbox of
+N realistic unit messages (a Mẫu 2 .docx and two ~1 MB noise JPEGs each):
+
+1. floor: `mbsync` (isync) pulling the folder into a fresh local Maildir;
+2. reference: a plain loop of imapclient FETCH (batches of 25) + mail-parser;
+3. mailbot: `jobs.poll_once` on a fresh data dir (receipts written to a
+   directory), messages/s, peak RSS, and the ratio to mbsync;
+4. peak RSS of a poll whose batch holds one 25 MB message among normal ones;
+5. a poll that finds nothing new in a folder of 50,000 recorded messages,
+   against the same poll of an empty folder.
+
+Messages are written straight into the user's Maildir `new/` (much faster
+than APPEND). The Python measurements run in child processes so each peak
+RSS (VmHWM) is that of one job alone. Run from the repository root:
+
+    python bench/bench_intake.py [--messages 500] [--big-count 50000] [--seed fast|poll]
+                                 [--only floor,loop,poll,big,empty] [--profile out.prof]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TZ = dt.timezone(dt.timedelta(hours=7))
+PHOTO_SIZE = (1600, 1200)  # noise at quality 70: about 1.06 MB, incompressible
+PHOTO_POOL = 16
+
+
+# ------------------------------------------------------------------ messages
+
+def units() -> list[tuple[str, str]]:
+    """(name, address) of the sample roster's units."""
+    import csv
+
+    with open(ROOT / "mailbot" / "samples" / "units.csv", encoding="utf-8") as f:
+        return [(r["name"], r["emails"].split(";")[0]) for r in csv.DictReader(f)]
+
+
+class Factory:
+    """Builds unique unit messages cheaply: pools of documents and photos, each copy
+    made distinct (zip comment, bytes after the JPEG end marker) so nothing is
+    de-duplicated by hash, as with real mail."""
+
+    def __init__(self, seed: int = 1):
+        from tests.docxgen import mau2_docx, sample_values
+
+        self.rnd = random.Random(seed)
+        self.units = units()
+        self.docs = [mau2_docx(name, sample_values(i), {}, report_number=f"{i + 1}/BC",
+                               report_date="2017-10-12") for i, (name, _) in enumerate(self.units)]
+        self.photos = [noise_jpeg(PHOTO_SIZE) for _ in range(PHOTO_POOL)]
+        self.n = 0
+
+    def _unique(self) -> bytes:
+        self.n += 1
+        return f"bench-{os.getpid()}-{self.n}-{self.rnd.random()}".encode()
+
+    def docx(self, i: int) -> bytes:
+        data = self.docs[i % len(self.docs)]
+        assert data[-2:] == b"\x00\x00", "expected an empty zip comment"
+        tag = self._unique()
+        return data[:-2] + len(tag).to_bytes(2, "little") + tag
+
+    def photo(self) -> bytes:
+        return self.rnd.choice(self.photos) + self._unique()  # trailing bytes after EOI are ignored
+
+    def unit_message(self, i: int, photos: int = 2) -> bytes:
+        from tests.mailgen import make_mail
+
+        name, addr = self.units[i % len(self.units)]
+        files = [("Mau 2 bao cao.docx", self.docx(i))]
+        files += [(f"IMG_{i:05d}_{k}.jpg", self.photo()) for k in range(photos)]
+        return make_mail(addr, f"Báo cáo Tuần lễ HTSĐ {i}", files, from_name=name)
+
+    def big_message(self, target: int = 25_000_000) -> bytes:
+        """One unit's message of about `target` bytes: a form and many photos."""
+        from tests.mailgen import make_mail
+
+        name, addr = self.units[0]
+        files = [("Mau 2.docx", self.docx(0))]
+        while sum(len(d) for _, d in files) * 4 / 3 < target:
+            files.append((f"IMG_big_{len(files)}.jpg", self.photo()))
+        return make_mail(addr, "Báo cáo kèm toàn bộ ảnh", files, from_name=name)
+
+    def small_message(self, i: int) -> bytes:
+        from tests.mailgen import make_mail
+
+        name, addr = self.units[i % len(self.units)]
+        return make_mail(addr, f"Hỏi về báo cáo {i}", body=f"Kính gửi Phòng, câu hỏi số {i}.")
+
+
+def noise_jpeg(size: tuple[int, int], taken: str = "2017:10:02 07:20:00") -> bytes:
+    from PIL import Image
+
+    im = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    exif = Image.Exif()
+    exif[0x8769] = {0x9003: taken}
+    out = io.BytesIO()
+    im.save(out, "JPEG", exif=exif, quality=70)
+    return out.getvalue()
+
+
+def fill_maildir(server, user: str, messages, start: dt.datetime = dt.datetime(2017, 10, 2, 8, 0, tzinfo=TZ)) -> int:
+    """Write messages into the user's INBOX new/ as a delivery agent would; returns bytes written."""
+    d = server.maildir(user)
+    for sub in ("cur", "new", "tmp"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    total = 0
+    base = int(start.timestamp())
+    for i, raw in enumerate(messages):
+        name = f"{base + i}.M{i}P{os.getpid()}.bench,S={len(raw)}"
+        path = d / "new" / name
+        path.write_bytes(raw)
+        os.utime(path, (base + i, base + i))
+        total += len(raw)
+    subprocess.run(["chown", "-R", "nobody:nogroup", str(server.path / "mail" / user)], check=True)
+    return total
+
+
+def warm(account) -> int:
+    """Let Dovecot index the folder (new/ → cur/, uidlist, sizes) before anything is timed."""
+    c = account.connect()
+    try:
+        c.select_folder("INBOX", readonly=True)
+        uids = c.search(["ALL"])
+        for i in range(0, len(uids), 5000):
+            c.fetch(uids[i:i + 5000], ["RFC822.SIZE", "INTERNALDATE"])
+        return len(uids)
+    finally:
+        c.logout()
+
+
+# ------------------------------------------------------------------ measuring
+
+def run_child(args: list[str], env: dict | None = None) -> dict:
+    """Run this script in child mode; returns its JSON line."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if r.returncode != 0:
+        raise RuntimeError(f"child {args[:2]} failed ({r.returncode}):\n{r.stderr[-4000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def run_measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and output of an external command."""
+    out = cwd / "out.txt"
+    with open(out, "wb") as fh:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
+        _, status, ru = os.wait4(p.pid, 0)
+        secs = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    text = out.read_text(errors="replace")
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({p.returncode}):\n{text[-3000:]}")
+    return secs, ru.ru_maxrss, text
+
+
+def mbsync(account, work: Path) -> dict:
+    """isync pulling INBOX into a fresh Maildir (its own defaults: fsync on)."""
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    local = work / "local"
+    local.mkdir(parents=True)
+    rc = work / "mbsyncrc"
+    rc.write_text(f"""\
+IMAPAccount bench
+Host {account.host}
+Port {account.port}
+User {account.username}
+Pass {account.password}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore bench-far
+Account bench
+
+MaildirStore bench-near
+Path {local}/
+Inbox {local}/INBOX
+
+Channel bench
+Far :bench-far:
+Near :bench-near:
+Patterns INBOX
+Sync Pull
+Create Near
+SyncState *
+""")
+    secs, rss, _ = run_measured(["mbsync", "-q", "-c", str(rc), "bench"], work)
+    count = sum(len(os.listdir(local / "INBOX" / s)) for s in ("cur", "new"))
+    shutil.rmtree(local)
+    return {"seconds": secs, "messages": count, "rss_kib": rss}
+
+
+def account_args(account) -> list[str]:
+    return ["--host", account.host, "--port", str(account.port), "--user", account.username,
+            "--password-env", account.password_env]
+
+
+# ------------------------------------------------------------------ children
+
+def vm_hwm_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def child_loop(a: argparse.Namespace) -> dict:
+    """The reference: fetch in batches of 25 and read each message with mail-parser."""
+    import imapclient
+    import mailparser
+
+    t0 = time.perf_counter()
+    c = imapclient.IMAPClient(a.host, port=a.port, ssl=False, timeout=60)
+    c.login(a.user, os.environ[a.password_env])
+    c.select_folder("INBOX", readonly=True)
+    uids = c.search(["ALL"])
+    n = attachments = 0
+    for i in range(0, len(uids), 25):
+        data = c.fetch(uids[i:i + 25], ["BODY.PEEK[]", "INTERNALDATE"])
+        for uid in uids[i:i + 25]:
+            mp = mailparser.parse_from_bytes(data[uid][b"BODY[]"])
+            attachments += len(mp.attachments)
+            n += 1
+        del data
+    c.logout()
+    return {"seconds": time.perf_counter() - t0, "messages": n, "attachments": attachments,
+            "rss_kib": vm_hwm_kib()}
+
+
+def child_poll(a: argparse.Namespace) -> dict:
+    """`mailbot poll` as staff run it (jobs.poll_once), `repeat` times on one data dir."""
+    from mailbot import jobs
+    from mailbot.config import MailboxConfig
+    from tests.appgen import make_app
+
+    cfg = MailboxConfig(kind="imap", host=a.host, port=a.port, security="none", username=a.user,
+                        password_env=a.password_env, timeout=120.0)
+    app = make_app(Path(a.data), mailbox=cfg)
+    times, summary = [], ""
+    profiler = None
+    if a.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    for _ in range(a.repeat):
+        t0 = time.perf_counter()
+        summary = jobs.poll_once(app)
+        times.append(time.perf_counter() - t0)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(a.profile)
+    app.close()
+    return {"seconds": times[0], "times": times, "summary": summary, "rss_kib": vm_hwm_kib()}
+
+
+def child_seed(a: argparse.Namespace) -> dict:
+    """Record every message of the folder as a finished poll would leave it: rows in
+    messages and message_locations (flagged), the high-water UID, and the keyword
+    on the server. Only what a poll that finds nothing new reads is faithful."""
+    import imapclient
+    import sqlalchemy as sa
+
+    from mailbot import store as st
+    from mailbot.config import MailboxConfig
+    from tests.appgen import make_app
+
+    cfg = MailboxConfig(kind="imap", host=a.host, port=a.port, security="none", username=a.user,
+                        password_env=a.password_env)
+    app = make_app(Path(a.data), mailbox=cfg)
+    t0 = time.perf_counter()
+    c = imapclient.IMAPClient(a.host, port=a.port, ssl=False, timeout=120)
+    c.login(a.user, os.environ[a.password_env])
+    info = c.select_folder("INBOX")
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    uids = c.search(["ALL"])
+    c.add_flags("1:*", [cfg.done_keyword], silent=True)
+    c.logout()
+    now = st.utc_iso(st.now_utc())
+    received = st.utc_iso(dt.datetime(2017, 10, 2, 8, 0, tzinfo=TZ))
+    with app.store.transaction() as conn:
+        conn.execute(st.mailbox_state.insert().values(mailbox=cfg.name, folder=cfg.folder, uidvalidity=uidvalidity,
+                                                      last_uid=max(uids), updated_at=now))
+        conn.execute(st.messages.insert(), [
+            dict(id=i + 1, raw_sha256=hashlib.sha256(f"seed-{u}".encode()).hexdigest(), size=1000,
+                 received_at=received, outcome="no_attachment", reference=f"SEED-{i + 1}",
+                 created_at=now, updated_at=now) for i, u in enumerate(uids)])
+        conn.execute(st.message_locations.insert(), [
+            dict(mailbox=cfg.name, folder=cfg.folder, uidvalidity=uidvalidity, uid=u, message_pk=i + 1,
+                 flagged=True) for i, u in enumerate(uids)])
+        count = conn.execute(sa.select(sa.func.count()).select_from(st.message_locations)).scalar()
+    app.close()
+    return {"seconds": time.perf_counter() - t0, "messages": count}
+
+
+# ------------------------------------------------------------------ the run
+
+def fmt_rate(n: int, secs: float) -> str:
+    return f"{n / secs:.1f}" if secs > 0 else "-"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--messages", type=int, default=500)
+    p.add_argument("--big-count", type=int, default=50_000, help="messages in the already-recorded folder")
+    p.add_argument("--seed", choices=("fast", "poll"), default="fast",
+                   help="record the big folder by SQL inserts (fast) or by one real poll")
+    p.add_argument("--only", default="floor,loop,poll,big,empty")
+    p.add_argument("--repeat", type=int, default=5, help="polls of the empty and the recorded folder")
+    p.add_argument("--profile", help="cProfile the 500-message poll into this file")
+    # child mode
+    p.add_argument("--child", choices=("loop", "poll", "seed"))
+    p.add_argument("--host"), p.add_argument("--port", type=int), p.add_argument("--user")
+    p.add_argument("--password-env"), p.add_argument("--data")
+    a = p.parse_args()
+
+    if a.child:
+        fn = {"loop": child_loop, "poll": child_poll, "seed": child_seed}[a.child]
+        print(json.dumps(fn(a)))
+        return
+
+    from tests.servers import new_account, running_dovecot
+
+    only = set(a.only.split(","))
+    rows: list[tuple[str, str, str, str, str]] = []
+    notes: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="mailbot-bench-intake-"))
+    root.chmod(0o755)
+    try:
+        with running_dovecot(root / "dovecot") as server:
+            t0 = time.perf_counter()
+            f = Factory()
+            main_user = new_account(server)
+            size = fill_maildir(server, main_user.username, (f.unit_message(i) for i in range(a.messages)))
+            warm(main_user)
+            print(f"# {a.messages} messages, {size / 1e6:.0f} MB, written in {time.perf_counter() - t0:.1f} s",
+                  file=sys.stderr)
+
+            floor = None
+            if "floor" in only:
+                r = mbsync(main_user, root / "mbsync")
+                floor = r["messages"] / r["seconds"]
+                rows.append(("mbsync (floor)", f"{r['messages']}", f"{r['seconds']:.2f}",
+                             fmt_rate(r["messages"], r["seconds"]), f"{r['rss_kib'] / 1024:.0f}"))
+                print(f"# mbsync: {r}", file=sys.stderr)
+
+            def ratio(n: int, secs: float) -> str:
+                return f" ({n / secs / floor:.2f}× mbsync)" if floor else ""
+
+            if "loop" in only:
+                r = run_child(["--child", "loop", *account_args(main_user)])
+                rows.append(("imapclient + mail-parser" + ratio(r["messages"], r["seconds"]), f"{r['messages']}",
+                             f"{r['seconds']:.2f}", fmt_rate(r["messages"], r["seconds"]),
+                             f"{r['rss_kib'] / 1024:.0f}"))
+                print(f"# loop: {r}", file=sys.stderr)
+
+            if "poll" in only:
+                extra = ["--profile", str(Path(a.profile).resolve())] if a.profile else []
+                r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"),
+                               "--repeat", "1", *extra])
+                rows.append(("mailbot poll" + ratio(a.messages, r["seconds"]), f"{a.messages}",
+                             f"{r['seconds']:.2f}", fmt_rate(a.messages, r["seconds"]),
+                             f"{r['rss_kib'] / 1024:.0f}"))
+                notes.append(f"poll: {r['summary']}")
+                print(f"# poll: {r}", file=sys.stderr)
+                shutil.rmtree(root / "poll", ignore_errors=True)
+
+            if "big" in only:
+                user = new_account(server)
+                normal = 24
+                msgs = [f.unit_message(10_000 + i) for i in range(normal)]
+                big = f.big_message()
+                msgs.insert(normal // 2, big)
+                fill_maildir(server, user.username, msgs)
+                warm(user)
+                r = run_child(["--child", "poll", *account_args(user), "--data", str(root / "big"), "--repeat", "1"])
+                rows.append((f"poll with one {len(big) / 1e6:.0f} MB message", f"{len(msgs)}",
+                             f"{r['seconds']:.2f}", fmt_rate(len(msgs), r["seconds"]), f"{r['rss_kib'] / 1024:.0f}"))
+                notes.append(f"big: {r['summary']}")
+                print(f"# big: {r}", file=sys.stderr)
+                shutil.rmtree(root / "big", ignore_errors=True)
+
+            if "empty" in only:
+                empty = new_account(server)
+                fill_maildir(server, empty.username, [])
+                r = run_child(["--child", "poll", *account_args(empty), "--data", str(root / "empty"),
+                               "--repeat", str(a.repeat)])
+                rows.append(("poll, empty folder (median)", "0", f"{statistics.median(r['times']) * 1000:.1f} ms",
+                             "-", f"{r['rss_kib'] / 1024:.0f}"))
+                print(f"# empty: {r}", file=sys.stderr)
+
+                full = new_account(server)
+                t1 = time.perf_counter()
+                fill_maildir(server, full.username, (f.small_message(i) for i in range(a.big_count)))
+                warm(full)
+                print(f"# {a.big_count} small messages written in {time.perf_counter() - t1:.1f} s", file=sys.stderr)
+                data = str(root / "full")
+                if a.seed == "fast":
+                    s = run_child(["--child", "seed", *account_args(full), "--data", data])
+                    notes.append(f"seeded {s['messages']} recorded messages by SQL in {s['seconds']:.1f} s")
+                else:
+                    s = run_child(["--child", "poll", *account_args(full), "--data", data, "--repeat", "1"])
+                    notes.append(f"seeded by one real poll in {s['seconds']:.1f} s "
+                                 f"({fmt_rate(a.big_count, s['seconds'])} msg/s): {s['summary']}")
+                    rows.append((f"poll of {a.big_count} small messages", f"{a.big_count}", f"{s['seconds']:.1f}",
+                                 fmt_rate(a.big_count, s["seconds"]), f"{s['rss_kib'] / 1024:.0f}"))
+                r = run_child(["--child", "poll", *account_args(full), "--data", data, "--repeat", str(a.repeat)])
+                rows.append((f"poll, {a.big_count} recorded, none new (median)", "0",
+                             f"{statistics.median(r['times']) * 1000:.1f} ms", "-", f"{r['rss_kib'] / 1024:.0f}"))
+                notes.append(f"nothing new: {r['summary']}")
+                print(f"# full: {r}", file=sys.stderr)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    head = ("run", "messages", "seconds", "msg/s", "peak RSS MB")
+    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+    for n in notes:
+        print(f"- {n}")
+
+
+if __name__ == "__main__":
+    main()
