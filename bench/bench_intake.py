@@ -265,7 +265,7 @@ def child_poll(a: argparse.Namespace) -> dict:
         profiler.enable()
     for _ in range(a.repeat):
         t0 = time.perf_counter()
-        summary = jobs.poll_once(app)
+        summary = str(jobs.poll_once(app))
         times.append(time.perf_counter() - t0)
     if profiler is not None:
         profiler.disable()
@@ -330,8 +330,11 @@ def main() -> None:
     p.add_argument("--profile", help="cProfile the 500-message poll into this file")
     # child mode
     p.add_argument("--child", choices=("loop", "poll", "seed"))
-    p.add_argument("--host"), p.add_argument("--port", type=int), p.add_argument("--user")
-    p.add_argument("--password-env"), p.add_argument("--data")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--user")
+    p.add_argument("--password-env")
+    p.add_argument("--data")
     a = p.parse_args()
 
     if a.child:

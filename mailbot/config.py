@@ -61,6 +61,8 @@ class SmtpConfig:
     security: str = "starttls"
     username: str | None = None
     password_env: str | None = "MAILBOT_SMTP_PASSWORD"
+    oauth2_token_env: str | None = None
+    oauth2_token_command: str | None = None
     from_addr: str = ""
     directory: str | None = None
     max_per_hour: int = 20
@@ -356,6 +358,8 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
             security=sec,
             username=s.get("username", str, None),
             password_env=s.get("password_env", str, None),
+            oauth2_token_env=s.get("oauth2_token_env", str, None),
+            oauth2_token_command=s.get("oauth2_token_command", str, None),
             from_addr=from_addr,
             max_per_hour=s.get("max_per_hour", int, 20),
             timeout=s.get("timeout", float, 30.0),
@@ -497,6 +501,26 @@ def _load_units(root: _Section, resolve, campaign: CampaignConfig) -> tuple[Unit
                           kind=u.choice("kind", UNIT_KINDS, "other"), emails=emails,
                           aliases=u.strings("aliases", ()), forms=forms))
     return tuple(units)
+
+
+def oauth2_token(token_env: str | None, token_command: str | None, what: str) -> str:
+    """An OAuth2 access token from an environment variable or a command's stdout (tokens expire:
+    the command, e.g. a refresh script, is run for every new session). Errors never include the token."""
+    import subprocess
+
+    if token_env:
+        return secret(token_env, f"{what}.oauth2_token_env")
+    if not token_command:
+        raise ConfigError(f"{what}: no OAuth2 token source is configured")
+    try:
+        r = subprocess.run(token_command, shell=True, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{what}.oauth2_token_command did not finish within 30 s") from None
+    token = r.stdout.strip()
+    if r.returncode != 0 or not token:
+        raise ConfigError(f"{what}.oauth2_token_command failed (exit status {r.returncode}"
+                          f"{', no output' if not token else ''})")
+    return token
 
 
 def secret(env_name: str | None, what: str) -> str:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from mailbot.config import LOOPBACK, ConfigError, SmtpConfig, secret
+from mailbot.config import oauth2_token, LOOPBACK, ConfigError, SmtpConfig, secret
 
 
 class SendError(Exception):
@@ -41,7 +41,13 @@ class SmtpTransport:
     def __init__(self, cfg: SmtpConfig):
         if cfg.security == "none" and cfg.host not in LOOPBACK:
             raise ConfigError(f"smtp.security = \"none\" is allowed only on loopback, not {cfg.host!r}")
-        password = secret(cfg.password_env, "smtp.password_env") if cfg.username else None
+        oauth = bool(cfg.oauth2_token_env or cfg.oauth2_token_command)
+        if oauth and not cfg.username:
+            raise ConfigError("smtp.username is required with OAuth2")
+        if oauth:
+            password = oauth2_token(cfg.oauth2_token_env, cfg.oauth2_token_command, "smtp")
+        else:
+            password = secret(cfg.password_env, "smtp.password_env") if cfg.username else None
         try:
             if cfg.security == "ssl":
                 client = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
@@ -52,7 +58,10 @@ class SmtpTransport:
                     client.ehlo()
                     client.starttls(context=ssl.create_default_context())
             client.ehlo_or_helo_if_needed()
-            if cfg.username:
+            if cfg.username and oauth:
+                xoauth2 = f"user={cfg.username}\x01auth=Bearer {password}\x01\x01"
+                client.auth("XOAUTH2", lambda challenge=None: xoauth2 if challenge is None else "")
+            elif cfg.username:
                 client.login(cfg.username, password)
         except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
             raise ConnectError(describe(exc)) from exc

@@ -366,6 +366,20 @@ class _Handler:
     def __init__(self, server: "SmtpServer"):
         self.server = server
 
+    async def auth_XOAUTH2(self, server, args):
+        """XOAUTH2 as Gmail speaks it; the test server takes the user's password as the token."""
+        import base64
+
+        from aiosmtpd.smtp import AuthResult
+
+        try:
+            fields = dict(f.split("=", 1) for f in base64.b64decode(args[1]).decode().split("\x01") if "=" in f)
+            user, token = fields["user"], fields["auth"].removeprefix("Bearer ")
+        except (IndexError, KeyError, ValueError):
+            return AuthResult(success=False, handled=False)
+        ok = self.server.users.get(user) == token
+        return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         refusal = self.server.refusal
         if refusal:

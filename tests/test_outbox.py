@@ -169,3 +169,26 @@ def test_a_lease_left_by_a_dead_process_is_released_at_daemon_start(tmp_path, sm
     assert outbox.deliver_due(app).sent == 1
     assert row(app, oid).status == "sent"
     assert len(smtp_server.messages) == 1
+
+
+def test_oauth2_login_with_a_token_from_a_command(tmp_path, smtp_server):
+    smtp_server.add_user("pgd@example.org", "ya29.token-value")
+    cfg = {"host": smtp_server.host, "port": smtp_server.port, "security": "none", "from": "pgd.test@example.org",
+           "username": "pgd@example.org", "oauth2_token_command": "echo ya29.token-value"}
+    app = make_app(tmp_path, smtp_server, smtp=cfg)
+    queue(app, "k")
+    assert outbox.deliver_due(app).sent == 1
+    assert smtp_server.messages[0].auth_user == "pgd@example.org"
+
+
+def test_oauth2_refused_token_keeps_mail_queued_and_never_shows_the_token(tmp_path, smtp_server, monkeypatch):
+    smtp_server.add_user("pgd@example.org", "ya29.good")
+    monkeypatch.setenv("MAILBOT_TEST_SMTP_TOKEN", "ya29.expired")
+    cfg = {"host": smtp_server.host, "port": smtp_server.port, "security": "none", "from": "pgd.test@example.org",
+           "username": "pgd@example.org", "oauth2_token_env": "MAILBOT_TEST_SMTP_TOKEN"}
+    app = make_app(tmp_path, smtp_server, smtp=cfg)
+    oid = queue(app, "k")
+    assert outbox.deliver_due(app).deferred == 1
+    r = row(app, oid)
+    assert r.status == "queued"
+    assert "ya29" not in (r.last_error or "")
