@@ -1,0 +1,121 @@
+"""Staff decisions and reprocess, on a local Maildir (the same intake code as IMAP)."""
+from __future__ import annotations
+
+import json
+import mailbox as stdmailbox
+import os
+
+import pytest
+import sqlalchemy as sa
+
+import parsers
+from mailbot import intake, staff
+from mailbot import store as st
+from mailbot.mailbox import MaildirMailbox
+from tests.appgen import make_app
+from tests.docxgen import mau2_docx
+from tests.mailgen import make_mail
+
+PHU_BAI = "tthtcd.phubai@example.org"
+
+
+def deliver(app, raw: bytes, when: str = "2017-10-12T09:00:00+07:00") -> None:
+    from datetime import datetime
+
+    box = stdmailbox.Maildir(app.config.mailbox.path, create=True)
+    key = box.add(raw)
+    t = datetime.fromisoformat(when).timestamp()
+    os.utime(os.path.join(app.config.mailbox.path, box._lookup(key)), (t, t))
+
+
+def poll(app):
+    box = MaildirMailbox(app.config.mailbox)
+    try:
+        return intake.poll(app, box)
+    finally:
+        box.close()
+
+
+def report(to_roi: int, unit: str = "Trung tâm HTCĐ phường Phú Bài") -> bytes:
+    return mau2_docx(unit, {"ke_hoach": 1, "to_roi": to_roi}, {}, "1/BC", "2017-10-12")
+
+
+@pytest.fixture
+def app(tmp_path):
+    a = make_app(tmp_path)
+    yield a
+    a.close()
+
+
+def statuses(app, form="mau2"):
+    with app.store.read() as conn:
+        return [(s.id, s.status) for s in st.submission_rows(conn, form=form)]
+
+
+def test_rejecting_the_current_report_brings_back_the_earlier_one(app):
+    deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(100))]), "2017-10-12T09:00:00+07:00")
+    deliver(app, make_mail(PHU_BAI, "Báo cáo sửa", [("bc2.docx", report(150))]), "2017-10-12T10:00:00+07:00")
+    poll(app)
+    assert statuses(app) == [(1, "superseded"), (2, "accepted")]
+    assert staff.reject(app, 2, "Gửi nhầm tệp của năm trước") == "submission 2: rejected"
+    assert statuses(app) == [(1, "accepted"), (2, "rejected")]
+    with app.store.read() as conn:
+        assert st.current_accepted(conn)[("tthtcd-phu-bai", "mau2")].document["indicators"]["to_roi"] == 100
+        assert conn.execute(sa.select(st.submissions.c.reason).where(st.submissions.c.id == 2)).scalar() \
+            == "Gửi nhầm tệp của năm trước"
+
+
+def test_accept_needs_a_known_unit(app):
+    deliver(app, make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report(5, unit="……"))]))
+    poll(app)
+    [(sid, status)] = statuses(app)
+    assert status == "needs_review"
+    with pytest.raises(staff.DecisionError):
+        staff.accept(app, sid, None, remember=False)
+    with pytest.raises(staff.DecisionError):
+        staff.accept(app, sid, "no-such-unit", remember=False)
+    assert staff.accept(app, sid, "thcs-phu-bai", remember=False) == f"submission {sid}: accepted for thcs-phu-bai"
+
+
+def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app, monkeypatch):
+    deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(100))]))
+    deliver(app, make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report(7, unit="Trường THCS Phú Bài"))]))
+    real_parse = parsers.parse
+
+    def broken_parser(data, context=None):  # yesterday's parser, with a bug on the first file
+        if broken_parser.calls == 0:
+            broken_parser.calls += 1
+            raise RuntimeError("parser bug")
+        return real_parse(data, context)
+
+    broken_parser.calls = 0
+    monkeypatch.setattr(parsers, "parse", broken_parser)
+    result = poll(app)
+    assert (result.failed, result.recorded) == (1, 1)
+    with app.store.read() as conn:
+        failed = conn.execute(sa.select(st.messages).where(st.messages.c.outcome == "failed")).one()
+    assert "RuntimeError: parser bug" in failed.error
+    assert failed.from_addr == PHU_BAI  # kept for staff and the receipt
+    [(sid, _)] = statuses(app)
+    staff.accept(app, sid, "thcs-phu-bai", remember=False)
+    with app.store.transaction() as conn:  # an older parser read a different figure
+        doc = json.loads(conn.execute(sa.select(st.submissions.c.document).where(st.submissions.c.id == sid)).scalar())
+        doc["indicators"]["to_roi"] = None
+        conn.execute(st.submissions.update().where(st.submissions.c.id == sid).values(document=json.dumps(doc)))
+    monkeypatch.setattr(parsers, "parse", real_parse)
+    with app.store.read() as conn:
+        outbox_before = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)).scalar()
+
+    assert staff.reprocess(app) == "messages 2, documents 1, changed 1, recovered 1, failed 0"
+
+    with app.store.read() as conn:
+        subs = {s.unit_id: s for s in st.submission_rows(conn)}
+        outbox_after = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)).scalar()
+        outcome = conn.execute(sa.select(st.messages.c.outcome).where(st.messages.c.id == failed.id)).scalar()
+    assert outcome == "recorded"
+    assert subs["tthtcd-phu-bai"].status == "accepted"
+    assert subs["tthtcd-phu-bai"].document["indicators"]["to_roi"] == 100
+    assert subs["thcs-phu-bai"].status == "accepted"  # the staff decision stands
+    assert subs["thcs-phu-bai"].document["indicators"]["to_roi"] == 7
+    assert outbox_after == outbox_before  # reprocess never queues mail
+    assert staff.reprocess(app) == "messages 2, documents 2, changed 0, recovered 0, failed 0"  # idempotent
