@@ -98,6 +98,19 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = Ctx(config_path, verbose)
 
 
+def _job(ctx: Ctx, now: str | None, call: Callable) -> None:
+    """Run one job of mailbot.jobs and print its summary; JobFailed is a handled failure (exit 1)."""
+    from mailbot import jobs
+
+    app = ctx.app(now)
+    try:
+        click.echo(call(jobs, app))
+    except jobs.JobFailed as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        app.close()
+
+
 def _emit(text: str, output: str | None) -> None:
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:
@@ -139,16 +152,7 @@ def parse(ctx: Ctx, file: str) -> None:
 @pass_ctx
 def poll(ctx: Ctx, now: str | None) -> None:
     """One intake cycle: fetch every new message, archive, parse, record, send receipts; then exit."""
-    from mailbot import jobs
-
-    app = ctx.app(now)
-    try:
-        stats = jobs.poll_once(app)
-    except jobs.JobFailed as exc:
-        raise Failure(str(exc)) from None
-    finally:
-        app.close()
-    click.echo(stats)
+    _job(ctx, now, lambda jobs, app: jobs.poll_once(app))
 
 
 @main.command()
@@ -310,15 +314,7 @@ def schedule(ctx: Ctx, output: str, now: str | None) -> None:
 @pass_ctx
 def remind(ctx: Ctx, dry_run: bool, now: str | None) -> None:
     """Send the reminders that are due now (each at most once)."""
-    from mailbot import jobs
-
-    app = ctx.app(now)
-    try:
-        click.echo(jobs.remind(app, dry_run=dry_run))
-    except jobs.JobFailed as exc:
-        raise Failure(str(exc)) from None
-    finally:
-        app.close()
+    _job(ctx, now, lambda jobs, app: jobs.remind(app, dry_run=dry_run))
 
 
 @main.command()
@@ -327,15 +323,7 @@ def remind(ctx: Ctx, dry_run: bool, now: str | None) -> None:
 @pass_ctx
 def digest(ctx: Ctx, dry_run: bool, now: str | None) -> None:
     """Build and send the staff digest for the current day."""
-    from mailbot import jobs
-
-    app = ctx.app(now)
-    try:
-        click.echo(jobs.digest(app, dry_run=dry_run))
-    except jobs.JobFailed as exc:
-        raise Failure(str(exc)) from None
-    finally:
-        app.close()
+    _job(ctx, now, lambda jobs, app: jobs.digest(app, dry_run=dry_run))
 
 
 @main.command()
@@ -343,15 +331,7 @@ def digest(ctx: Ctx, dry_run: bool, now: str | None) -> None:
 @pass_ctx
 def deliver(ctx: Ctx, now: str | None) -> None:
     """Send the queued mail in the outbox now (the daemon does this on its own)."""
-    from mailbot import jobs
-
-    app = ctx.app(now)
-    try:
-        click.echo(jobs.deliver(app))
-    except jobs.JobFailed as exc:
-        raise Failure(str(exc)) from None
-    finally:
-        app.close()
+    _job(ctx, now, lambda jobs, app: jobs.deliver(app))
 
 
 # ---------------------------------------------------------------- daemon
