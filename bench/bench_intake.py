@@ -21,6 +21,7 @@ RSS (VmHWM) is that of one job alone. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -54,56 +55,99 @@ def units() -> list[tuple[str, str]]:
 
 
 class Factory:
-    """Builds unique unit messages cheaply: pools of documents and photos, each copy
-    made distinct (zip comment, bytes after the JPEG end marker) so nothing is
-    de-duplicated by hash, as with real mail."""
+    """Builds unique unit messages fast, by hand, from pools of documents and photos.
+
+    Each copy is made distinct (a .docx by its zip comment, a photo by bytes after
+    the JPEG end marker; readers ignore both), so nothing is de-duplicated by hash,
+    as with real mail. A photo's base64 is computed once: pool photos are padded
+    to a multiple of 3 bytes, so base64(photo + tag) = base64(photo) + base64(tag).
+    """
 
     def __init__(self, seed: int = 1):
         from tests.docxgen import mau2_docx, sample_values
 
         self.rnd = random.Random(seed)
         self.units = units()
-        self.docs = [mau2_docx(name, sample_values(i), {}, report_number=f"{i + 1}/BC",
-                               report_date="2017-10-12") for i, (name, _) in enumerate(self.units)]
-        self.photos = [noise_jpeg(PHOTO_SIZE) for _ in range(PHOTO_POOL)]
+        docs = [mau2_docx(name, sample_values(i), {}, report_number=f"{i + 1}/BC", report_date="2017-10-12")
+                for i, (name, _) in enumerate(self.units)]
+        assert all(d[-2:] == b"\x00\x00" for d in docs), "expected an empty zip comment"
+        self.docs = docs
+        self.photos = [_b64_padded(noise_jpeg(PHOTO_SIZE)) for _ in range(PHOTO_POOL)]
         self.n = 0
 
-    def _unique(self) -> bytes:
+    def _tag(self) -> bytes:
+        """12 unique bytes (a multiple of 3, so base64 appends cleanly)."""
         self.n += 1
-        return f"bench-{os.getpid()}-{self.n}-{self.rnd.random()}".encode()
+        return self.n.to_bytes(6, "big") + self.rnd.randbytes(6)
 
-    def docx(self, i: int) -> bytes:
+    def docx(self, i: int) -> str:
+        """A unit's document, distinct by its zip comment, as base64 (small: encoded each time)."""
         data = self.docs[i % len(self.docs)]
-        assert data[-2:] == b"\x00\x00", "expected an empty zip comment"
-        tag = self._unique()
-        return data[:-2] + len(tag).to_bytes(2, "little") + tag
+        tag = self._tag()
+        return base64.b64encode(data[:-2] + len(tag).to_bytes(2, "little") + tag).decode()
 
-    def photo(self) -> bytes:
-        return self.rnd.choice(self.photos) + self._unique()  # trailing bytes after EOI are ignored
+    def photo(self) -> str:
+        _, b64 = self.rnd.choice(self.photos)
+        return b64 + base64.b64encode(self._tag()).decode()
 
     def unit_message(self, i: int, photos: int = 2) -> bytes:
-        from tests.mailgen import make_mail
-
         name, addr = self.units[i % len(self.units)]
-        files = [("Mau 2 bao cao.docx", self.docx(i))]
-        files += [(f"IMG_{i:05d}_{k}.jpg", self.photo()) for k in range(photos)]
-        return make_mail(addr, f"Báo cáo Tuần lễ HTSĐ {i}", files, from_name=name)
+        files = [("Mau 2 bao cao.docx", DOCX_TYPE, self.docx(i))]
+        files += [(f"IMG_{i:05d}_{k}.jpg", "image/jpeg", self.photo()) for k in range(photos)]
+        return mime(addr, name, f"Báo cáo Tuần lễ HTSĐ {i}", "Kính gửi Phòng GD&ĐT,\nĐơn vị gửi kèm báo cáo.",
+                    files, self.n)
 
     def big_message(self, target: int = 25_000_000) -> bytes:
         """One unit's message of about `target` bytes: a form and many photos."""
-        from tests.mailgen import make_mail
-
         name, addr = self.units[0]
-        files = [("Mau 2.docx", self.docx(0))]
-        while sum(len(d) for _, d in files) * 4 / 3 < target:
-            files.append((f"IMG_big_{len(files)}.jpg", self.photo()))
-        return make_mail(addr, "Báo cáo kèm toàn bộ ảnh", files, from_name=name)
+        files = [("Mau 2.docx", DOCX_TYPE, self.docx(0))]
+        while sum(len(b) for _, _, b in files) < target:
+            files.append((f"IMG_big_{len(files)}.jpg", "image/jpeg", self.photo()))
+        return mime(addr, name, "Báo cáo kèm toàn bộ ảnh", "Gửi kèm toàn bộ ảnh.", files, self.n)
 
     def small_message(self, i: int) -> bytes:
-        from tests.mailgen import make_mail
-
         name, addr = self.units[i % len(self.units)]
-        return make_mail(addr, f"Hỏi về báo cáo {i}", body=f"Kính gửi Phòng, câu hỏi số {i}.")
+        self.n += 1
+        return mime(addr, name, f"Hỏi về báo cáo {i}", f"Kính gửi Phòng, câu hỏi số {i}.", [], self.n)
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _b64_padded(data: bytes) -> tuple[bytes, str]:
+    """Pad with trailing spaces to a multiple of 3 bytes; (bytes, base64 without newlines)."""
+    data += b" " * (-len(data) % 3)
+    return data, base64.b64encode(data).decode()
+
+
+def mime(addr: str, name: str, subject: str, body: str, files: list[tuple[str, str, str]], n: int) -> bytes:
+    """A multipart/mixed message as a mail client writes it: a text part, then base64 attachments."""
+    from email.header import Header
+    from email.utils import format_datetime
+
+    boundary = f"==bench{n:08d}=="
+    date = format_datetime(dt.datetime(2017, 10, 2, 8, 0, tzinfo=TZ) + dt.timedelta(minutes=n))
+    out = [
+        f"From: {Header(name, 'utf-8').encode()} <{addr}>",
+        "To: pgd.test@example.org",
+        f"Subject: {Header(subject, 'utf-8').encode()}",
+        f"Date: {date}",
+        f"Message-ID: <bench.{n}.{os.getpid()}@unit.example.org>",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/mixed; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        'Content-Type: text/plain; charset="utf-8"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        base64.encodebytes(body.encode()).decode().rstrip("\n"),
+    ]
+    for filename, ctype, b64 in files:
+        out += [f"--{boundary}", f"Content-Type: {ctype}", "Content-Transfer-Encoding: base64",
+                f'Content-Disposition: attachment; filename="{filename}"', ""]
+        out += [b64[k:k + 76] for k in range(0, len(b64), 76)]
+    out += [f"--{boundary}--", ""]
+    return "\r\n".join(out).encode()
 
 
 def noise_jpeg(size: tuple[int, int], taken: str = "2017:10:02 07:20:00") -> bytes:
