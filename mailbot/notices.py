@@ -19,6 +19,7 @@ import datetime as dt
 import email.header
 import email.message
 import email.utils
+import functools
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -126,8 +127,14 @@ def templates_dir(app: App) -> Path:
 
 def environment(app: App) -> jinja2.Environment:
     """Text templates plain, HTML autoescaped; a missing variable is an error, not a blank."""
+    return _environment(str(templates_dir(app)))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(directory: str) -> jinja2.Environment:
+    """One compiled Environment per templates folder (jinja2 reloads a template when its file changes)."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir(app))),
+        loader=jinja2.FileSystemLoader(directory),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(number=number, short_date=short_date, long_date=long_date, clock_time=clock_time,
