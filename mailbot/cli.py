@@ -79,7 +79,30 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns the failures a command cannot foresee into one line on stderr and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import jinja2
+        import sqlalchemy.exc
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+            raise
+        except ConfigError as exc:
+            raise BadConfig(str(exc)) from None
+        except OSError as exc:
+            raise Failure(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)) from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise Failure(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+        except jinja2.TemplateError as exc:
+            raise Failure(f"template: {exc}") from None
+        except RuntimeError as exc:
+            raise Failure(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", envvar=None,
               help="Configuration file (default ./mailbot.toml, then $MAILBOT_CONFIG).")
 @click.option("-v", "--verbose", is_flag=True, help="More detail in the log.")

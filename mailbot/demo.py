@@ -163,7 +163,7 @@ def run_demo(out_dir: Path | None, echo: Callable[[str], None] = print) -> Path:
         echo(f"Bản tin cho cán bộ (HTML): {outputs / 'digest.html'}")
         echo(f"Dữ liệu xuất và báo cáo tổng hợp: {outputs}")
         echo(f"Kho lưu trữ và cơ sở dữ liệu: {root / 'data'}")
-        echo(f"Thử các lệnh khác trên dữ liệu mẫu: cd {root} && mailbot --now {DEMO_NOW.isoformat()} status")
+        echo(f"Thử các lệnh khác trên dữ liệu mẫu: cd {root} && mailbot status --now {DEMO_NOW.isoformat()}")
         echo(f"Xong trong {time.monotonic() - started:.1f} giây.")
     finally:
         app.close()

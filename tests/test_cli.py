@@ -151,3 +151,11 @@ def test_poll_status_export_review_on_a_maildir(tmp_path):
 
     assert run("--config", str(path), "review").output.strip() == "Không có hồ sơ nào cần xem xét."
     assert run("--config", str(path), "accept", "99").exit_code == 1
+
+
+def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path):
+    path = write_config(tmp_path)
+    result = CliRunner().invoke(main, ["--config", str(path), "report", "-o",
+                                                       str(tmp_path / "no" / "such" / "dir" / "r.json")])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("mailbot: No such file or directory")
