@@ -218,7 +218,16 @@ def queue_receipt(conn: Connection, app: App, message_pk: int) -> int | None:
     if existing is not None:
         return existing
     context = receipt_context(conn, app, m)
-    text, html = render(app, "receipt", **context)
+    try:
+        text, html = render(app, "receipt", **context)
+    except jinja2.TemplateError as exc:
+        # A mistake in a staff-edited template must not stop intake: the message is
+        # recorded anyway, and staff hear of the missing receipt in the digest.
+        log.error("receipt for %s not rendered: template error: %s", app.reference(message_pk), exc)
+        st.record_event(conn, "receipt_failed",
+                        f"Chưa gửi được thư báo nhận cho hồ sơ {app.reference(message_pk)} ({m.from_addr}) "
+                        f"vì mẫu thư templates/receipt có lỗi: {exc}")
+        return None
     refs = " ".join(x for x in ((m.references or "").split() + [m.message_id or ""]) if x) or None
     msg = compose(app, to=[m.from_addr], subject=reply_subject(m.subject), text=text, html=html,
                   auto="auto-replied", in_reply_to=m.message_id, references=refs)

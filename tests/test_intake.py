@@ -268,3 +268,23 @@ def test_a_message_over_the_size_limit_is_archived_unopened_and_answered(tmp_pat
         assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 1
     finally:
         app.close()
+
+
+def test_a_broken_receipt_template_does_not_stop_intake(tmp_path, imap_account):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    text = (templates / "receipt.txt").read_text(encoding="utf-8")
+    (templates / "receipt.txt").write_text(text + "\n{{ ten_don_vi }}\n", encoding="utf-8")  # a staff typo
+    app = make_app(tmp_path, mailbox=imap_account.config, templates_dir=str(templates))
+    try:
+        uid = append(imap_account, make_mail(PHU_BAI, "Lịch", [("lich.docx", mau1())]))
+        result = poll(app)
+        assert (result.fetched, result.recorded) == (1, 1)
+        assert rows(app, st.outbox) == []
+        [event] = rows(app, st.events)
+        assert event.kind == "receipt_failed" and "HTSD2017-0001" in event.text
+        assert keywords(imap_account) == {uid: {b"$MailbotDone"}}  # flagged: the cycle went on
+    finally:
+        app.close()
