@@ -38,12 +38,14 @@ class DeliveryStats:
     deferred: int = 0  # temporary failure: will be retried
     failed: int = 0  # permanent failure: given up
     waiting: int = 0  # held back by the hourly cap per recipient
+    cancelled: int = 0  # reminders whose form arrived while they waited
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def __str__(self) -> str:
-        return f"sent {self.sent}, deferred {self.deferred}, failed {self.failed}, waiting {self.waiting}"
+        text = f"sent {self.sent}, deferred {self.deferred}, failed {self.failed}, waiting {self.waiting}"
+        return text + (f", cancelled {self.cancelled}" if self.cancelled else "")
 
 
 def enqueue(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
@@ -154,7 +156,14 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
                 counts[a] = counts.get(a, 0) + 1
         lease = st.utc_iso(now + LEASE)
         claimed = []
+        owed = _owed(conn, app) if any(r.kind == "reminder" for r in due) else {}
         for r in due:
+            if r.kind == "reminder" and not _still_owed(r.dedupe_key, owed):
+                # The form arrived while the reminder waited (SMTP down, hourly cap): never send it.
+                conn.execute(ob.update().where(ob.c.id == r.id).values(status="cancelled",
+                                                                        last_error="form received meanwhile"))
+                stats.cancelled += 1
+                continue
             addrs = recipients(r.recipient)
             if cap and any(counts.get(a, 0) >= cap for a in addrs):
                 stats.waiting += 1
@@ -167,6 +176,18 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
                     counts[a] = counts.get(a, 0) + 1
                 claimed.append(r)
     return claimed
+
+
+def _owed(conn: Connection, app: App) -> dict[tuple[str, str], str]:
+    return {k: v[0] for k, v in st.unit_form_status(conn, app.config.units, app.config.campaign.form_ids).items()}
+
+
+def _still_owed(dedupe_key: str, owed: dict[tuple[str, str], str]) -> bool:
+    """A reminder ("reminder:<unit>:<form>:<offset>") goes only while the unit still owes the form."""
+    parts = dedupe_key.split(":")
+    if len(parts) != 4:
+        return True
+    return owed.get((parts[1], parts[2]), "missing") == "missing"
 
 
 def _defer(conn: Connection, row, error: str, now: dt.datetime) -> None:

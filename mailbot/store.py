@@ -137,7 +137,7 @@ outbox = sa.Table(
     sa.Column("recipient", sa.String(500), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),  # the complete RFC 5322 message
-    sa.Column("status", sa.String(20), nullable=False),  # queued | sent | failed
+    sa.Column("status", sa.String(20), nullable=False),  # queued | sent | failed | cancelled
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", sa.String(40), nullable=False),
     sa.Column("last_error", sa.Text),

@@ -476,3 +476,21 @@ def test_long_vietnamese_subject_keeps_its_spaces_when_folded():
     raw = msg.as_bytes(policy=_policy.SMTP)
     assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
     assert _email.message_from_bytes(raw, policy=_policy.default)["Subject"] == subject
+
+
+def test_a_reminder_held_back_is_cancelled_when_the_form_arrives_meanwhile(tmp_path, smtp_server):
+    clock = Clock("2017-09-25T07:30")
+    app = make_app(tmp_path, smtp_server, clock)
+    smtp_server.refuse("451 4.3.0 try later")
+    assert notices.queue_due_reminders(app) == 4
+    assert outbox.deliver_due(app).deferred == 4
+    with app.store.transaction() as conn:  # Thủy Vân sends its schedule while the reminders wait
+        pk = add_message(conn, app, from_addr="tthtcd.thuyvan@example.org", received="2017-09-25T08:00",
+                         unit_id="tthtcd-thuy-van")
+        add_submission(conn, app, pk, "lich.docx", mau1_doc("Trung tâm HTCĐ xã Thủy Vân"),
+                       unit_id="tthtcd-thuy-van", received="2017-09-25T08:00")
+    smtp_server.refuse(None)
+    clock.advance(hours=1)
+    stats = outbox.deliver_due(app)
+    assert (stats.sent, stats.cancelled) == (3, 1)
+    assert not [d for d in smtp_server.messages if "tthtcd.thuyvan@example.org" in d.rcpt_tos]

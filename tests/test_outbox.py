@@ -77,7 +77,7 @@ def test_permanent_refusal_fails_and_is_not_retried(tmp_path, smtp_server):
     smtp_server.refuse(None)
     for _ in range(3):
         clock.advance(hours=2)
-        assert outbox.deliver_due(app).as_dict() == {"sent": 0, "deferred": 0, "failed": 0, "waiting": 0}
+        assert outbox.deliver_due(app).as_dict() == {"sent": 0, "deferred": 0, "failed": 0, "waiting": 0, "cancelled": 0}
     r = row(app, oid)
     assert (r.status, r.attempts) == ("failed", 1)
     assert "550 5.1.1" in r.last_error
