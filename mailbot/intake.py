@@ -273,6 +273,10 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
 def decide(roster: Roster, sender, doc: Document) -> tuple[str | None, str, list[dict]]:
     """Who a document belongs to and whether it counts (CONTRACT.md "Rules that decide outcomes")."""
     named = roster.by_name(doc.unit_name)
+    if doc.form is None and any(p.code == "parse_error" for p in doc.problems):
+        # Our own failure, not the unit's: a person looks at it (and `reprocess` after a fix).
+        review = [{"code": "parse_error", "message": "Chương trình chưa đọc được tệp này; cần cán bộ kiểm tra."}]
+        return (sender.id if sender else None), "needs_review", review
     if doc.form is None:
         return (sender.id if sender else None), "rejected", []
     if sender is None:

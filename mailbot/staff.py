@@ -123,7 +123,10 @@ def review_items(app: App) -> list[dict]:
         for row in st.submission_rows(conn, status="needs_review"):
             unit = roster.get(row.unit_id)
             notes = "; ".join(n.get("message", n.get("code", "")) for n in row.review)
-            if unit:
+            if not row.form:
+                todo = ("mailbot reprocess   (đọc lại sau khi chương trình được sửa)\n"
+                        f"    mailbot reject {row.id} --reason \"…\"")
+            elif unit:
                 todo = (f"mailbot accept {row.id}            (tính cho {unit.name})\n"
                         f"    mailbot accept {row.id} --unit ĐƠN_VỊ --remember   (đơn vị khác, ghi nhớ địa chỉ)\n"
                         f"    mailbot reject {row.id} --reason \"…\"")

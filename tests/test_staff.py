@@ -119,3 +119,16 @@ def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app,
     assert subs["thcs-phu-bai"].document["indicators"]["to_roi"] == 7
     assert outbox_after == outbox_before  # reprocess never queues mail
     assert staff.reprocess(app) == "messages 2, documents 2, changed 0, recovered 0, failed 0"  # idempotent
+
+
+def test_a_document_our_parser_chokes_on_waits_for_a_person(app, monkeypatch):
+    from parsers.model import Document, Problem
+
+    deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(100))]))
+    monkeypatch.setattr(parsers, "parse", lambda data, context=None: Document(
+        form=None, problems=[Problem("parse_error", "Không đọc được tệp.")]))
+    poll(app)
+    with app.store.read() as conn:
+        [sub] = st.submission_rows(conn)
+    assert (sub.status, sub.unit_id, sub.review[0]["code"]) == ("needs_review", "tthtcd-phu-bai", "parse_error")
+    assert [i["id"] for i in staff.review_items(app)] == [sub.id]
