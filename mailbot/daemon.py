@@ -336,7 +336,7 @@ def _is_connection(exc: BaseException) -> bool:
 
 
 def _local(t: dt.datetime | None) -> str:
-    return t.strftime("%H:%M ngày %d/%m/%Y") if t else "?"
+    return f"{t:%H:%M} ngày {t.day}/{t.month}/{t.year}" if t else "?"
 
 
 def _duration(seconds: float) -> str:

@@ -388,7 +388,7 @@ def build_reminder(app: App, plan: PlannedReminder) -> email.message.EmailMessag
     if plan.offset > 0:
         subject = f"Đề nghị gửi {form.label} – {app.config.campaign.name}"
     else:
-        subject = f"Nhắc gửi {form.label} {deadline_text(form, tz)} – {app.config.campaign.name}"
+        subject = f"Nhắc gửi {form.label} (hạn gửi: {deadline_text(form, tz)}) – {app.config.campaign.name}"
     attachments = []
     blank = blank_form(app, form)
     if blank is not None:

@@ -47,6 +47,9 @@ def available() -> bool:
     return _soffice() is not None
 
 
+_PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "LD_LIBRARY_PATH")
+
+
 def to_docx(data: bytes, source_type: str, timeout: float = 60) -> bytes:
     """Convert a .doc, .odt or .rtf document to .docx bytes."""
     if source_type not in SOURCE_TYPES:
@@ -82,7 +85,9 @@ def _convert(data: bytes, source_ext: str, target: str, timeout: float) -> bytes
             "--outdir", str(outdir),
             str(src),
         ]
-        env = dict(os.environ, HOME=str(work), SAL_USE_VCLPLUGIN="svp")
+        # A minimal environment: LibreOffice opens untrusted files and needs none of our secrets.
+        env = {k: v for k, v in os.environ.items() if k in _PASS_ENV}
+        env.update(HOME=str(work), SAL_USE_VCLPLUGIN="svp")
         try:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

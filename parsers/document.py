@@ -35,7 +35,7 @@ MESSAGES = {
                       "dưới dạng tệp Word (.docx hoặc .doc).",
     "needs_conversion": "Phòng GD&ĐT chưa đọc được tệp ở định dạng này; đề nghị quý đơn vị lưu văn bản "
                         "ở định dạng Word .docx rồi gửi lại.",
-    "not_a_form": "Tệp không phải Mẫu 1 hay Mẫu 2 của Kế hoạch tổ chức Tuần lễ hưởng ứng học tập suốt đời; "
+    "not_a_form": "Tệp không phải biểu mẫu báo cáo theo kế hoạch (Mẫu 1 hoặc Mẫu 2); "
                   "đề nghị quý đơn vị gửi đúng mẫu.",
     "parse_error": "Phòng GD&ĐT chưa đọc được nội dung tệp; cán bộ của Phòng sẽ kiểm tra lại.",
     **{k: v for k, v in safety.MESSAGES.items() if k != "not_a_document"},

@@ -115,7 +115,7 @@ def _stt(text: str) -> int | None:
 
 
 def _dmy(d: dt.date) -> str:
-    return f"{d.day:02d}/{d.month:02d}/{d.year}"
+    return f"{d.day}/{d.month}/{d.year}"
 
 
 _DATE_TEXT = re.compile(r"(?<!\d)\d{1,2}\s*[/.\-]\s*\d{1,2}(?:\s*[/.\-]\s*\d{2,4})?(?!\d)")
@@ -211,7 +211,7 @@ class _Reader:
                 self.problems.append(Problem(
                     "date_outside_week",
                     f"{label}: ngày {_dmy(outside[0])} nằm ngoài Tuần lễ "
-                    f"({ws.day:02d}/{ws.month:02d} – {_dmy(we)}).",
+                    f"({ws.day}/{ws.month} – {_dmy(we)}).",
                     field,
                 ))
             if spec.weekday_mismatch and spec.weekday is not None:

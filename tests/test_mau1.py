@@ -148,13 +148,13 @@ def test_row_problems_carry_codes_fields_and_vietnamese_messages() -> None:
     assert [a.stt for a in got.activities] == [1, 2, 3, 5, 6]
     assert [a.date for a in got.activities] == ["2017-10-02", "2017-10-12", None, "2017-10-03", None]
     assert got.problems == [
-        Problem("date_outside_week", "Hoạt động số 2: ngày 12/10/2017 nằm ngoài Tuần lễ (02/10 – 08/10/2017).",
+        Problem("date_outside_week", "Hoạt động số 2: ngày 12/10/2017 nằm ngoài Tuần lễ (2/10 – 8/10/2017).",
                 "activities[1].date"),
         Problem("unreadable_date", "Hoạt động số 3: chưa đọc được ngày “đầu tháng”; đề nghị ghi theo dạng "
                 "ngày/tháng/năm, ví dụ 02/10/2017.", "activities[2].date"),
         Problem("activity_without_content", "Dòng số thứ tự 4 của bảng lịch hoạt động đã ghi ngày, giờ hoặc địa điểm "
                 "nhưng chưa ghi nội dung hoạt động.", "activities"),
-        Problem("weekday_mismatch", "Hoạt động số 5: ngày 03/10/2017 là Thứ Ba, không khớp với thứ đã ghi (Thứ Hai).",
+        Problem("weekday_mismatch", "Hoạt động số 5: ngày 3/10/2017 là Thứ Ba, không khớp với thứ đã ghi (Thứ Hai).",
                 "activities[3].date"),
         Problem("missing_date", "Hoạt động số 6: chưa ghi ngày tổ chức.", "activities[4].date"),
     ]

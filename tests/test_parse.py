@@ -229,7 +229,7 @@ def test_word_file_that_is_no_form():
     doc = parsers.parse(buf.getvalue())
     assert doc.form is None
     assert [p.code for p in doc.problems] == ["not_a_form"]
-    assert doc.problems[0].message.startswith("Tệp không phải Mẫu 1 hay Mẫu 2")
+    assert doc.problems[0].message.startswith("Tệp không phải biểu mẫu báo cáo theo kế hoạch")
 
 
 def test_forms_dir_overrides_a_definition(tmp_path):
