@@ -301,7 +301,8 @@ def report_cmd(ctx: Ctx, output: str | None, now: str | None) -> None:
             click.echo(output)
         elif output.endswith(".zip"):
             counts = report.photos_zip(app, Path(output))
-            click.echo(f"{output}: {counts}")
+            missing = f"; {len(counts['absent'])} missing from the archive" if counts["absent"] else ""
+            click.echo(f"{output}: {counts['photos']} photos of {counts['units']} units{missing}")
         else:
             raise click.UsageError("-o must end in .xlsx, .docx, .json or .zip (the photos, one folder per unit)")
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import re
 import unicodedata
 import zipfile
@@ -109,8 +110,9 @@ def photos_zip(app: App, path: Path) -> dict:
     table = csv.writer(listing, lineterminator="\r\n")
     table.writerow(["Đơn vị", "Tệp", "Thời điểm chụp"])
     folders_used: set[str] = set()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")  # streamed to disk: a month of photos need not fit in memory
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:  # JPEGs do not compress
         for n, (unit_id, photos) in enumerate(index.items(), start=1):
             unit = unit_of(app, unit_id)
             label = unit.name if unit else UNKNOWN_UNIT_FOLDER
@@ -121,9 +123,9 @@ def photos_zip(app: App, path: Path) -> dict:
                     absent.append(photo["filename"])
                     continue
                 fname = _unique(safe_name(photo["filename"], "anh.jpg"), used)
-                zf.writestr(f"{folder}/{fname}", app.archive.get(photo["sha256"]))
+                zf.write(app.archive.path(photo["sha256"]), f"{folder}/{fname}")
                 table.writerow([label, f"{folder}/{fname}", photo["taken_at"] or ""])
                 written += 1
-        zf.writestr("Danh mục hình ảnh.csv", "\ufeff" + listing.getvalue())
-    Path(path).write_bytes(buf.getvalue())
+        zf.writestr("Danh mục hình ảnh.csv", "\ufeff" + listing.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+    os.replace(tmp, path)
     return {"photos": written, "units": len(index), "absent": absent}

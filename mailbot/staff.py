@@ -152,7 +152,9 @@ def review_text(app: App) -> str:
     out = []
     for it in items:
         if it["kind"] == "submission":
-            out.append(f"[{it['id']}] {it['reference']} {it['form'] or '?'} từ {it['from']} — tệp «{it['file']}»"
+            label = app.config.campaign.form(it["form"]).label if it["form"] in app.config.campaign.form_ids \
+                else "tệp chưa rõ biểu mẫu"
+            out.append(f"[{it['id']}] {it['reference']} {label} từ {it['from']} — tệp «{it['file']}»"
                        f" — văn bản ghi: {it['unit_named'] or '(không ghi tên đơn vị)'}")
         else:
             out.append(f"[thư {it['id']}] {it['reference']} từ {it['from']} «{it['subject']}»: xử lý lỗi")
@@ -166,7 +168,7 @@ def review_text(app: App) -> str:
 def _submission(conn, submission_id: int):
     row = conn.execute(sa.select(st.submissions).where(st.submissions.c.id == submission_id)).first()
     if row is None:
-        raise DecisionError(f"no submission {submission_id}")
+        raise DecisionError(f"không có hồ sơ số {submission_id} (xem \"mailbot review\")")
     return row
 
 
@@ -178,10 +180,10 @@ def accept(app: App, submission_id: int, unit_id: str | None, remember: bool) ->
         unit_id = unit_id or row.unit_id
         unit = app.config.unit(unit_id) if unit_id else None
         if unit is None:
-            raise DecisionError(f"say which unit: --unit ID (unknown unit {unit_id!r})" if unit_id
-                                else "say which unit: --unit ID")
+            raise DecisionError(f"không có đơn vị «{unit_id}» trong danh sách; ghi mã đơn vị: --unit MÃ" if unit_id
+                                else "cần ghi rõ đơn vị: --unit MÃ (mã đơn vị trong danh sách)")
         if not row.form:
-            raise DecisionError("this file is not a form; it cannot be accepted")
+            raise DecisionError("tệp này không phải biểu mẫu nên không ghi nhận được; dùng \"mailbot reject\"")
         conn.execute(s.update().where(s.c.id == submission_id).values(
             status="accepted", unit_id=unit.id, decided_by="staff", reason=None,
             updated_at=st.utc_iso(st.now_utc())))
@@ -191,14 +193,18 @@ def accept(app: App, submission_id: int, unit_id: str | None, remember: bool) ->
         remembered = ""
         if remember:
             sender = conn.execute(sa.select(st.messages.c.from_addr).where(st.messages.c.id == row.message_pk)).scalar()
+            if sender and sender.lower() in {a.lower() for a in (*app.config.digest.to, *app.own_addresses)}:
+                raise DecisionError(f"{sender} là địa chỉ của cán bộ Phòng (thư chuyển tiếp), không ghi nhớ "
+                                    "cho đơn vị; bỏ --remember")
             if sender:
                 la = st.learned_addresses
                 conn.execute(la.delete().where(la.c.email == sender.lower()))
                 conn.execute(la.insert().values(email=sender.lower(), unit_id=unit.id,
                                                 created_at=st.utc_iso(st.now_utc())))
-                remembered = f"; {sender} remembered as {unit.id}"
+                remembered = f"; đã ghi nhớ địa chỉ {sender} cho đơn vị này"
         final = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).scalar()
-    return f"submission {submission_id}: {final} for {unit.id}{remembered}"
+    word = "đã ghi nhận" if final == "accepted" else "đã ghi nhận, nhưng có bản gửi sau thay thế"
+    return f"Hồ sơ số {submission_id}: {word} cho {unit.name}{remembered}."
 
 
 def reject(app: App, submission_id: int, reason: str) -> str:
@@ -209,7 +215,7 @@ def reject(app: App, submission_id: int, reason: str) -> str:
             status="rejected", decided_by="staff", reason=reason, updated_at=st.utc_iso(st.now_utc())))
         if row.unit_id and row.form:
             settle(conn, row.unit_id, row.form)
-    return f"submission {submission_id}: rejected"
+    return f"Hồ sơ số {submission_id}: không ghi nhận (lý do: {reason})."
 
 
 # ---------------------------------------------------------------- reprocess

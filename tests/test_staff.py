@@ -57,7 +57,8 @@ def test_rejecting_the_current_report_brings_back_the_earlier_one(app):
     deliver(app, make_mail(PHU_BAI, "Báo cáo sửa", [("bc2.docx", report(150))]), "2017-10-12T10:00:00+07:00")
     poll(app)
     assert statuses(app) == [(1, "superseded"), (2, "accepted")]
-    assert staff.reject(app, 2, "Gửi nhầm tệp của năm trước") == "submission 2: rejected"
+    assert staff.reject(app, 2, "Gửi nhầm tệp của năm trước") == \
+        "Hồ sơ số 2: không ghi nhận (lý do: Gửi nhầm tệp của năm trước)."
     assert statuses(app) == [(1, "accepted"), (2, "rejected")]
     with app.store.read() as conn:
         assert st.current_accepted(conn)[("tthtcd-phu-bai", "mau2")].document["indicators"]["to_roi"] == 100
@@ -74,7 +75,21 @@ def test_accept_needs_a_known_unit(app):
         staff.accept(app, sid, None, remember=False)
     with pytest.raises(staff.DecisionError):
         staff.accept(app, sid, "no-such-unit", remember=False)
-    assert staff.accept(app, sid, "thcs-phu-bai", remember=False) == f"submission {sid}: accepted for thcs-phu-bai"
+    assert staff.accept(app, sid, "thcs-phu-bai", remember=False) == \
+        f"Hồ sơ số {sid}: đã ghi nhận cho Trường THCS Phú Bài."
+
+
+def test_a_staff_address_is_never_remembered_as_a_unit(app):
+    from tests.mailgen import forward
+
+    inner = make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(5))])
+    deliver(app, forward("staff@example.org", inner))  # staff forwarded a unit's report (digest.to)
+    poll(app)
+    [(sid, status)] = statuses(app)
+    assert status == "needs_review"
+    with pytest.raises(staff.DecisionError, match="cán bộ Phòng"):
+        staff.accept(app, sid, "tthtcd-phu-bai", remember=True)
+    assert staff.accept(app, sid, "tthtcd-phu-bai", remember=False).startswith(f"Hồ sơ số {sid}: đã ghi nhận")
 
 
 def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app, monkeypatch):
