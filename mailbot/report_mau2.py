@@ -125,7 +125,9 @@ def report_json(app: App) -> dict:
         "totals": c.totals,
         "by_kind": c.by_kind,
         "units_counted": [r.unit.id for r in c.counted],
-        "units_missing": [u.id for u in c.missing],
+        # Disjoint lists, as units[].<form>.status in the export: a report awaiting a person is
+        # "needing review", not "missing" (neither is in the totals).
+        "units_missing": [u.id for u in c.missing if u.id not in {v.id for v in c.needing_review}],
         "units_needing_review": [u.id for u in c.needing_review],
         "form": c.form,
         "units_owing": len(c.owing),

@@ -236,7 +236,7 @@ def test_report_json_sums_only_the_current_accepted_reports(seeded):
     assert list(out["totals"]) == KEYS
     assert out["by_kind"] == {"tthtcd": EXPECTED_TTHTCD, "school": ind(), "center": EXPECTED_CENTER}
     assert out["units_counted"] == ["tthtcd-phu-bai", "tthtcd-thuy-duong", "gdnn-gdtx"]
-    assert out["units_missing"] == ["tthtcd-duong-hoa", "thcs-phu-bai", "th-thuy-van"]
+    assert out["units_missing"] == ["tthtcd-duong-hoa", "th-thuy-van"]
     assert out["units_needing_review"] == ["thcs-phu-bai"]
     assert out["counted_submissions"] == {"tthtcd-phu-bai": ids["pb_mau2"], "tthtcd-thuy-duong": ids["td_mau2"],
                                           "gdnn-gdtx": ids["gdnn_mau2"]}
