@@ -78,7 +78,7 @@ def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> 
     _reflag(app, mailbox, result.uidvalidity)
     uids = mailbox.new_uids(last_uid)
     done: list[int] = []
-    for fetched in mailbox.fetch(uids):
+    for fetched in mailbox.fetch(uids, max_bytes=app.config.limits.max_message_bytes):
         message_pk, outcome = intake_message(app, mailbox, result.uidvalidity, fetched)
         result.fetched += 1
         result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
@@ -157,11 +157,13 @@ def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: Fetche
             return existing, "duplicate"
 
     received_at = fetched.internal_date
-    if len(fetched.raw) > app.config.limits.max_message_bytes:
-        headers = read_message(_header_block(fetched.raw), own_addresses=app.own_addresses)  # the body is never opened
+    size = max(fetched.size, len(fetched.raw))
+    if fetched.truncated or size > app.config.limits.max_message_bytes:
+        # Only the header was downloaded (or is read): recorded and answered, left on the server.
+        headers = read_message(_header_block(fetched.raw), own_addresses=app.own_addresses)
         with app.store.transaction() as conn:
             pk = _insert_message(conn, app, digest, fetched, headers, Outcome.TOO_LARGE,
-                                 summary=f"{len(fetched.raw)} bytes, over the size limit", where=where)
+                                 summary=f"{size} bytes, over the size limit", where=where)
             notices.queue_receipt(conn, app, pk)
         return pk, Outcome.TOO_LARGE
 
@@ -344,7 +346,7 @@ def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMes
     now = st.utc_iso(st.now_utc())
     env = parsed.envelope if parsed else None
     pk = conn.execute(st.messages.insert().values(
-        raw_sha256=digest, size=len(fetched.raw),
+        raw_sha256=digest, size=max(fetched.size, len(fetched.raw)),
         message_id=env.message_id if env else None,
         from_addr=env.from_addr if env else None,
         from_name=env.from_name if env else None,

@@ -55,8 +55,10 @@ class FolderMissing(MailboxError):
 @dataclass(frozen=True)
 class FetchedMessage:
     uid: int
-    raw: bytes
+    raw: bytes  # the whole message, or only its header when `truncated`
     internal_date: dt.datetime  # timezone-aware; the server's INTERNALDATE with its offset
+    size: int = 0  # the whole message's size in bytes
+    truncated: bool = False  # over the size limit: only the header was downloaded
 
 
 class Mailbox:
@@ -73,8 +75,12 @@ class Mailbox:
         """UIDs above last_uid, ascending."""
         raise NotImplementedError
 
-    def fetch(self, uids: list[int]) -> Iterator[FetchedMessage]:
-        """The raw messages, without marking them read; vanished UIDs are skipped."""
+    def fetch(self, uids: list[int], max_bytes: int | None = None) -> Iterator[FetchedMessage]:
+        """The raw messages in UID order, without marking them read; vanished UIDs are skipped.
+
+        A message over `max_bytes` comes with its header only (`truncated`): it is
+        recorded and answered, never downloaded whole.
+        """
         raise NotImplementedError
 
     def mark_done(self, uids: list[int]) -> None:
@@ -110,6 +116,20 @@ def _aware(d: dt.datetime) -> dt.datetime:
     """imapclient's FixedOffset → a plain datetime.timezone (naive means UTC)."""
     off = d.utcoffset()
     return d.replace(tzinfo=dt.timezone(off) if off is not None else dt.timezone.utc)
+
+
+def _read_maildir_file(path: Path, max_bytes: int | None) -> tuple[bytes, int, float]:
+    """(bytes, whole size, mtime); over max_bytes, only the header block is read."""
+    with open(path, "rb") as f:
+        st_ = os.fstat(f.fileno())
+        if max_bytes is None or st_.st_size <= max_bytes:
+            return f.read(), st_.st_size, st_.st_mtime
+        head = f.read(256 * 1024)
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        end = head.find(sep)
+        if end >= 0:
+            return head[: end + len(sep)], st_.st_size, st_.st_mtime
+    return head, st_.st_size, st_.st_mtime
 
 
 # ------------------------------------------------------------------ IMAP
@@ -275,41 +295,51 @@ class ImapMailbox(Mailbox):
                 start = end + 1
             return sorted(set(uids))
 
-    def fetch(self, uids: list[int]) -> Iterator[FetchedMessage]:
+    def fetch(self, uids: list[int], max_bytes: int | None = None) -> Iterator[FetchedMessage]:
         uids = sorted(set(uids))
         size = max(1, self.cfg.batch_size)
         for i in range(0, len(uids), size):
-            for batch in self._by_size(uids[i:i + size]):
-                yield from self._fetch_batch(batch)
+            for batch, sizes, whole in self._by_size(uids[i:i + size], max_bytes):
+                yield from self._fetch_batch(batch, sizes, whole)
 
-    def _by_size(self, uids: list[int]) -> Iterator[list[int]]:
-        """Groups of at most FETCH_BATCH_BYTES (RFC822.SIZE), so a batch's bodies stay small
-        in memory; a bigger message comes alone. Vanished UIDs are left out."""
+    def _by_size(self, uids: list[int], max_bytes: int | None) -> Iterator[tuple[list[int], dict, bool]]:
+        """Groups of at most FETCH_BATCH_BYTES (RFC822.SIZE), in UID order, so a batch's bodies
+        stay small in memory; a bigger message comes alone, one over max_bytes as a header-only
+        group. Vanished UIDs are left out."""
         with self._errors("fetch"):
-            sizes = self.client.fetch(uids, ["RFC822.SIZE"])
+            data = self.client.fetch(uids, ["RFC822.SIZE"])
+        sizes = {uid: d[b"RFC822.SIZE"] for uid, d in data.items() if b"RFC822.SIZE" in d}
         batch: list[int] = []
         total = 0
         for uid in uids:
-            n = sizes.get(uid, {}).get(b"RFC822.SIZE")
+            n = sizes.get(uid)
             if n is None:
                 continue
+            if max_bytes is not None and n > max_bytes:
+                if batch:
+                    yield batch, sizes, True
+                    batch, total = [], 0
+                yield [uid], sizes, False
+                continue
             if batch and total + n > FETCH_BATCH_BYTES:
-                yield batch
+                yield batch, sizes, True
                 batch, total = [], 0
             batch.append(uid)
             total += n
         if batch:
-            yield batch
+            yield batch, sizes, True
 
-    def _fetch_batch(self, batch: list[int]) -> Iterator[FetchedMessage]:
+    def _fetch_batch(self, batch: list[int], sizes: dict, whole: bool) -> Iterator[FetchedMessage]:
+        ask, key = ("BODY.PEEK[]", b"BODY[]") if whole else ("BODY.PEEK[HEADER]", b"BODY[HEADER]")
         with self._errors("fetch"), _no_literal_dumps(self.client):
-            data = self.client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
+            data = self.client.fetch(batch, [ask, "INTERNALDATE"])
         for uid in batch:
             item = data.get(uid)
-            if not item or b"BODY[]" not in item or b"INTERNALDATE" not in item:
+            if not item or key not in item or b"INTERNALDATE" not in item:
                 continue  # expunged between search and fetch
-            yield FetchedMessage(uid=uid, raw=bytes(item[b"BODY[]"]),
-                                 internal_date=_aware(item[b"INTERNALDATE"]))
+            raw = bytes(item[key])
+            yield FetchedMessage(uid=uid, raw=raw, internal_date=_aware(item[b"INTERNALDATE"]),
+                                 size=sizes.get(uid, len(raw)), truncated=not whole)
 
     # -- marking
 
@@ -523,27 +553,23 @@ class MaildirMailbox(Mailbox):
         self._number_new(found)
         return {u: (k, found[k]) for k, u in self.state["uids"].items() if u in wanted and k in found}
 
-    def fetch(self, uids: list[int]) -> Iterator[FetchedMessage]:
+    def fetch(self, uids: list[int], max_bytes: int | None = None) -> Iterator[FetchedMessage]:
         paths = self._paths(uids)
         for uid in sorted(paths):
-            _, path = paths[uid]
-            try:
-                with open(path, "rb") as f:
-                    raw = f.read()
-                    mtime = os.fstat(f.fileno()).st_mtime
-            except FileNotFoundError:
-                # Renamed by another reader (new→cur) or deleted: look once more.
-                again = self._paths([uid])
-                if uid not in again:
-                    continue
-                path = again[uid][1]
+            for path in (paths[uid][1], None):
+                if path is None:  # renamed by another reader (new→cur) or deleted: look once more
+                    again = self._paths([uid])
+                    if uid not in again:
+                        break
+                    path = again[uid][1]
                 try:
-                    raw = path.read_bytes()
-                    mtime = path.stat().st_mtime
+                    got = _read_maildir_file(path, max_bytes)
                 except FileNotFoundError:
                     continue
-            yield FetchedMessage(uid=uid, raw=raw,
-                                 internal_date=dt.datetime.fromtimestamp(mtime, dt.timezone.utc))
+                raw, size, mtime = got
+                yield FetchedMessage(uid=uid, raw=raw, size=size, truncated=len(raw) < size,
+                                     internal_date=dt.datetime.fromtimestamp(mtime, dt.timezone.utc))
+                break
 
     def mark_done(self, uids: list[int]) -> None:
         paths = self._paths(uids)

@@ -264,6 +264,8 @@ def test_a_message_over_the_size_limit_is_archived_unopened_and_answered(tmp_pat
         poll(app)
         [m] = rows(app, st.messages)
         assert (m.outcome, m.from_addr, m.subject) == ("too_large", PHU_BAI, "Ảnh hoạt động")
+        assert m.size > 100_000
+        assert b"Content-Disposition" not in app.archive.get(m.raw_sha256)  # the body was never downloaded
         assert rows(app, st.attachments) == []
         assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 1
     finally:
