@@ -37,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailbot import jobs, outbox
+from parsers import convert
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.mailbox import AuthenticationFailed, Mailbox, MailboxError, open_mailbox
@@ -65,6 +66,9 @@ def run(app: App, verbose: bool = False) -> None:
     lock = _acquire_lock(app.config.storage.data_dir)
     try:
         _moving_clock(app)
+        if not convert.available():
+            log.warning("LibreOffice (soffice) is not installed: .doc, .odt and .rtf files cannot be read; "
+                        "units sending them are asked for .docx (apt-get install libreoffice-writer-nogui)")
         released = outbox.retry_now(app)  # leases of a process that died are ours now
         if released:
             log.info("%d queued message(s) will be sent now", released)
