@@ -15,7 +15,6 @@ import logging
 import mailbox as stdlib_mailbox
 import os
 import ssl
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Iterator
 import imapclient
 from imapclient import exceptions as imap_exc
 
-from mailbot.config import ConfigError, MailboxConfig, secret
+from mailbot.config import ConfigError, MailboxConfig, oauth2_token, secret
 
 log = logging.getLogger(__name__)
 
@@ -186,22 +185,11 @@ class ImapMailbox(Mailbox):
     # -- connecting
 
     def _token(self) -> str:
+        """The OAuth2 token or the password, from the environment or the token command."""
         cfg = self.cfg
         try:
-            if cfg.oauth2_token_env:
-                return secret(cfg.oauth2_token_env, "mailbox.oauth2_token_env")
-            if cfg.oauth2_token_command:
-                try:
-                    r = subprocess.run(cfg.oauth2_token_command, shell=True, capture_output=True,
-                                       text=True, timeout=30)
-                except subprocess.TimeoutExpired:
-                    raise AuthenticationFailed("mailbox.oauth2_token_command did not finish within 30 s") from None
-                token = r.stdout.strip()
-                if r.returncode != 0 or not token:
-                    raise AuthenticationFailed(
-                        f"mailbox.oauth2_token_command failed (exit status {r.returncode}"
-                        f"{', no output' if not token else ''})")
-                return token
+            if cfg.oauth2_token_env or cfg.oauth2_token_command:
+                return oauth2_token(cfg.oauth2_token_env, cfg.oauth2_token_command, "mailbox")
             return secret(cfg.password_env, "mailbox.password_env")
         except ConfigError as e:
             raise AuthenticationFailed(str(e)) from None
