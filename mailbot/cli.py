@@ -121,13 +121,25 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = Ctx(config_path, verbose)
 
 
-def _job(ctx: Ctx, now: str | None, call: Callable) -> None:
-    """Run one job of mailbot.jobs and print its summary; JobFailed is a handled failure (exit 1)."""
+def _job(ctx: Ctx, now: str | None, call: Callable, dry_run: bool = False) -> None:
+    """Run one job of mailbot.jobs under the data directory's lock and print its summary.
+
+    JobFailed is a handled failure (exit 1); so is a running daemon, which does
+    the same work itself (two intake cycles or two senders never overlap).
+    """
     from mailbot import jobs
+    from mailbot.app import DataDirBusy, lock_data_dir
 
     app = ctx.app(now)
     try:
-        click.echo(call(jobs, app))
+        lock = None if dry_run else lock_data_dir(app.config.storage.data_dir)
+        try:
+            click.echo(call(jobs, app))
+        finally:
+            if lock:
+                lock.close()
+    except DataDirBusy as exc:
+        raise Failure(f"{exc}: the daemon does this itself; stop it first to run it by hand") from None
     except jobs.JobFailed as exc:
         raise Failure(str(exc)) from None
     finally:
@@ -338,7 +350,7 @@ def schedule(ctx: Ctx, output: str, now: str | None) -> None:
 @pass_ctx
 def remind(ctx: Ctx, dry_run: bool, now: str | None) -> None:
     """Send the reminders that are due now (each at most once)."""
-    _job(ctx, now, lambda jobs, app: jobs.remind(app, dry_run=dry_run))
+    _job(ctx, now, lambda jobs, app: jobs.remind(app, dry_run=dry_run), dry_run=dry_run)
 
 
 @main.command()
@@ -347,7 +359,7 @@ def remind(ctx: Ctx, dry_run: bool, now: str | None) -> None:
 @pass_ctx
 def digest(ctx: Ctx, dry_run: bool, now: str | None) -> None:
     """Build and send the staff digest for the current day."""
-    _job(ctx, now, lambda jobs, app: jobs.digest(app, dry_run=dry_run))
+    _job(ctx, now, lambda jobs, app: jobs.digest(app, dry_run=dry_run), dry_run=dry_run)
 
 
 @main.command()

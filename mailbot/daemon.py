@@ -23,7 +23,6 @@ reminders, 17:00 digest, the outbox every 30 s) keep firing at real times.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import os
 import signal
@@ -39,12 +38,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from mailbot import jobs, outbox
 from parsers import convert
 from mailbot import store as st
-from mailbot.app import App
+from mailbot.app import App, DataDirBusy, lock_data_dir
 from mailbot.mailbox import AuthenticationFailed, Mailbox, MailboxError, open_mailbox
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = "mailbot.lock"
 DELIVER_SECONDS = 30  # the outbox's own backoff decides what is actually due
 BACKOFF_FIRST = 1.0  # seconds before the first reconnect; doubles up to BACKOFF_MAX
 BACKOFF_MAX = 300.0
@@ -57,7 +55,7 @@ STOP_JOIN = 120.0  # how long a stop waits for the message in hand
 intake_lock = threading.Lock()
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(DataDirBusy):
     """Another mailbot daemon holds the data directory's lock."""
 
 
@@ -80,23 +78,12 @@ def run(app: App, verbose: bool = False) -> None:
 # ------------------------------------------------------------------ lock and clock
 
 def _acquire_lock(data_dir: Path):
-    """Hold an exclusive flock for the life of the process; the kernel drops it if we die."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / LOCK_FILE
-    fh = open(path, "a+", encoding="ascii")
+    """Hold the data directory's lock for the life of the process; the kernel drops it if we die."""
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "unknown"
-        fh.close()
-        raise AlreadyRunning(f"another mailbot is already running on {data_dir} (pid {holder}); "
+        return lock_data_dir(data_dir)
+    except DataDirBusy as exc:
+        raise AlreadyRunning(f"another mailbot is already running on {data_dir} (pid {exc.holder}); "
                              "stop it first (systemctl stop mailbot)") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh
 
 
 def _real_now() -> dt.datetime:

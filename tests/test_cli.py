@@ -159,3 +159,17 @@ def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path):
                                                        str(tmp_path / "no" / "such" / "dir" / "r.json")])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("mailbot: No such file or directory")
+
+
+def test_poll_by_hand_while_the_daemon_runs_is_refused(tmp_path):
+    from mailbot.app import lock_data_dir
+
+    path = write_config(tmp_path)
+    held = lock_data_dir(tmp_path / "data")  # as `mailbot run` holds it
+    try:
+        result = run("--config", str(path), "poll")
+        assert result.exit_code == 1
+        assert f"pid {os.getpid()}" in result.output and "the daemon does this itself" in result.output
+        assert run("--config", str(path), "remind", "--dry-run", "--now", "2017-09-25T08:00:00+07:00").exit_code == 0
+    finally:
+        held.close()
