@@ -219,17 +219,20 @@ def review(ctx: Ctx) -> None:
 
 
 @main.command()
-@click.argument("submission_id", type=int)
+@click.argument("submission_id", metavar="ID")
 @click.option("--unit", "unit_id", metavar="UNIT", help="The unit the submission belongs to.")
 @click.option("--remember", is_flag=True, help="Also remember the sender's address as this unit's.")
 @pass_ctx
-def accept(ctx: Ctx, submission_id: int, unit_id: str | None, remember: bool) -> None:
-    """Staff decide: the submission counts (for UNIT)."""
+def accept(ctx: Ctx, submission_id: str, unit_id: str | None, remember: bool) -> None:
+    """Staff decide: the submission counts (for UNIT).
+
+    ID is the number `review` shows, or the reference of a receipt (HTSD2017-0009).
+    """
     from mailbot import staff
 
     app = ctx.app()
     try:
-        click.echo(staff.accept(app, submission_id, unit_id, remember))
+        click.echo(staff.accept(app, staff.resolve_id(app, submission_id), unit_id, remember))
     except staff.DecisionError as exc:
         raise Failure(str(exc)) from None
     finally:
@@ -237,16 +240,19 @@ def accept(ctx: Ctx, submission_id: int, unit_id: str | None, remember: bool) ->
 
 
 @main.command()
-@click.argument("submission_id", type=int)
+@click.argument("submission_id", metavar="ID")
 @click.option("--reason", required=True, help="Why it does not count (kept with the record).")
 @pass_ctx
-def reject(ctx: Ctx, submission_id: int, reason: str) -> None:
-    """Staff decide: the submission does not count; the reason is kept."""
+def reject(ctx: Ctx, submission_id: str, reason: str) -> None:
+    """Staff decide: the submission does not count; the reason is kept.
+
+    ID is the number `review` shows, or the reference of a receipt (HTSD2017-0009).
+    """
     from mailbot import staff
 
     app = ctx.app()
     try:
-        click.echo(staff.reject(app, submission_id, reason))
+        click.echo(staff.reject(app, staff.resolve_id(app, submission_id), reason))
     except staff.DecisionError as exc:
         raise Failure(str(exc)) from None
     finally:

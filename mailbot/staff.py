@@ -165,6 +165,23 @@ def review_text(app: App) -> str:
 
 # ---------------------------------------------------------------- decisions
 
+def resolve_id(app: App, ident: str) -> int:
+    """A submission id from what staff type: its number ("8"), or the reference a unit quotes
+    ("HTSD2017-0009") when that message holds one submission."""
+    ident = ident.strip()
+    if ident.isdigit():
+        return int(ident)
+    with app.store.read() as conn:
+        pk = conn.execute(sa.select(st.messages.c.id).where(st.messages.c.reference == ident.upper())).scalar()
+        if pk is None:
+            raise DecisionError(f"không có hồ sơ «{ident}» (xem \"mailbot review\")")
+        ids = [r.id for r in st.submission_rows(conn, message_pk=pk)]
+    if len(ids) != 1:
+        listed = ", ".join(map(str, ids)) or "không có"
+        raise DecisionError(f"thư {ident} có {len(ids)} tệp biểu mẫu (số {listed}); ghi số của tệp cần quyết định")
+    return ids[0]
+
+
 def _submission(conn, submission_id: int):
     row = conn.execute(sa.select(st.submissions).where(st.submissions.c.id == submission_id)).first()
     if row is None:

@@ -147,3 +147,15 @@ def test_a_document_our_parser_chokes_on_waits_for_a_person(app, monkeypatch):
         [sub] = st.submission_rows(conn)
     assert (sub.status, sub.unit_id, sub.review[0]["code"]) == ("needs_review", "tthtcd-phu-bai", "parse_error")
     assert [i["id"] for i in staff.review_items(app)] == [sub.id]
+
+
+def test_staff_may_name_a_submission_by_the_reference_the_unit_quotes(app):
+    deliver(app, make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report(5, unit="Trường THCS Phú Bài"))]))
+    deliver(app, make_mail("la@gmail.com", "Hai tệp", [("a.docx", report(1)), ("b.docx", report(2))]))
+    poll(app)
+    assert staff.resolve_id(app, "htsd2017-0001") == 1
+    assert staff.resolve_id(app, "7") == 7
+    with pytest.raises(staff.DecisionError, match="có 2 tệp biểu mẫu"):
+        staff.resolve_id(app, "HTSD2017-0002")
+    with pytest.raises(staff.DecisionError, match="không có hồ sơ"):
+        staff.resolve_id(app, "HTSD2017-0404")
