@@ -296,7 +296,7 @@ def test_imap_server_down_for_30_seconds(setup):
     d = setup.start()
     dovecot = setup.account.server
     dovecot.stop()
-    time.sleep(25)
+    time.sleep(30)
     dovecot.start()
     mid, raw = unit_message(1)
     append(setup.account, raw)
