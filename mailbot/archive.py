@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 
@@ -31,7 +32,7 @@ class Archive:
         if target.exists() and target.stat().st_size == len(data):
             return digest
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+        tmp = target.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")  # workers may race
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()

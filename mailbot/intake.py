@@ -22,7 +22,9 @@ import json
 import logging
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -78,8 +80,9 @@ def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> 
     _reflag(app, mailbox, result.uidvalidity)
     uids = mailbox.new_uids(last_uid)
     done: list[int] = []
-    for fetched in mailbox.fetch(uids, max_bytes=app.config.limits.max_message_bytes):
-        message_pk, outcome = intake_message(app, mailbox, result.uidvalidity, fetched)
+    fetched_messages = mailbox.fetch(uids, max_bytes=app.config.limits.max_message_bytes)
+    for fetched, prepared in _prepared(app, fetched_messages):
+        message_pk, outcome = intake_message(app, mailbox, result.uidvalidity, fetched, prepared)
         result.fetched += 1
         result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
         if outcome == "duplicate":
@@ -97,6 +100,30 @@ def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> 
     if done:
         _flag(app, mailbox, result.uidvalidity, done)
     return result
+
+
+PREPARE_THREADS = 2
+LOOKAHEAD = 4  # messages prepared ahead of the one being recorded (bounds memory)
+
+
+def _prepared(app: App, messages: Iterable[FetchedMessage]) -> Iterator[tuple[FetchedMessage, Prepared]]:
+    """Prepare the next messages in worker threads while this one is recorded; results in UID order.
+
+    Decoding photos, inflating documents, parsing XML, hashing and writing
+    files release the GIL, so this overlaps with fetching and recording. The
+    database and the IMAP connection stay with the calling thread: between two
+    results no IMAP command is in flight, so the caller may flag messages.
+    """
+    with ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="prepare") as pool:
+        pending: deque = deque()
+        for fetched in messages:
+            pending.append((fetched, pool.submit(prepare, app, fetched)))
+            if len(pending) > LOOKAHEAD:
+                head, future = pending.popleft()
+                yield head, future.result()
+        while pending:
+            head, future = pending.popleft()
+            yield head, future.result()
 
 
 def _last_uid(app: App, mailbox: Mailbox, uidvalidity: int) -> int:
@@ -145,61 +172,85 @@ def _flag(app: App, mailbox: Mailbox, uidvalidity: int, uids: list[int]) -> None
 
 # ------------------------------------------------------- one message
 
-def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessage) -> tuple[int, str]:
-    """Archive, read, record and queue the receipt of one fetched message; never raises for bad mail."""
-    where = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=fetched.uid)
+@dataclass
+class Prepared:
+    """The slow, database-free part of a message's intake: archived, read, unpacked, parsed."""
+
+    digest: str
+    duplicate: bool = False  # the same bytes are recorded already: nothing was read
+    too_large: bool = False  # only the header was read
+    parsed: ParsedMessage | None = None
+    readings: list[Reading] = field(default_factory=list)
+    failure: tuple[str, str] | None = None  # (summary, traceback) of an unexpected error
+
+
+def prepare(app: App, fetched: FetchedMessage) -> Prepared:
+    """Archive the bytes, then read, unpack, parse and inspect; safe in a worker thread, never raises."""
     digest = app.archive.put(fetched.raw)  # 1. archive first: nothing refers to bytes not on disk
-
-    with app.store.transaction() as conn:
-        existing = _find_duplicate(conn, digest, None, None)
-        if existing is not None:
-            _link(conn, existing, where)
-            return existing, "duplicate"
-
-    received_at = fetched.internal_date
+    with app.store.read() as conn:
+        if _find_duplicate(conn, digest, None, None) is not None:
+            return Prepared(digest, duplicate=True)  # a refetch (UIDVALIDITY reset): not read again
     size = max(fetched.size, len(fetched.raw))
-    if fetched.truncated or size > app.config.limits.max_message_bytes:
-        # Only the header was downloaded (or is read): recorded and answered, left on the server.
-        headers = read_message(_header_block(fetched.raw), own_addresses=app.own_addresses)
-        with app.store.transaction() as conn:
-            pk = _insert_message(conn, app, digest, fetched, headers, Outcome.TOO_LARGE,
-                                 summary=f"{size} bytes, over the size limit", where=where)
-            notices.queue_receipt(conn, app, pk)
-        return pk, Outcome.TOO_LARGE
-
     try:
+        if fetched.truncated or size > app.config.limits.max_message_bytes:
+            # Only the header was downloaded (or is read): recorded and answered, left on the server.
+            return Prepared(digest, too_large=True,
+                            parsed=read_message(_header_block(fetched.raw), own_addresses=app.own_addresses))
         parsed = read_message(fetched.raw, own_addresses=app.own_addresses)  # 2. read
-        env = parsed.envelope
-        with app.store.transaction() as conn:
-            existing = _find_duplicate(conn, digest, env.message_id, env.from_addr)
+        if parsed.envelope.automatic:
+            return Prepared(digest, parsed=parsed)
+        files = expand(parsed.parts, app.config.limits)  # 3. unpack
+        return Prepared(digest, parsed=parsed, readings=[_read_file(app, f) for f in files])  # 4. parse
+    except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
+        log.exception("message UID %s failed; recorded for staff", fetched.uid)
+        return Prepared(digest, failure=(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()))
+
+
+def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessage,
+                   prepared: Prepared | None = None) -> tuple[int, str]:
+    """Record one fetched message and queue its receipt, in one transaction; never raises for bad mail."""
+    where = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=fetched.uid)
+    p = prepared or prepare(app, fetched)
+    env = p.parsed.envelope if p.parsed else None
+    try:
+        with app.store.transaction() as conn:  # 5-6. match, record, queue the receipt
+            existing = _find_duplicate(conn, p.digest, env and env.message_id, env and env.from_addr)
             if existing is not None:
                 _link(conn, existing, where)
                 return existing, "duplicate"
-        if env.automatic:
-            with app.store.transaction() as conn:
-                pk = _insert_message(conn, app, digest, fetched, parsed, Outcome.AUTOMATIC,
-                                     summary=env.automatic, where=where)
-            return pk, Outcome.AUTOMATIC
-        files = expand(parsed.parts, app.config.limits)  # 3. unpack
-        readings = [_read_file(app, f) for f in files]  # 4. parse and inspect, outside any transaction
-        with app.store.transaction() as conn:  # 5-6. match, record, queue the receipt
-            pk = _insert_message(conn, app, digest, fetched, parsed, Outcome.RECORDED, where=where)
-            outcome = record_files(conn, app, pk, parsed, readings, received_at)
-            notices.queue_receipt(conn, app, pk)
-        return pk, outcome
-    except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
-        log.exception("message UID %s failed; recorded for staff", fetched.uid)
-        tb = traceback.format_exc()
-        with app.store.transaction() as conn:
-            pk = _find_duplicate(conn, digest, None, None)
-            if pk is None:
-                pk = _insert_message(conn, app, digest, fetched, None, Outcome.FAILED,
-                                     summary=f"{type(exc).__name__}: {exc}"[:500], where=where, error=tb)
-                _try_parse_envelope(conn, fetched.raw, pk, app)
+            if p.failure:
+                raise _Shunted()
+            if p.too_large:
+                pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.TOO_LARGE, where=where,
+                                     summary=f"{max(fetched.size, len(fetched.raw))} bytes, over the size limit")
                 notices.queue_receipt(conn, app, pk)
-            else:
-                _link(conn, pk, where)
+                return pk, Outcome.TOO_LARGE
+            if env.automatic:
+                pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.AUTOMATIC,
+                                     summary=env.automatic, where=where)
+                return pk, Outcome.AUTOMATIC
+            pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.RECORDED, where=where)
+            outcome = record_files(conn, app, pk, p.parsed, p.readings, fetched.internal_date)
+            notices.queue_receipt(conn, app, pk)
+            return pk, outcome
+    except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
+        if p.failure is None:
+            log.exception("message UID %s failed; recorded for staff", fetched.uid)
+        summary, tb = p.failure or (f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc())
+        with app.store.transaction() as conn:
+            existing = _find_duplicate(conn, p.digest, None, None)
+            if existing is not None:  # recorded meanwhile: only remember where it was seen
+                _link(conn, existing, where)
+                return existing, "duplicate"
+            pk = _insert_message(conn, app, p.digest, fetched, None, Outcome.FAILED,
+                                 summary=summary, where=where, error=tb)
+            _try_parse_envelope(conn, fetched.raw, pk, app)
+            notices.queue_receipt(conn, app, pk)
         return pk, Outcome.FAILED
+
+
+class _Shunted(Exception):
+    """Preparing the message failed; its failure is recorded like one in recording."""
 
 
 @dataclass
