@@ -103,7 +103,7 @@ def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> 
 
 
 PREPARE_THREADS = 2
-LOOKAHEAD = 4  # messages prepared ahead of the one being recorded (bounds memory)
+LOOKAHEAD = PREPARE_THREADS  # messages prepared ahead of the one being recorded (bounds memory)
 
 
 def _prepared(app: App, messages: Iterable[FetchedMessage]) -> Iterator[tuple[FetchedMessage, Prepared]]:
@@ -114,8 +114,9 @@ def _prepared(app: App, messages: Iterable[FetchedMessage]) -> Iterator[tuple[Fe
     database and the IMAP connection stay with the calling thread: between two
     results no IMAP command is in flight, so the caller may flag messages.
     """
-    with ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="prepare") as pool:
-        pending: deque = deque()
+    pool = ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="prepare")
+    pending: deque = deque()
+    try:
         for fetched in messages:
             pending.append((fetched, pool.submit(prepare, app, fetched)))
             if len(pending) > LOOKAHEAD:
@@ -124,6 +125,10 @@ def _prepared(app: App, messages: Iterable[FetchedMessage]) -> Iterator[tuple[Fe
         while pending:
             head, future = pending.popleft()
             yield head, future.result()
+    finally:
+        # On stop or an error, what was not started is dropped (it is fetched again next
+        # time); what runs finishes, so a stop waits for at most PREPARE_THREADS messages.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _last_uid(app: App, mailbox: Mailbox, uidvalidity: int) -> int:

@@ -50,7 +50,11 @@ def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool]
             if own:
                 box.close()
         run.stats = result.as_dict()
-    sent = deliver(app)
+    try:
+        sent = deliver(app)
+    except JobFailed as exc:  # intake succeeded; the receipts wait in the outbox
+        log.warning("receipts not sent now: %s", exc)
+        sent = JobResult(f"sending failed: {exc}", False)
     return JobResult(f"fetched {result.fetched}, recorded {result.recorded}, duplicates {result.duplicates}, "
                      f"failed {result.failed}; {sent}", bool(result.fetched) or sent.did_something)
 
@@ -63,7 +67,7 @@ def deliver(app: App) -> JobResult:
         except ConfigError as exc:  # e.g. the SMTP password variable is not set: nothing is lost
             raise JobFailed(f"smtp: {exc}") from exc
         run.stats = stats.as_dict()
-    return JobResult(str(stats), any(stats.as_dict().values()))
+    return JobResult(str(stats), bool(stats.sent or stats.deferred or stats.failed or stats.cancelled))
 
 
 def remind(app: App, dry_run: bool = False) -> JobResult:

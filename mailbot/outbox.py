@@ -160,9 +160,10 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
         for r in due:
             if r.kind == "reminder" and not _still_owed(r.dedupe_key, owed):
                 # The form arrived while the reminder waited (SMTP down, hourly cap): never send it.
-                conn.execute(ob.update().where(ob.c.id == r.id).values(status="cancelled",
-                                                                        last_error="form received meanwhile"))
-                stats.cancelled += 1
+                stats.cancelled += conn.execute(
+                    ob.update().where(ob.c.id == r.id, ob.c.status == "queued",
+                                      ob.c.next_attempt_at == r.next_attempt_at)
+                    .values(status="cancelled", last_error="form received meanwhile")).rowcount
                 continue
             addrs = recipients(r.recipient)
             if cap and any(counts.get(a, 0) >= cap for a in addrs):

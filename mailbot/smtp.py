@@ -44,10 +44,13 @@ class SmtpTransport:
         oauth = bool(cfg.oauth2_token_env or cfg.oauth2_token_command)
         if oauth and not cfg.username:
             raise ConfigError("smtp.username is required with OAuth2")
-        if oauth:
-            password = oauth2_token(cfg.oauth2_token_env, cfg.oauth2_token_command, "smtp")
-        else:
-            password = secret(cfg.password_env, "smtp.password_env") if cfg.username else None
+        try:
+            if oauth:
+                password = oauth2_token(cfg.oauth2_token_env, cfg.oauth2_token_command, "smtp")
+            else:
+                password = secret(cfg.password_env, "smtp.password_env") if cfg.username else None
+        except ConfigError as exc:  # a missing secret or a failing token command: the mail waits, with a reason
+            raise ConnectError(str(exc)) from None
         try:
             if cfg.security == "ssl":
                 client = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,

@@ -172,7 +172,8 @@ def resolve_id(app: App, ident: str) -> int:
     if ident.isdigit():
         return int(ident)
     with app.store.read() as conn:
-        pk = conn.execute(sa.select(st.messages.c.id).where(st.messages.c.reference == ident.upper())).scalar()
+        pk = conn.execute(sa.select(st.messages.c.id)
+                          .where(sa.func.upper(st.messages.c.reference) == ident.upper())).scalar()
         if pk is None:
             raise DecisionError(f"không có hồ sơ «{ident}» (xem \"mailbot review\")")
         ids = [r.id for r in st.submission_rows(conn, message_pk=pk)]
@@ -247,7 +248,7 @@ def reprocess(app: App) -> str:
     m = st.messages
     with app.store.read() as conn:
         rows = conn.execute(sa.select(m.c.id, m.c.raw_sha256, m.c.outcome, m.c.received_at)
-                            .where(m.c.outcome != "automatic").order_by(m.c.id)).all()
+                            .where(m.c.outcome.notin_(("automatic", "too_large"))).order_by(m.c.id)).all()
     counts = {"messages": 0, "documents": 0, "changed": 0, "recovered": 0, "failed": 0}
     for r in rows:
         counts["messages"] += 1
@@ -259,13 +260,14 @@ def reprocess(app: App) -> str:
 
             readings = [_read_file(app, f) for f in files]
             with app.store.transaction() as conn:
-                if r.outcome in ("failed", "too_large"):
-                    conn.execute(m.update().where(m.c.id == r.id).values(
+                if r.outcome == "failed":  # too_large stays: only its header was ever downloaded
+                    claimed = conn.execute(m.update().where(m.c.id == r.id, m.c.outcome == "failed").values(
                         outcome="recorded", error=None, summary=None, updated_at=st.utc_iso(st.now_utc()),
                         message_id=parsed.envelope.message_id, from_addr=parsed.envelope.from_addr,
-                        from_name=parsed.envelope.from_name, subject=parsed.envelope.subject))
-                    record_files(conn, app, r.id, parsed, readings, st.from_iso(r.received_at))
-                    counts["recovered"] += 1
+                        from_name=parsed.envelope.from_name, subject=parsed.envelope.subject)).rowcount
+                    if claimed:  # another reprocess may have recovered it meanwhile
+                        record_files(conn, app, r.id, parsed, readings, st.from_iso(r.received_at))
+                        counts["recovered"] += 1
                     continue
                 changed = _update_documents(conn, app, r.id, parsed, readings)
                 counts["documents"] += sum(1 for x in readings if x.document is not None)

@@ -266,6 +266,9 @@ def test_a_message_over_the_size_limit_is_archived_unopened_and_answered(tmp_pat
         assert (m.outcome, m.from_addr, m.subject) == ("too_large", PHU_BAI, "Ảnh hoạt động")
         assert m.size > 100_000
         assert b"Content-Disposition" not in app.archive.get(m.raw_sha256)  # the body was never downloaded
+        staff.reprocess(app)  # only the header is archived: reprocess must not "recover" it
+        [m] = rows(app, st.messages)
+        assert (m.outcome, m.summary) == ("too_large", f"{m.size} bytes, over the size limit")
         assert rows(app, st.attachments) == []
         assert len(rows(app, st.outbox, st.outbox.c.kind == "receipt")) == 1
     finally:

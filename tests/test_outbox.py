@@ -192,3 +192,15 @@ def test_oauth2_refused_token_keeps_mail_queued_and_never_shows_the_token(tmp_pa
     r = row(app, oid)
     assert r.status == "queued"
     assert "ya29" not in (r.last_error or "")
+
+
+def test_a_failing_token_command_defers_with_a_reason(tmp_path, smtp_server):
+    cfg = {"host": smtp_server.host, "port": smtp_server.port, "security": "none", "from": "pgd.test@example.org",
+           "username": "pgd@example.org", "oauth2_token_command": "exit 3"}
+    app = make_app(tmp_path, smtp_server, smtp=cfg)
+    oid = queue(app, "k")
+    assert outbox.deliver_due(app).deferred == 1
+    r = row(app, oid)
+    assert r.status == "queued"
+    assert r.last_error == "smtp.oauth2_token_command failed (exit status 3, no output)"
+    assert smtp_server.messages == []
