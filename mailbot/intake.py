@@ -33,7 +33,7 @@ import parsers
 from mailbot import notices
 from mailbot import store as st
 from mailbot.app import App
-from mailbot.mailbox import FetchedMessage, Mailbox
+from mailbot.mailbox import AuthenticationFailed, FetchedMessage, Mailbox, MailboxError
 from mailbot.message import ParsedMessage, read_message
 from mailbot.photos import PhotoInfo, inspect
 from mailbot.units import Roster
@@ -80,23 +80,88 @@ def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> 
     _reflag(app, mailbox, result.uidvalidity)
     uids = mailbox.new_uids(last_uid)
     done: list[int] = []
-    fetched_messages = mailbox.fetch(uids, max_bytes=app.config.limits.max_message_bytes)
-    for fetched, prepared in _prepared(app, fetched_messages):
-        message_pk, outcome = intake_message(app, mailbox, result.uidvalidity, fetched, prepared)
-        result.fetched += 1
-        result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
-        if outcome == "duplicate":
-            result.duplicates += 1
-        elif outcome == Outcome.FAILED:
-            result.failed += 1
-        else:
-            result.recorded += 1
-        done.append(fetched.uid)
+    seen = last_uid
+    try:
+        fetched_messages = mailbox.fetch(uids, max_bytes=app.config.limits.max_message_bytes)
+        for fetched, prepared in _prepared(app, fetched_messages):
+            _count(result, intake_message(app, mailbox, result.uidvalidity, fetched, prepared)[1])
+            done.append(fetched.uid)
+            seen = fetched.uid
+            if stop is not None and stop():
+                return _finish(app, mailbox, result, done)
+            if len(done) >= app.config.mailbox.batch_size:
+                _flag(app, mailbox, result.uidvalidity, done)
+                done = []
+    except AuthenticationFailed:
+        raise
+    except MailboxError as exc:
+        # Perhaps one message the server cannot deliver: go on one at a time, so that it
+        # alone waits (and is skipped, staff told, after FETCH_ATTEMPTS cycles).
+        log.warning("fetching a batch failed (%s); fetching one message at a time", exc)
+        mailbox.open()  # reconnects when the failure closed the session; an outage raises here
+        _flag(app, mailbox, result.uidvalidity, done)
+        done = []
+        _one_at_a_time(app, mailbox, result, [u for u in uids if u > seen], stop)
+    return _finish(app, mailbox, result, done)
+
+
+FETCH_ATTEMPTS = 3  # cycles a message may fail to download before it is skipped (and staff told)
+
+
+def _one_at_a_time(app: App, mailbox: Mailbox, result: PollResult, uids: list[int],
+                   stop: Callable[[], bool] | None) -> None:
+    for uid in uids:
         if stop is not None and stop():
-            break
-        if len(done) >= app.config.mailbox.batch_size:
-            _flag(app, mailbox, result.uidvalidity, done)
-            done = []
+            return
+        try:
+            fetched = list(mailbox.fetch([uid], max_bytes=app.config.limits.max_message_bytes))
+        except AuthenticationFailed:
+            raise
+        except MailboxError as exc:
+            if _fetch_failed(app, mailbox, result.uidvalidity, uid, str(exc)) < FETCH_ATTEMPTS:
+                raise
+            mailbox.open()
+            continue
+        for f in fetched:
+            _count(result, intake_message(app, mailbox, result.uidvalidity, f, prepare(app, f))[1])
+        _flag(app, mailbox, result.uidvalidity, [f.uid for f in fetched])
+
+
+def _fetch_failed(app: App, mailbox: Mailbox, uidvalidity: int, uid: int, error: str) -> int:
+    """Count one failed download of a message; at FETCH_ATTEMPTS, move past it and tell staff."""
+    ff = st.fetch_failures
+    key = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=uid)
+    with app.store.transaction() as conn:
+        row = conn.execute(sa.select(ff.c.attempts).where(*(ff.c[k] == v for k, v in key.items()))).first()
+        attempts = (row.attempts if row else 0) + 1
+        values = dict(attempts=attempts, last_error=error[:1000], updated_at=st.utc_iso(st.now_utc()))
+        if row:
+            conn.execute(ff.update().where(*(ff.c[k] == v for k, v in key.items())).values(**values))
+        else:
+            conn.execute(ff.insert().values(**key, **values))
+        if attempts >= FETCH_ATTEMPTS:
+            log.error("message UID %s could not be downloaded %d times (%s); skipped, staff told",
+                      uid, attempts, error)
+            st.record_event(conn, "unfetchable",
+                            f"Máy chủ thư không trả về được một thư (số {uid} trong thư mục {mailbox.folder}) "
+                            f"sau {attempts} lần thử; thư này được bỏ qua, đề nghị cán bộ mở thư trực tiếp "
+                            "trên hộp thư và yêu cầu đơn vị gửi lại nếu cần.")
+            _advance(conn, key)
+    return attempts
+
+
+def _count(result: PollResult, outcome: str) -> None:
+    result.fetched += 1
+    result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+    if outcome == "duplicate":
+        result.duplicates += 1
+    elif outcome == Outcome.FAILED:
+        result.failed += 1
+    else:
+        result.recorded += 1
+
+
+def _finish(app: App, mailbox: Mailbox, result: PollResult, done: list[int]) -> PollResult:
     if done:
         _flag(app, mailbox, result.uidvalidity, done)
     return result

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -70,6 +70,18 @@ message_locations = sa.Table(
     sa.Column("uid", sa.BigInteger, primary_key=True),
     sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
     sa.Column("flagged", sa.Boolean, nullable=False, default=False),
+)
+
+# Messages the server failed to deliver to us, by UID: skipped after a few cycles (intake.FETCH_ATTEMPTS).
+fetch_failures = sa.Table(
+    "fetch_failures", metadata,
+    sa.Column("mailbox", sa.String(300), primary_key=True),
+    sa.Column("folder", sa.String(300), primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, primary_key=True),
+    sa.Column("uid", sa.BigInteger, primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", sa.String(40), nullable=False),
 )
 
 # Every file that came with a message, unpacked (zip members, forwards).
@@ -249,7 +261,11 @@ def _migrate_1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS = {1: _migrate_1}
+def _migrate_2(conn: Connection) -> None:
+    fetch_failures.create(conn, checkfirst=True)  # new in version 2 (a fresh database has it from 1)
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2}
 
 
 def _set_meta(conn: Connection, key: str, value: str) -> None:

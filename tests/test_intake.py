@@ -293,3 +293,30 @@ def test_a_broken_receipt_template_does_not_stop_intake(tmp_path, imap_account):
         assert keywords(imap_account) == {uid: {b"$MailbotDone"}}  # flagged: the cycle went on
     finally:
         app.close()
+
+
+def test_a_message_the_server_cannot_deliver_is_skipped_after_three_cycles_and_staff_told(app, imap_account):
+    import os
+
+    from mailbot.mailbox import MailboxError
+
+    append(imap_account, make_mail(PHU_BAI, "Lịch", [("lich.docx", mau1())]))
+    append(imap_account, make_mail(THCS, "Thu hong", []))
+    append(imap_account, make_mail(THCS, "Lịch", [("lich.docx", mau1("Trường THCS Phú Bài"))]))
+    files = sorted(p for sub in ("cur", "new") for p in (imap_account.maildir() / sub).iterdir())
+    broken = next(p for p in files if b"Subject: Thu hong" in p.read_bytes())
+    os.chmod(broken, 0)  # the server (running as nobody) can no longer read this one message
+    try:
+        for cycle in (1, 2):
+            with pytest.raises(MailboxError):
+                poll(app)
+            assert [m.subject for m in rows(app, st.messages)] == ["Lịch"]  # the one before it is recorded
+        result = poll(app)  # third cycle: skipped, the rest goes on
+        assert [m.subject for m in rows(app, st.messages)] == ["Lịch", "Lịch"]
+        assert result.recorded == 1
+        [event] = rows(app, st.events)
+        assert event.kind == "unfetchable" and "bỏ qua" in event.text
+        assert poll(app).fetched == 0  # and it does not come back every cycle
+    finally:  # the server may have moved it from new/ to cur/
+        for p in (imap_account.maildir() / "cur").iterdir():
+            os.chmod(p, 0o644)

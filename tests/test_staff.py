@@ -158,3 +158,23 @@ def test_staff_may_name_a_submission_by_the_reference_the_unit_quotes(app):
         staff.resolve_id(app, "HTSD2017-0002")
     with pytest.raises(staff.DecisionError, match="không có hồ sơ"):
         staff.resolve_id(app, "HTSD2017-0404")
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path):
+    """Upgrades keep the data: a database written by schema 1 gains what 2 added."""
+    from mailbot.store import Store, fetch_failures, metadata
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = Store(url)
+    with old.transaction() as conn:  # what version 1 created
+        metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not fetch_failures])
+        conn.execute(st.meta.insert().values(key="schema_version", value="1"))
+        conn.execute(st.events.insert().values(at="2017-10-01T00:00:00+00:00", kind="note", text="kept"))
+    old.close()
+    new = Store(url)
+    new.migrate()
+    with new.read() as conn:
+        assert sa.inspect(conn).has_table("fetch_failures")
+        assert conn.execute(sa.select(st.meta.c.value).where(st.meta.c.key == "schema_version")).scalar() == "2"
+        assert conn.execute(sa.select(st.events.c.text)).scalar() == "kept"
+    new.close()
