@@ -270,7 +270,7 @@ def prepare(app: App, fetched: FetchedMessage) -> Prepared:
         if parsed.envelope.automatic:
             return Prepared(digest, parsed=parsed)
         files = expand(parsed.parts, app.config.limits)  # 3. unpack
-        return Prepared(digest, parsed=parsed, readings=[_read_file(app, f) for f in files])  # 4. parse
+        return Prepared(digest, parsed=parsed, readings=[read_file(app, f) for f in files])  # 4. parse
     except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
         log.exception("message UID %s failed; recorded for staff", fetched.uid)
         return Prepared(digest, failure=(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()))
@@ -334,7 +334,8 @@ class Reading:
     thumb_sha256: str | None = None
 
 
-def _read_file(app: App, f: File) -> Reading:
+def read_file(app: App, f: File) -> Reading:
+    """Archive one unpacked file, then parse it (a document) or inspect it (a photo)."""
     sha = app.archive.put(f.data) if f.data is not None else None
     r = Reading(file=f, sha256=sha)
     if f.role == "document" and f.data is not None:

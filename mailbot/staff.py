@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import parsers
 from mailbot import store as st
 from mailbot.app import App
-from mailbot.intake import Reading, decide, record_files, settle
+from mailbot.intake import Reading, decide, read_file, record_files, settle
 from mailbot.message import read_message
 from mailbot.unpack import expand
 
@@ -256,9 +256,7 @@ def reprocess(app: App) -> str:
             raw = app.archive.get(r.raw_sha256)
             parsed = read_message(raw, own_addresses=app.own_addresses)
             files = expand(parsed.parts, app.config.limits)
-            from mailbot.intake import _read_file
-
-            readings = [_read_file(app, f) for f in files]
+            readings = [read_file(app, f) for f in files]
             with app.store.transaction() as conn:
                 if r.outcome == "failed":  # too_large stays: only its header was ever downloaded
                     claimed = conn.execute(m.update().where(m.c.id == r.id, m.c.outcome == "failed").values(
