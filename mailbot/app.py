@@ -57,10 +57,8 @@ class App:
 
 def parse_context(config: Config) -> ParseContext:
     c = config.campaign
-    defs = {f.definition for f in c.forms if f.definition}
-    forms_dir = os.path.dirname(next(iter(defs))) if defs else None
     return ParseContext(year=c.week_start.year, week_start=c.week_start, week_end=c.week_end,
-                        forms=c.form_ids, forms_dir=forms_dir,
+                        forms=c.form_ids, definitions=tuple((f.id, f.definition) for f in c.forms if f.definition),
                         convert_timeout=config.limits.convert_timeout,
                         max_bytes=config.limits.max_attachment_bytes)
 

@@ -319,9 +319,9 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
 def indicator_names(app: App, form_id: str) -> dict[str, str]:
     """key → short Vietnamese name, in the form's order (form definition, else the plan's table)."""
     try:
-        from parsers.formdef import load_formdef
+        from parsers.formdef import definition_for
 
-        fd = load_formdef(form_id, app.parse_context().forms_dir)
+        fd = definition_for(form_id, app.parse_context())
         names = {i["key"]: i.get("name") or i.get("label") or i["key"] for i in fd.get("indicators", [])}
         if names:
             return names

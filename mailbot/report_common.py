@@ -66,13 +66,7 @@ def clean_label(label: str) -> str:
 
 def form_definition(app: App, form_id: str) -> dict:
     """The form's definition: the campaign's `definition` file, else the shipped one."""
-    try:
-        form = app.config.campaign.form(form_id)
-    except KeyError:
-        form = None
-    if form is not None and form.definition:
-        return formdef.load_path(form.definition)
-    return formdef.load_formdef(form_id, app.parse_context().forms_dir)
+    return formdef.definition_for(form_id, app.parse_context())
 
 
 def form_by_reader(app: App, reader: str, default: str) -> str:

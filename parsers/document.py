@@ -14,7 +14,7 @@ import logging
 from parsers.classify import classify
 from parsers import docx_grid, safety
 from parsers.docx_grid import DocumentError, DocxContent
-from parsers.formdef import load_formdef
+from parsers.formdef import definition_for
 from parsers.model import Document, ParseContext, Problem
 from parsers.sniff import sniff
 
@@ -51,7 +51,7 @@ _SNIFFED = {
 def parse(data: bytes, context: ParseContext | None = None) -> Document:
     """Read one file's bytes as a campaign form; never raises for bad input."""
     ctx = context or ParseContext()
-    formdefs = [load_formdef(fid, ctx.forms_dir) for fid in ctx.forms]
+    formdefs = [definition_for(fid, ctx) for fid in ctx.forms]
     try:
         return _parse(data, ctx, formdefs)
     except DocumentError as exc:

@@ -32,6 +32,14 @@ def load_formdef(form_id: str, extra_dir: str | None = None) -> dict:
     raise FormDefError(f"no form definition {form_id}.toml in {', '.join(str(d) for d in dirs)}")
 
 
+def definition_for(form_id: str, ctx) -> dict:
+    """A form's definition for a ParseContext: its own file if the campaign names one, else by id."""
+    for fid, path in getattr(ctx, "definitions", ()):
+        if fid == form_id:
+            return load_path(path)
+    return load_formdef(form_id, ctx.forms_dir)
+
+
 def load_path(path: str) -> dict:
     """Load one definition file; cached by path and mtime (shared: do not mutate)."""
     p = Path(path).resolve()

@@ -103,5 +103,6 @@ class ParseContext:
     week_end: dt.date = dt.date(2017, 10, 8)
     forms: tuple[str, ...] = ("mau1", "mau2")
     forms_dir: str | None = None  # extra folder searched first for <form>.toml
+    definitions: tuple[tuple[str, str], ...] = ()  # (form id, definition file) given by the campaign
     convert_timeout: float = 60.0
     max_bytes: int = 25 * 1024 * 1024

@@ -173,3 +173,21 @@ def test_poll_by_hand_while_the_daemon_runs_is_refused(tmp_path):
         assert run("--config", str(path), "remind", "--dry-run", "--now", "2017-09-25T08:00:00+07:00").exit_code == 0
     finally:
         held.close()
+
+
+def test_a_campaign_form_definition_file_is_used_by_parse(tmp_path):
+    """Next year's form: a definition file of the campaign's own, under any name."""
+    from parsers.formdef import FORMS_DIR
+    from tests.docxgen import mau2_docx
+
+    own = tmp_path / "bieu-mau" / "bao-cao-2018.toml"
+    own.parent.mkdir()
+    own.write_text((FORMS_DIR / "mau2.toml").read_text(encoding="utf-8")
+                   .replace('name = "Số buổi triển lãm"', 'name = "Triển lãm (năm 2018)"'), encoding="utf-8")
+    path = write_config(tmp_path, **{'send_at = "07:30"\n# needs_photos': 'send_at = "07:30"\ndefinition = "bieu-mau/bao-cao-2018.toml"\n# needs_photos'})
+    doc = tmp_path / "bc.docx"
+    doc.write_bytes(mau2_docx("Trường THCS Phú Bài", {"ke_hoach": 1, "trien_lam": None}, {}, "1/BC", "2017-10-12"))
+    result = run("--config", str(path), "parse", str(doc))
+    assert result.exit_code == 0, result.output
+    problems = {p["field"]: p["message"] for p in json.loads(result.output)["problems"]}
+    assert problems["trien_lam"] == "Chưa điền: Triển lãm (năm 2018)"
