@@ -14,6 +14,10 @@ A crash anywhere means the next cycle finishes the job: the raw bytes are
 archived before anything refers to them; records and the receipt commit
 together with the folder's high-water UID; the server flag comes last and
 is re-applied from `message_locations.flagged` if it was missed.
+
+Steps 1–4 (`prepare`) touch neither the database nor the IMAP connection,
+so worker threads prepare the next messages while one is recorded (5–6,
+`intake_message`), in UID order.
 """
 from __future__ import annotations
 
@@ -21,9 +25,9 @@ import datetime as dt
 import json
 import logging
 import traceback
-from dataclasses import dataclass, field
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
