@@ -100,12 +100,14 @@ def status_text(app: App) -> str:
         owe = sum(1 for u in d["units"] if u[f.id]["status"] != "not_required")
         lines.append(f"{f.label}: đã nhận {got}/{owe}, hạn {_when(f.deadline.astimezone(app.config.campaign.timezone))}")
     lines.append("")
-    lines.append(f"Lần nhận thư thành công gần nhất: {d['last_poll'] or 'chưa có'}")
+    last = dt.datetime.fromisoformat(d["last_poll"]) if d["last_poll"] else None
+    lines.append(f"Lần nhận thư thành công gần nhất: {_when(last) if last else 'chưa có'}")
     lines.append(f"Thư chờ gửi: {d['outbox_queued']}; thư gửi không được: {d['outbox_failed']}")
     lines.append(f"Hồ sơ cần xem xét: {d['needs_review']}; thư xử lý lỗi: {d['failed_messages']}")
     if d["last_error"]:
         e = d["last_error"]
-        lines.append(f"Lỗi gần nhất ({e['job']}, {e['at']}): {e['error']}")
+        at = _when(app.local(st.from_iso(e["at"]))) if e["at"] else "?"
+        lines.append(f"Lỗi gần nhất ({e['job']}, {at}): {e['error']}")
     return "\n".join(lines)
 
 
