@@ -35,7 +35,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from mailbot import jobs, outbox
+from mailbot import jobs, notices, outbox
 from parsers import convert
 from mailbot import store as st
 from mailbot.app import App, DataDirBusy, lock_data_dir
@@ -171,7 +171,7 @@ class Daemon:
                               # Catch up once at start (reminders missed while stopped).
                               **({"next_run_time": start} if i == 0 else {}))
         d = cfg.digest.send_at
-        catch_up = self.app.now().time() >= d  # only once today's is due: it covers the current day
+        catch_up = notices.digest_due(self.app)  # today's hour has passed and it was not sent
         scheduler.add_job(_Job("digest", jobs.digest, self.app), CronTrigger(hour=d.hour, minute=d.minute),
                           id="digest", replace_existing=True, **({"next_run_time": start} if catch_up else {}))
         return scheduler
