@@ -38,7 +38,7 @@ from mailbot import notices
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.mailbox import AuthenticationFailed, FetchedMessage, Mailbox, MailboxError
-from mailbot.message import ParsedMessage, read_message
+from mailbot.message import ParsedMessage, header_block, read_message
 from mailbot.photos import PhotoInfo, inspect
 from mailbot.units import Roster
 from mailbot.unpack import File, expand
@@ -269,7 +269,7 @@ def prepare(app: App, fetched: FetchedMessage) -> Prepared:
         if fetched.truncated or size > app.config.limits.max_message_bytes:
             # Only the header was downloaded (or is read): recorded and answered, left on the server.
             return Prepared(digest, too_large=True,
-                            parsed=read_message(_header_block(fetched.raw), own_addresses=app.own_addresses))
+                            parsed=read_message(header_block(fetched.raw), own_addresses=app.own_addresses))
         parsed = read_message(fetched.raw, own_addresses=app.own_addresses)  # 2. read
         if parsed.envelope.automatic:
             return Prepared(digest, parsed=parsed)
@@ -490,15 +490,6 @@ def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMes
     conn.execute(st.message_locations.insert().values(**where, message_pk=pk, flagged=False))
     _advance(conn, where)
     return pk
-
-
-def _header_block(raw: bytes) -> bytes:
-    """The header section of a raw message (up to the first empty line)."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = raw.find(sep)
-        if end >= 0:
-            return raw[: end + len(sep)]
-    return raw[:65536]
 
 
 def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App) -> None:

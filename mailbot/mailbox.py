@@ -24,6 +24,7 @@ import imapclient
 from imapclient import exceptions as imap_exc
 
 from mailbot.config import ConfigError, MailboxConfig, oauth2_token, secret
+from mailbot.message import header_block
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,7 @@ def _read_maildir_file(path: Path, max_bytes: int | None) -> tuple[bytes, int, f
         if max_bytes is None or st_.st_size <= max_bytes:
             return f.read(), st_.st_size, st_.st_mtime
         head = f.read(256 * 1024)
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = head.find(sep)
-        if end >= 0:
-            return head[: end + len(sep)], st_.st_size, st_.st_mtime
-    return head, st_.st_size, st_.st_mtime
+    return header_block(head), st_.st_size, st_.st_mtime
 
 
 # ------------------------------------------------------------------ IMAP

@@ -119,6 +119,15 @@ def _parse_bytes(raw: bytes) -> email.message.Message:
     return parser.close()
 
 
+def header_block(raw: bytes) -> bytes:
+    """The header section of a raw message, up to and with the first empty line."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(sep)
+        if end >= 0:
+            return raw[: end + len(sep)]
+    return raw[:65536]
+
+
 def _empty_envelope() -> Envelope:
     return Envelope(message_id=None, from_addr=None, from_name="", to=(), subject="", date_header=None,
                     in_reply_to=None, references=(), return_path=None, automatic=None, spoofing=None,
