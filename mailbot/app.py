@@ -47,6 +47,16 @@ class App:
             addrs.add(self.config.mailbox.username.lower())
         return tuple(a for a in addrs if a)
 
+    @property
+    def staff_addresses(self) -> frozenset[str]:
+        """The office's own addresses: digest recipients, [web] staff when configured, and ours.
+
+        Mail from these is the office's, never a unit's: a forward by staff is
+        attributed to the unit it forwards, and staff get no unit's receipt.
+        """
+        web_staff = getattr(getattr(self.config, "web", None), "staff", None) or ()
+        return frozenset(a.lower() for a in (*self.config.digest.to, *web_staff, *self.own_addresses) if a)
+
     def reference(self, message_pk: int) -> str:
         """The reference number quoted in receipts: HTSD2017-0042."""
         return f"{self.config.campaign.reference_prefix}-{message_pk:04d}"

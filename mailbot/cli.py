@@ -219,40 +219,54 @@ def review(ctx: Ctx) -> None:
 
 
 @main.command()
-@click.argument("submission_id", metavar="ID")
-@click.option("--unit", "unit_id", metavar="UNIT", help="The unit the submission belongs to.")
-@click.option("--remember", is_flag=True, help="Also remember the sender's address as this unit's.")
+@click.argument("reference", metavar="MÃ_HỒ_SƠ")
+@click.option("--unit", "unit", metavar="ĐƠN_VỊ",
+              help="Đơn vị được tính: mã đơn vị, tên trong danh sách hoặc tên gọi khác.")
+@click.option("--remember", is_flag=True, help="Ghi nhớ địa chỉ gửi là địa chỉ của đơn vị này.")
+@click.option("--force", is_flag=True,
+              help="Cho phép chuyển một hồ sơ đã ghi nhận sang đơn vị khác (việc chuyển được ghi lại).")
 @pass_ctx
-def accept(ctx: Ctx, submission_id: str, unit_id: str | None, remember: bool) -> None:
-    """Staff decide: the submission counts (for UNIT).
+def accept(ctx: Ctx, reference: str, unit: str | None, remember: bool, force: bool) -> None:
+    """Cán bộ quyết định: ghi nhận hồ sơ (cho ĐƠN_VỊ).
 
-    ID is the number `review` shows, or the reference of a receipt (HTSD2017-0009).
+    MÃ_HỒ_SƠ là mã ghi trên thư báo nhận (HTSD2017-0042), hoặc mã của từng
+    tệp khi một thư có nhiều tệp (HTSD2017-0042-2); "mailbot review" ghi sẵn
+    lệnh cần chạy.
     """
     from mailbot import staff
 
     app = ctx.app()
     try:
-        click.echo(staff.accept(app, staff.resolve_id(app, submission_id), unit_id, remember))
+        click.echo(staff.accept(app, staff.resolve_id(app, reference), unit, remember, force=force))
     except staff.DecisionError as exc:
         raise Failure(str(exc)) from None
     finally:
         app.close()
 
 
-@main.command()
-@click.argument("submission_id", metavar="ID")
-@click.option("--reason", required=True, help="Why it does not count (kept with the record).")
-@pass_ctx
-def reject(ctx: Ctx, submission_id: str, reason: str) -> None:
-    """Staff decide: the submission does not count; the reason is kept.
+def _reason(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    text = " ".join((value or "").split())
+    if not text:
+        raise click.BadParameter("cần ghi lý do (không để trống)")
+    return text
 
-    ID is the number `review` shows, or the reference of a receipt (HTSD2017-0009).
+
+@main.command()
+@click.argument("reference", metavar="MÃ_HỒ_SƠ")
+@click.option("--reason", required=True, callback=_reason, metavar="LÝ_DO",
+              help="Lý do không ghi nhận (lưu cùng hồ sơ; không để trống).")
+@pass_ctx
+def reject(ctx: Ctx, reference: str, reason: str) -> None:
+    """Cán bộ quyết định: hồ sơ không được ghi nhận; lý do được lưu lại.
+
+    MÃ_HỒ_SƠ là mã ghi trên thư báo nhận (HTSD2017-0042), hoặc mã của từng
+    tệp khi một thư có nhiều tệp (HTSD2017-0042-2).
     """
     from mailbot import staff
 
     app = ctx.app()
     try:
-        click.echo(staff.reject(app, staff.resolve_id(app, submission_id), reason))
+        click.echo(staff.reject(app, staff.resolve_id(app, reference), reason))
     except staff.DecisionError as exc:
         raise Failure(str(exc)) from None
     finally:

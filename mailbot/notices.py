@@ -289,6 +289,7 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
     status = {"accepted": "accepted", "superseded": "accepted", "needs_review": "review"}.get(sub.status, "rejected")
     out: dict[str, Any] = dict(
         status=status, filename=sub.filename, label=form.label if form else "văn bản",
+        reference=sub.reference if sub.reference != sub.message_reference else None,
         title=form.title if form else "", late=sub.late,
         deadline=deadline_text(form, tz) if form else "", needs_photos=bool(form and form.needs_photos),
         activities=[], activity_days=[], indicators=[], problems=[], review=[r.get("message", "") for r in sub.review],

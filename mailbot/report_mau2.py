@@ -39,6 +39,7 @@ class Pending:
     status: str  # missing | needs_review | rejected
     submissions: list[int] = field(default_factory=list)
     counted: bool = False  # an earlier accepted report is counted meanwhile
+    references: list[str] = field(default_factory=list)  # the submissions' identifiers, for people
 
 
 @dataclass
@@ -105,12 +106,14 @@ def consolidate(app: App) -> Consolidation:
     missing = [u for u in owing if u.id not in counted_ids]
     pending: list[Pending] = []
     for u in units:
-        waiting = [r.id for r in review if r.unit_id == u.id]
-        refused = [r.id for r in rejected if r.unit_id == u.id]
+        waiting = [r for r in review if r.unit_id == u.id]
+        refused = [r for r in rejected if r.unit_id == u.id]
         if waiting:
-            pending.append(Pending(u, "needs_review", waiting, counted=u.id in counted_ids))
+            pending.append(Pending(u, "needs_review", [r.id for r in waiting], counted=u.id in counted_ids,
+                                   references=[r.reference or str(r.id) for r in waiting]))
         elif u in missing:
-            pending.append(Pending(u, "rejected" if refused else "missing", refused))
+            pending.append(Pending(u, "rejected" if refused else "missing", [r.id for r in refused],
+                                   references=[r.reference or str(r.id) for r in refused]))
     unattributed = [r for r in review if r.unit_id is None]
     return Consolidation(form=form, indicators=inds, kinds=kinds, owing=owing, counted=counted, totals=totals,
                          by_kind=by_kind, missing=missing, pending=pending, unattributed=unattributed)
@@ -142,13 +145,13 @@ def report_json(app: App) -> dict:
 
 def pending_text(p: Pending) -> str:
     """Why a unit's figures are not in the totals, for the staff sheet."""
-    ids = ", ".join(str(i) for i in p.submissions)
+    ids = ", ".join(p.references or [str(i) for i in p.submissions])
     if p.status == "needs_review":
         if p.counted:
-            return f"Đã tính báo cáo được tiếp nhận trước; bản gửi sau (hồ sơ số {ids}) đang chờ xem xét, chưa tính."
-        return f"Báo cáo (hồ sơ số {ids}) đang chờ xem xét, chưa tính vào tổng hợp."
+            return f"Đã tính báo cáo được tiếp nhận trước; bản gửi sau (hồ sơ {ids}) đang chờ xem xét, chưa tính."
+        return f"Báo cáo (hồ sơ {ids}) đang chờ xem xét, chưa tính vào tổng hợp."
     if p.status == "rejected":
-        return f"Văn bản đã gửi (hồ sơ số {ids}) không đọc được hoặc không phải Mẫu 2; chưa có báo cáo để tổng hợp."
+        return f"Văn bản đã gửi (hồ sơ {ids}) không đọc được hoặc không phải Mẫu 2; chưa có báo cáo để tổng hợp."
     return "Chưa nộp báo cáo."
 
 
@@ -212,7 +215,7 @@ def report_xlsx(app: App, path: Path) -> None:
             for n, p in enumerate(c.pending, start=1)]
     for r in c.unattributed:
         rows.append([len(rows) + 1, r.document.get("unit_name") or "(không rõ)", "",
-                     f"Hồ sơ số {r.id} gửi từ {r.from_addr or 'địa chỉ không rõ'} chưa xác định được đơn vị; "
+                     f"Hồ sơ {r.reference or r.id} gửi từ {r.from_addr or 'địa chỉ không rõ'} chưa xác định được đơn vị; "
                      "đang chờ xem xét, chưa tính."])
     write_table(ws, ["STT", "Đơn vị", "Loại đơn vị", "Tình trạng"], rows, [6, 40, 22, 70])
     print_setup(ws, "1:1", landscape=False)

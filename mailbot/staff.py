@@ -13,9 +13,12 @@ import sqlalchemy as sa
 import parsers
 from mailbot import store as st
 from mailbot.app import App
+from mailbot.config import Unit
 from mailbot.intake import Reading, decide, read_file, record_files, settle
 from mailbot.message import read_message
+from mailbot.units import Roster, canonical
 from mailbot.unpack import expand
+from parsers.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -118,32 +121,48 @@ def _when(t: dt.datetime) -> str:
 # ---------------------------------------------------------------- review
 
 def review_items(app: App) -> list[dict]:
-    """Everything waiting for a person, each with what to decide."""
+    """Everything waiting for a person, each with the exact commands that decide it."""
     items = []
     with app.store.read() as conn:
         roster = app.roster(conn)
         for row in st.submission_rows(conn, status="needs_review"):
             unit = roster.get(row.unit_id)
+            named_id = next((r.get("unit_named_id") for r in row.review if r.get("unit_named_id")), None)
+            named = roster.get(named_id) or (roster.by_name(row.document.get("unit_name")).unit
+                                             if row.document.get("unit_name") else None)
             notes = "; ".join(n.get("message", n.get("code", "")) for n in row.review)
+            ref = row.reference
+            reject_cmd = f'mailbot reject {ref} --reason "…"'
+            commands: list[tuple[str, str]] = []
             if not row.form:
-                todo = ("mailbot reprocess   (đọc lại sau khi chương trình được sửa)\n"
-                        f"    mailbot reject {row.id} --reason \"…\"")
-            elif unit:
-                todo = (f"mailbot accept {row.id}            (tính cho {unit.name})\n"
-                        f"    mailbot accept {row.id} --unit ĐƠN_VỊ --remember   (đơn vị khác, ghi nhớ địa chỉ)\n"
-                        f"    mailbot reject {row.id} --reason \"…\"")
+                commands.append(("mailbot reprocess", "đọc lại sau khi chương trình được sửa"))
             else:
-                todo = (f"mailbot accept {row.id} --unit ĐƠN_VỊ --remember\n"
-                        f"    mailbot reject {row.id} --reason \"…\"")
-            items.append({"kind": "submission", "id": row.id, "form": row.form, "unit": row.unit_id,
-                          "from": row.from_addr, "file": row.filename, "reference": row.reference,
-                          "unit_named": row.document.get("unit_name"), "why": notes, "todo": todo})
+                candidates = [u for u in (unit, named) if u is not None]
+                for u in dict.fromkeys(candidates):  # the sender's unit, then the one the document names
+                    commands.append((f"mailbot accept {ref} --unit {u.id}", f"ghi nhận cho {u.name}"))
+                if row.from_addr and not _is_staff(app, row.from_addr) and roster.by_address(row.from_addr) is None:
+                    u = candidates[0] if candidates else None
+                    commands.append((f"mailbot accept {ref} --unit {u.id if u else 'MÃ_ĐƠN_VỊ'} --remember",
+                                     f"ghi nhận và ghi nhớ địa chỉ {row.from_addr} cho đơn vị này"))
+                if not candidates:
+                    commands.append((f"mailbot accept {ref} --unit MÃ_ĐƠN_VỊ",
+                                     "ghi nhận cho đơn vị có mã này (xem \"mailbot status --json\")"))
+            commands.append((reject_cmd, "không ghi nhận, ghi rõ lý do"))
+            by_sender = roster.by_address(row.from_addr)
+            items.append({"kind": "submission", "id": row.id, "reference": ref, "form": row.form,
+                          "unit": row.unit_id, "unit_name": unit.name if unit else None,
+                          "sender_unit": by_sender.id if by_sender else None,
+                          "unit_named": row.document.get("unit_name"),
+                          "unit_named_id": named.id if named else None,
+                          "from": row.from_addr, "file": row.filename, "why": notes,
+                          "commands": [c for c, _ in commands],
+                          "todo": commands})
         m = st.messages
         for r in conn.execute(sa.select(m.c.id, m.c.reference, m.c.from_addr, m.c.subject, m.c.summary)
                               .where(m.c.outcome == "failed").order_by(m.c.id)):
             items.append({"kind": "message", "id": r.id, "reference": r.reference, "from": r.from_addr,
-                          "subject": r.subject, "why": r.summary,
-                          "todo": "mailbot reprocess   (sau khi sửa lỗi; thư gốc đã được lưu)"})
+                          "subject": r.subject, "why": r.summary, "commands": ["mailbot reprocess"],
+                          "todo": [("mailbot reprocess", "sau khi sửa lỗi; thư gốc đã được lưu")]})
     return items
 
 
@@ -156,33 +175,97 @@ def review_text(app: App) -> str:
         if it["kind"] == "submission":
             label = app.config.campaign.form(it["form"]).label if it["form"] in app.config.campaign.form_ids \
                 else "tệp chưa rõ biểu mẫu"
-            out.append(f"[{it['id']}] {it['reference']} {label} từ {it['from']} — tệp «{it['file']}»"
-                       f" — văn bản ghi: {it['unit_named'] or '(không ghi tên đơn vị)'}")
+            out.append(f"{it['reference']}  {label}, tệp «{it['file']}», gửi từ {it['from'] or 'người gửi không rõ'}")
+            if it["sender_unit"]:
+                out.append(f"    Đơn vị theo địa chỉ gửi: {it['sender_unit']} ({_unit_name(app, it['sender_unit'])})")
+            named = it["unit_named"] or "(không ghi tên đơn vị)"
+            if it["unit_named_id"]:
+                named += f" → {it['unit_named_id']} ({_unit_name(app, it['unit_named_id'])})"
+            out.append(f"    Văn bản ghi: {named}")
         else:
-            out.append(f"[thư {it['id']}] {it['reference']} từ {it['from']} «{it['subject']}»: xử lý lỗi")
+            out.append(f"{it['reference']}  thư từ {it['from'] or 'người gửi không rõ'} «{it['subject']}»: "
+                       "xử lý lỗi")
         out.append(f"    Lý do: {it['why']}")
-        out.append(f"    Quyết định: {it['todo']}")
-    return "\n".join(out)
+        out.append("    Lệnh cần chạy:")
+        width = max(len(c) for c, _ in it["todo"])
+        for cmd, what in it["todo"]:
+            out.append(f"      {cmd:<{width}}   ({what})")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def _unit_name(app: App, unit_id: str) -> str:
+    u = app.config.unit(unit_id)
+    return u.name if u else unit_id
+
+
+def _is_staff(app: App, address: str) -> bool:
+    return address.lower() in app.staff_addresses
 
 
 # ---------------------------------------------------------------- decisions
 
 def resolve_id(app: App, ident: str) -> int:
-    """A submission id from what staff type: its number ("8"), or the reference a unit quotes
-    ("HTSD2017-0009") when that message holds one submission."""
-    ident = ident.strip()
-    if ident.isdigit():
-        return int(ident)
+    """The submission a reference names: the receipt's (HTSD2017-0042), or a document's within a
+    message holding several (HTSD2017-0042-2). A bare number is refused: it could mean a
+    database number or a reference's, and one identifier must mean one thing."""
+    text = " ".join(ident.split())
+    if not text:
+        raise DecisionError("cần ghi mã hồ sơ, ví dụ " + app.reference(42))
+    if text.isdigit():
+        raise DecisionError(f"«{text}» chưa đủ: ghi mã hồ sơ đầy đủ như trên thư báo nhận, ví dụ "
+                            f"{app.reference(int(text))} (lệnh \"mailbot review\" ghi sẵn lệnh cần chạy)")
     with app.store.read() as conn:
-        pk = conn.execute(sa.select(st.messages.c.id)
-                          .where(sa.func.upper(st.messages.c.reference) == ident.upper())).scalar()
+        pk = _message_by_reference(conn, text)
+        index = None
         if pk is None:
-            raise DecisionError(f"không có hồ sơ «{ident}» (xem \"mailbot review\")")
-        ids = [r.id for r in st.submission_rows(conn, message_pk=pk)]
-    if len(ids) != 1:
-        listed = ", ".join(map(str, ids)) or "không có"
-        raise DecisionError(f"thư {ident} có {len(ids)} tệp biểu mẫu (số {listed}); ghi số của tệp cần quyết định")
-    return ids[0]
+            head, dash, tail = text.rpartition("-")
+            if dash and tail.isdigit() and len(tail) <= 3:
+                pk = _message_by_reference(conn, head)
+                index = int(tail)
+        if pk is None:
+            raise DecisionError(f"không có hồ sơ «{text}» (xem \"mailbot review\")")
+        rows = sorted(st.submission_rows(conn, message_pk=pk), key=lambda r: r.id)
+    if index is not None:
+        if len(rows) < 2 or not 1 <= index <= len(rows):
+            raise DecisionError(f"không có hồ sơ «{text}» (xem \"mailbot review\")")
+        return rows[index - 1].id
+    if len(rows) == 1:
+        return rows[0].id
+    if not rows:
+        raise DecisionError(f"thư {text} không có tệp biểu mẫu nào để quyết định")
+    listed = "; ".join(f"{r.reference} ({_form_label(app, r.form)}, tệp «{r.filename}»)" for r in rows)
+    raise DecisionError(f"thư {text} có {len(rows)} tệp, mỗi tệp một mã: {listed}; ghi mã của tệp cần quyết định")
+
+
+def _message_by_reference(conn, text: str) -> int | None:
+    return conn.execute(sa.select(st.messages.c.id)
+                        .where(sa.func.upper(st.messages.c.reference) == text.upper())).scalar()
+
+
+def _form_label(app: App, form_id: str | None) -> str:
+    return app.config.campaign.form(form_id).label if form_id in app.config.campaign.form_ids \
+        else "không phải biểu mẫu"
+
+
+def resolve_unit(app: App, text: str) -> Unit:
+    """The unit staff mean: its id, its roster name or an alias, compared folded (never raw ==)."""
+    key = fold(text)
+    if not key:
+        raise DecisionError("cần ghi đơn vị: --unit MÃ_ĐƠN_VỊ (hoặc tên đơn vị trong danh sách)")
+    canon = canonical(text)
+    found = [u for u in app.config.units
+             if key == fold(u.id) or any(key == fold(n) or (canon and canon == canonical(n))
+                                         for n in (u.name, *u.aliases))]
+    found = list(dict.fromkeys(found))
+    if len(found) == 1:
+        return found[0]
+    if found:
+        listed = ", ".join(f"{u.id} ({u.name})" for u in found)
+        raise DecisionError(f"«{text}» có thể là {listed}; ghi mã đơn vị")
+    guess = Roster(app.config.units).by_name(text).unit
+    hint = f"; có phải {guess.id} ({guess.name})?" if guess else "; xem mã các đơn vị bằng \"mailbot status --json\""
+    raise DecisionError(f"không có đơn vị «{text}» trong danh sách{hint}")
 
 
 def _submission(conn, submission_id: int):
@@ -192,50 +275,79 @@ def _submission(conn, submission_id: int):
     return row
 
 
-def accept(app: App, submission_id: int, unit_id: str | None, remember: bool) -> str:
-    """The submission counts for the unit; a later one of that unit and form still supersedes it."""
+def _reference(conn, row) -> str:
+    """The submission's identifier (see store.document_reference)."""
+    [r] = [r for r in st.submission_rows(conn, message_pk=row.message_pk) if r.id == row.id]
+    return r.reference or str(row.id)
+
+
+def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool, force: bool = False) -> str:
+    """The submission counts for the unit; a later one of that unit and form still supersedes it.
+
+    Moving a submission already counted for one unit to another needs `force`
+    and is recorded (an event staff see in the digest, and the log).
+    """
     s = st.submissions
+    target = resolve_unit(app, unit) if isinstance(unit, str) else unit
     with app.store.transaction() as conn:
         row = _submission(conn, submission_id)
-        unit_id = unit_id or row.unit_id
-        unit = app.config.unit(unit_id) if unit_id else None
-        if unit is None:
-            raise DecisionError(f"không có đơn vị «{unit_id}» trong danh sách; ghi mã đơn vị: --unit MÃ" if unit_id
-                                else "cần ghi rõ đơn vị: --unit MÃ (mã đơn vị trong danh sách)")
+        ref = _reference(conn, row)
+        if target is None:
+            target = app.config.unit(row.unit_id) if row.unit_id else None
+        if target is None:
+            raise DecisionError("cần ghi rõ đơn vị: --unit MÃ_ĐƠN_VỊ (hoặc tên đơn vị trong danh sách)")
         if not row.form:
             raise DecisionError("tệp này không phải biểu mẫu nên không ghi nhận được; dùng \"mailbot reject\"")
+        moved_from = None
+        if row.status in ("accepted", "superseded") and row.unit_id and row.unit_id != target.id:
+            previous = _unit_name(app, row.unit_id)
+            if not force:
+                raise DecisionError(f"hồ sơ {ref} đã được ghi nhận cho {previous}; muốn chuyển sang "
+                                    f"{target.name}, chạy lại lệnh với --force")
+            moved_from = previous
         conn.execute(s.update().where(s.c.id == submission_id).values(
-            status="accepted", unit_id=unit.id, decided_by="staff", reason=None,
+            status="accepted", unit_id=target.id, decided_by="staff", reason=None,
             updated_at=st.utc_iso(st.now_utc())))
-        if row.unit_id and row.unit_id != unit.id:
+        if row.unit_id and row.unit_id != target.id:
             settle(conn, row.unit_id, row.form)
-        settle(conn, unit.id, row.form)
+        settle(conn, target.id, row.form)
+        if moved_from:
+            text = (f"Hồ sơ {ref} ({_form_label(app, row.form)}) đã được cán bộ chuyển từ {moved_from} "
+                    f"sang {target.name}.")
+            st.record_event(conn, "submission_moved", text)
+            log.info("submission %s (%s) moved by staff from %s to %s", submission_id, ref, row.unit_id, target.id)
         remembered = ""
         if remember:
             sender = conn.execute(sa.select(st.messages.c.from_addr).where(st.messages.c.id == row.message_pk)).scalar()
-            if sender and sender.lower() in {a.lower() for a in (*app.config.digest.to, *app.own_addresses)}:
+            if sender and _is_staff(app, sender):
                 raise DecisionError(f"{sender} là địa chỉ của cán bộ Phòng (thư chuyển tiếp), không ghi nhớ "
                                     "cho đơn vị; bỏ --remember")
             if sender:
                 la = st.learned_addresses
                 conn.execute(la.delete().where(la.c.email == sender.lower()))
-                conn.execute(la.insert().values(email=sender.lower(), unit_id=unit.id,
+                conn.execute(la.insert().values(email=sender.lower(), unit_id=target.id,
                                                 created_at=st.utc_iso(st.now_utc())))
                 remembered = f"; đã ghi nhớ địa chỉ {sender} cho đơn vị này"
         final = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).scalar()
     word = "đã ghi nhận" if final == "accepted" else "đã ghi nhận, nhưng có bản gửi sau thay thế"
-    return f"Hồ sơ số {submission_id}: {word} cho {unit.name}{remembered}."
+    moved = f" (chuyển từ {moved_from})" if moved_from else ""
+    return f"Hồ sơ {ref}: {word} cho {target.name}{moved}{remembered}."
 
 
 def reject(app: App, submission_id: int, reason: str) -> str:
+    """The submission does not count; the reason (required, never blank) is kept with it."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DecisionError("cần ghi lý do không ghi nhận: --reason \"…\"")
     s = st.submissions
     with app.store.transaction() as conn:
         row = _submission(conn, submission_id)
+        ref = _reference(conn, row)
         conn.execute(s.update().where(s.c.id == submission_id).values(
             status="rejected", decided_by="staff", reason=reason, updated_at=st.utc_iso(st.now_utc())))
         if row.unit_id and row.form:
             settle(conn, row.unit_id, row.form)
-    return f"Hồ sơ số {submission_id}: không ghi nhận (lý do: {reason})."
+    return f"Hồ sơ {ref}: không ghi nhận (lý do: {reason})."
 
 
 # ---------------------------------------------------------------- reprocess

@@ -296,17 +296,35 @@ class SubmissionRow:
     review: list[dict[str, Any]]
     message_id: str | None
     from_addr: str | None
-    reference: str | None
+    reference: str | None  # the submission's own: its message's, or "<message's>-N" when it holds several
     reason: str | None
+    message_reference: str | None = None  # the one on the receipt
+
+
+def document_reference(message_reference: str | None, index: int, count: int) -> str | None:
+    """The one identifier staff and units use for a submission.
+
+    A message with one document: the receipt's reference (HTSD2017-0042).
+    With several, each document is "<reference>-<n>" in order (HTSD2017-0042-2),
+    so one identifier always names one submission.
+    """
+    if not message_reference:
+        return None
+    return message_reference if count <= 1 else f"{message_reference}-{index}"
 
 
 def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str | None = None,
                     form: str | None = None, message_pk: int | None = None) -> list[SubmissionRow]:
     s, m, a = submissions, messages, attachments
+    # Position and count within the message, over all its submissions (before any filter).
+    rank = sa.select(s.c.id.label("sid"),
+                     sa.func.row_number().over(partition_by=s.c.message_pk, order_by=s.c.id).label("k"),
+                     sa.func.count().over(partition_by=s.c.message_pk).label("n")).subquery()
     q = (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
                    a.c.filename, a.c.sha256, s.c.document, s.c.review, m.c.message_id, m.c.from_addr,
-                   m.c.reference, s.c.reason)
-         .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id))
+                   m.c.reference, s.c.reason, rank.c.k, rank.c.n)
+         .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id)
+                      .join(rank, rank.c.sid == s.c.id))
          .order_by(s.c.received_at, s.c.id))
     if status:
         q = q.where(s.c.status == status)
@@ -319,7 +337,9 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
     return [SubmissionRow(id=r.id, message_pk=r.message_pk, unit_id=r.unit_id, form=r.form, status=r.status,
                           received_at=from_iso(r.received_at), late=bool(r.late), filename=r.filename,
                           sha256=r.sha256 or "", document=json.loads(r.document), review=json.loads(r.review or "[]"),
-                          message_id=r.message_id, from_addr=r.from_addr, reference=r.reference, reason=r.reason)
+                          message_id=r.message_id, from_addr=r.from_addr,
+                          reference=document_reference(r.reference, r.k, r.n), reason=r.reason,
+                          message_reference=r.reference)
             for r in conn.execute(q)]
 
 

@@ -191,3 +191,47 @@ def test_a_campaign_form_definition_file_is_used_by_parse(tmp_path):
     assert result.exit_code == 0, result.output
     problems = {p["field"]: p["message"] for p in json.loads(result.output)["problems"]}
     assert problems["trien_lam"] == "Chưa điền: Triển lãm (năm 2018)"
+
+
+def _maildir_config(tmp_path: Path, mails: list[tuple[bytes, str]]) -> Path:
+    """A configuration on a local Maildir holding `mails` (raw, received instant), sending into a folder."""
+    import mailbox as stdmailbox
+
+    box = stdmailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    for raw, when in mails:
+        key = box.add(raw)
+        t = datetime.fromisoformat(when).timestamp()
+        os.utime(tmp_path / "Maildir" / box._lookup(key), (t, t))
+    return write_config(tmp_path, **{
+        '[mailbox]                      # where units send their reports\nhost = "imap.gmail.com"':
+        f'[mailbox]\nkind = "maildir"\npath = "{(tmp_path / "Maildir").as_posix()}"\nhost = "imap.gmail.com"',
+        '[smtp]\nhost = "smtp.gmail.com"': f'[smtp]\nkind = "directory"\ndirectory = "{(tmp_path / "sent").as_posix()}"\nhost = "smtp.gmail.com"',
+    })
+
+
+def test_the_commands_review_prints_run_as_printed(tmp_path):
+    """`review` names the submission by its receipt reference and gives the exact command; it works."""
+    import shlex
+
+    from tests.docxgen import mau2_docx
+
+    report = mau2_docx("Trường THCS Phú Bài", {"ke_hoach": 1, "to_roi": 5}, {}, "1/BC", "2017-10-12")
+    path = _maildir_config(tmp_path, [(make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report)]),
+                                       "2017-10-12T09:00:00+07:00")])
+    assert run("--config", str(path), "poll", "--now", "2017-10-12T10:00:00+07:00").exit_code == 0
+    review = run("--config", str(path), "review").output
+    commands = [line.strip().split("   (")[0].rstrip() for line in review.splitlines() if line.strip().startswith("mailbot ")]
+    assert commands[0] == "mailbot accept HTSD2017-0001 --unit thcs-phu-bai"
+    assert 'mailbot reject HTSD2017-0001 --reason "…"' in commands
+
+    refused = run("--config", str(path), "reject", "HTSD2017-0001", "--reason", "  ")
+    assert refused.exit_code == 2 and "lý do" in refused.output
+    bare = run("--config", str(path), "accept", "1", "--unit", "thcs-phu-bai")
+    assert bare.exit_code == 1 and "HTSD2017-0001" in bare.output
+
+    result = run("--config", str(path), *shlex.split(commands[0])[1:])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Hồ sơ HTSD2017-0001: đã ghi nhận cho Trường THCS Phú Bài."
+    moved = run("--config", str(path), "accept", "HTSD2017-0001", "--unit", "Trung tâm HTCĐ phường Phú Bài")
+    assert moved.exit_code == 1 and "--force" in moved.output
+    assert run("--config", str(path), "review").output.strip() == "Không có hồ sơ nào cần xem xét."

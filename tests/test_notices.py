@@ -420,7 +420,7 @@ def test_digest_once_a_day_with_standing_and_work_to_do(tmp_path, smtp_server):
     text = text_of(msg)
     assert "ngày 14 tháng 10 năm 2017" in msg["Subject"]
     assert "Trung tâm HTCĐ phường Phú Bài" in text
-    assert "mailbot accept " + str(sid) + " --unit thcs-phu-bai" in text
+    assert f"mailbot accept HTSD2017-{pk3:04d} --unit thcs-phu-bai" in text  # the receipt's reference
     assert "mailbot review" in text
     assert "gone@example.org" in text and "550 5.1.1" in text
     assert "đánh số lại" in text

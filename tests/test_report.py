@@ -321,16 +321,18 @@ def test_report_xlsx_rows_subtotals_total_and_pending_sheet(seeded, tmp_path):
     assert ws["C5"].alignment.wrap_text is True
     assert ws.column_dimensions["B"].width == 34
 
+    with app.store.read() as conn:  # staff read the submission's identifier, never a database number
+        ref = {r.id: r.reference for r in st.submission_rows(conn)}
     pending = [[c.value for c in r] for r in wb["Chưa tổng hợp"].iter_rows(min_row=2)]
     assert pending == [
         [1, "Trung tâm HTCĐ xã Dương Hòa", "Trung tâm HTCĐ", "Chưa nộp báo cáo."],
         [2, "Trường THCS Phú Bài", "Trường học",
-         f"Báo cáo (hồ sơ số {ids['thcs_mau2_review']}) đang chờ xem xét, chưa tính vào tổng hợp."],
+         f"Báo cáo (hồ sơ {ref[ids['thcs_mau2_review']]}) đang chờ xem xét, chưa tính vào tổng hợp."],
         [3, "Trường Tiểu học Thủy Vân", "Trường học",
-         f"Văn bản đã gửi (hồ sơ số {ids['tv_rejected']}) không đọc được hoặc không phải Mẫu 2; "
+         f"Văn bản đã gửi (hồ sơ {ref[ids['tv_rejected']]}) không đọc được hoặc không phải Mẫu 2; "
          "chưa có báo cáo để tổng hợp."],
         [4, "(không rõ)", None,
-         f"Hồ sơ số {ids['unknown_review']} gửi từ someone@gmail.com chưa xác định được đơn vị; "
+         f"Hồ sơ {ref[ids['unknown_review']]} gửi từ someone@gmail.com chưa xác định được đơn vị; "
          "đang chờ xem xét, chưa tính."],
     ]
 
@@ -354,7 +356,7 @@ def test_report_counts_the_accepted_report_while_a_later_one_awaits_review(tmp_p
     pending = [[c.value for c in r] for r in load_workbook(path)["Chưa tổng hợp"].iter_rows(min_row=2)]
     gdnn = [r for r in pending if r[1] == "Trung tâm GDNN-GDTX thị xã Hương Thủy"]
     assert gdnn == [[6, "Trung tâm GDNN-GDTX thị xã Hương Thủy", "Trung tâm GDNN-GDTX",
-                     f"Đã tính báo cáo được tiếp nhận trước; bản gửi sau (hồ sơ số {later}) đang chờ xem xét, "
+                     f"Đã tính báo cáo được tiếp nhận trước; bản gửi sau (hồ sơ HTSD2017-{later:04d}) đang chờ xem xét, "
                      "chưa tính."]]
 
 

@@ -58,7 +58,7 @@ def test_rejecting_the_current_report_brings_back_the_earlier_one(app):
     poll(app)
     assert statuses(app) == [(1, "superseded"), (2, "accepted")]
     assert staff.reject(app, 2, "Gửi nhầm tệp của năm trước") == \
-        "Hồ sơ số 2: không ghi nhận (lý do: Gửi nhầm tệp của năm trước)."
+        "Hồ sơ HTSD2017-0002: không ghi nhận (lý do: Gửi nhầm tệp của năm trước)."
     assert statuses(app) == [(1, "accepted"), (2, "rejected")]
     with app.store.read() as conn:
         assert st.current_accepted(conn)[("tthtcd-phu-bai", "mau2")].document["indicators"]["to_roi"] == 100
@@ -76,7 +76,7 @@ def test_accept_needs_a_known_unit(app):
     with pytest.raises(staff.DecisionError):
         staff.accept(app, sid, "no-such-unit", remember=False)
     assert staff.accept(app, sid, "thcs-phu-bai", remember=False) == \
-        f"Hồ sơ số {sid}: đã ghi nhận cho Trường THCS Phú Bài."
+        "Hồ sơ HTSD2017-0001: đã ghi nhận cho Trường THCS Phú Bài."
 
 
 def test_a_staff_address_is_never_remembered_as_a_unit(app):
@@ -89,7 +89,7 @@ def test_a_staff_address_is_never_remembered_as_a_unit(app):
     assert status == "needs_review"
     with pytest.raises(staff.DecisionError, match="cán bộ Phòng"):
         staff.accept(app, sid, "tthtcd-phu-bai", remember=True)
-    assert staff.accept(app, sid, "tthtcd-phu-bai", remember=False).startswith(f"Hồ sơ số {sid}: đã ghi nhận")
+    assert staff.accept(app, sid, "tthtcd-phu-bai", remember=False).startswith("Hồ sơ HTSD2017-0001: đã ghi nhận")
 
 
 def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app, monkeypatch):
@@ -148,16 +148,81 @@ def test_a_document_our_parser_chokes_on_waits_for_a_person(app, monkeypatch):
     assert [i["id"] for i in staff.review_items(app)] == [sub.id]
 
 
-def test_staff_may_name_a_submission_by_the_reference_the_unit_quotes(app):
-    deliver(app, make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report(5, unit="Trường THCS Phú Bài"))]))
-    deliver(app, make_mail("la@gmail.com", "Hai tệp", [("a.docx", report(1)), ("b.docx", report(2))]))
+def test_one_identifier_names_one_submission(app):
+    """The receipt's reference names a submission; a message with several files gives each its own;
+    a bare number is refused (it used to mean a database row, not the receipt's number)."""
+    deliver(app, make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report(5, unit="Trường THCS Phú Bài"))]),
+            "2017-10-12T08:00:00+07:00")
+    deliver(app, make_mail("la@gmail.com", "Hai tệp", [("a.docx", report(1)), ("b.docx", report(2))]),
+            "2017-10-12T08:01:00+07:00")
+    for n in range(3, 10):  # submission numbers and reference numbers drift apart
+        deliver(app, make_mail(PHU_BAI, f"Báo cáo {n}", [("x.docx", report(n)), ("y.docx", report(n))]),
+                f"2017-10-12T08:{n:02d}:00+07:00")
     poll(app)
-    assert staff.resolve_id(app, "htsd2017-0001") == 1
-    assert staff.resolve_id(app, "7") == 7
-    with pytest.raises(staff.DecisionError, match="có 2 tệp biểu mẫu"):
+    with app.store.read() as conn:
+        rows = {r.reference: r.id for r in st.submission_rows(conn)}
+    assert len(rows) == 17  # every identifier is distinct
+    assert staff.resolve_id(app, "htsd2017-0001") == rows["HTSD2017-0001"] == 1
+    assert staff.resolve_id(app, " HTSD2017-0002-2 ") == rows["HTSD2017-0002-2"] == 3
+    assert staff.resolve_id(app, "HTSD2017-0009-1") == rows["HTSD2017-0009-1"] == 16
+    with pytest.raises(staff.DecisionError, match="có 2 tệp.*HTSD2017-0002-1.*HTSD2017-0002-2"):
         staff.resolve_id(app, "HTSD2017-0002")
-    with pytest.raises(staff.DecisionError, match="không có hồ sơ"):
-        staff.resolve_id(app, "HTSD2017-0404")
+    with pytest.raises(staff.DecisionError, match="HTSD2017-0009"):
+        staff.resolve_id(app, "9")  # never silently another submission than HTSD2017-0009's
+    for unknown in ("HTSD2017-0404", "HTSD2017-0001-2", "HTSD2017-0002-3", ""):
+        with pytest.raises(staff.DecisionError):
+            staff.resolve_id(app, unknown)
+    text = staff.review_text(app)
+    assert "HTSD2017-0001  Mẫu 2 (Báo cáo kết quả), tệp «bc.docx», gửi từ la@gmail.com" in text
+    assert "Văn bản ghi: Trường THCS Phú Bài → thcs-phu-bai (Trường THCS Phú Bài)" in text
+    assert "mailbot accept HTSD2017-0001 --unit thcs-phu-bai " in text
+    assert "mailbot accept HTSD2017-0001 --unit thcs-phu-bai --remember" in text
+    assert 'mailbot reject HTSD2017-0001 --reason "…"' in text
+    assert "mailbot accept HTSD2017-0002-1 --unit tthtcd-phu-bai " in text
+    assert "[" not in text  # no database numbers
+
+
+def test_unit_is_named_by_id_roster_name_or_alias_folded(app):
+    assert staff.resolve_unit(app, "thcs-phu-bai").id == "thcs-phu-bai"
+    assert staff.resolve_unit(app, "THCS-Phu-Bai").id == "thcs-phu-bai"
+    assert staff.resolve_unit(app, "Trường THCS Phú Bài").id == "thcs-phu-bai"
+    assert staff.resolve_unit(app, "truong thcs phu bai").id == "thcs-phu-bai"
+    assert staff.resolve_unit(app, "Trường  THCS Phú Bài").id == "thcs-phu-bai"  # spaces collapsed
+    assert staff.resolve_unit(app, "Trung tâm HTCĐ phường Phú Bài").id == "tthtcd-phu-bai"
+    assert staff.resolve_unit(app, "TTHTCĐ Phú Bài").id == "tthtcd-phu-bai"  # an alias, or its spelling
+    with pytest.raises(staff.DecisionError, match="có phải tthtcd-phu-bai"):
+        staff.resolve_unit(app, "Trung tâm HTCĐ Phú Bà")
+    with pytest.raises(staff.DecisionError, match="không có đơn vị «Phú Bài»"):
+        staff.resolve_unit(app, "Phú Bài")  # a centre and a school: never a guess
+
+
+def test_moving_an_accepted_submission_needs_force_and_is_recorded(app):
+    deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(100))]))
+    poll(app)
+    assert statuses(app) == [(1, "accepted")]
+    with pytest.raises(staff.DecisionError, match="đã được ghi nhận cho Trung tâm HTCĐ phường Phú Bài.*--force"):
+        staff.accept(app, 1, "Trường THCS Phú Bài", remember=False)
+    with app.store.read() as conn:
+        assert st.current_accepted(conn)[("tthtcd-phu-bai", "mau2")].id == 1
+    assert staff.accept(app, 1, "thcs-phu-bai", remember=False, force=True) == \
+        "Hồ sơ HTSD2017-0001: đã ghi nhận cho Trường THCS Phú Bài (chuyển từ Trung tâm HTCĐ phường Phú Bài)."
+    with app.store.read() as conn:
+        accepted = st.current_accepted(conn)
+        events = conn.execute(sa.select(st.events.c.kind, st.events.c.text)).all()
+    assert ("tthtcd-phu-bai", "mau2") not in accepted and accepted[("thcs-phu-bai", "mau2")].id == 1
+    assert events == [("submission_moved", "Hồ sơ HTSD2017-0001 (Mẫu 2 (Báo cáo kết quả)) đã được cán bộ "
+                       "chuyển từ Trung tâm HTCĐ phường Phú Bài sang Trường THCS Phú Bài.")]
+    # Confirming the unit it already counts for is no move.
+    assert staff.accept(app, 1, "thcs-phu-bai", remember=False).startswith("Hồ sơ HTSD2017-0001: đã ghi nhận")
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\t\n"])
+def test_an_empty_reason_is_refused(app, reason):
+    deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(100))]))
+    poll(app)
+    with pytest.raises(staff.DecisionError, match="cần ghi lý do"):
+        staff.reject(app, 1, reason)
+    assert statuses(app) == [(1, "accepted")]
 
 
 def test_a_version_1_database_is_migrated_in_place(tmp_path):
