@@ -14,6 +14,7 @@ import json
 import logging
 import mailbox as stdlib_mailbox
 import os
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -515,11 +516,11 @@ class MaildirMailbox(Mailbox):
         if not fresh:
             return
 
-        def order(k: str) -> tuple[float, str]:
+        def order(k: str) -> tuple:
             try:
-                return (found[k].stat().st_mtime, k)
+                return (found[k].stat().st_mtime_ns, delivery_order(k))
             except FileNotFoundError:
-                return (float("inf"), k)
+                return (float("inf"), delivery_order(k))
 
         for k in sorted(fresh, key=order):
             st["uids"][k] = st["next_uid"]
@@ -605,6 +606,21 @@ class MaildirMailbox(Mailbox):
     def close(self) -> None:
         self._state = None
         self._dir = None
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def delivery_order(key: str) -> tuple:
+    """Sort key for Maildir file names that follows the delivery order.
+
+    Delivery agents name a file after the moment it arrived ("1507773600.M99999P42Q7.host":
+    seconds, microseconds, process, counter), with numbers not padded: compared as text,
+    M100000 sorts before M99999. Compared number by number, the names keep their order.
+    Used after the file's mtime, which ties for mail delivered within one clock tick.
+    """
+    parts = _DIGITS.split(key)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 def _add_seen(path: Path) -> Path:

@@ -408,6 +408,37 @@ def test_maildir_numbering_survives_reopen_and_renames(tmp_path):
     assert box.new_uids(2) == []
 
 
+def test_maildir_mail_delivered_within_one_clock_tick_is_numbered_in_delivery_order(tmp_path):
+    """Equal mtimes: the file names' times decide, read as numbers (M99999 before M100000)."""
+    d = Maildir(tmp_path / "md")
+    names = [f"1507773600.M{usec}P4242Q{q}.mx.example.org" for q, usec in
+             enumerate([99998, 99999, 100000, 100001, 999999], start=1)]
+    names.append("1507773601.M5P4242Q6.mx.example.org")
+    t = dt.datetime(2017, 10, 12, 9, 0, tzinfo=ICT).timestamp()
+    for n, name in enumerate(reversed(names)):  # written in another order than delivered
+        path = tmp_path / "md" / "new" / name
+        path.write_bytes(message(len(names) - n))
+        os.utime(path, (t, t))
+    with MaildirMailbox(d.cfg) as box:
+        got = [m.raw for m in box.fetch(box.new_uids(0))]
+    assert got == [message(n) for n in range(1, len(names) + 1)]
+
+
+def test_maildir_many_messages_delivered_at_once_keep_their_order(tmp_path):
+    d = Maildir(tmp_path / "md")
+    when = dt.datetime(2017, 10, 12, 9, 0, tzinfo=ICT)
+    for n in range(1, 41):
+        d.deliver(message(n), when)
+    with MaildirMailbox(d.cfg) as box:
+        assert [m.raw for m in box.fetch(box.new_uids(0))] == [message(n) for n in range(1, 41)]
+
+
+def test_delivery_order_reads_numbers_as_numbers():
+    assert mb.delivery_order("1507773600.M99999P1Q1.h") < mb.delivery_order("1507773600.M100000P1Q2.h")
+    assert mb.delivery_order("1507773600.M5P1Q9.h") < mb.delivery_order("1507773601.M1P1Q1.h")
+    assert mb.delivery_order("1700000000.12345_9.host,U=7") < mb.delivery_order("1700000000.12345_10.host,U=8")
+
+
 def test_maildir_mark_done_keeps_flags_unless_mark_seen(tmp_path):
     d = Maildir(tmp_path / "md")
     d.deliver(message(1))
