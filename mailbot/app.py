@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from email.utils import parseaddr
 from typing import Callable
 
@@ -88,39 +85,6 @@ def open_app(config: Config, clock: Callable[[], dt.datetime] | None = None) -> 
 def fixed_clock(instant: dt.datetime) -> Callable[[], dt.datetime]:
     """A clock frozen at `instant` (for `--now`)."""
     return lambda: instant
-
-
-LOCK_FILE = "mailbot.lock"
-
-
-class DataDirBusy(Exception):
-    """Another mailbot process (the daemon, or a command run by hand) works on this data directory."""
-
-    def __init__(self, message: str, holder: str = "unknown"):
-        super().__init__(message)
-        self.holder = holder
-
-
-def lock_data_dir(data_dir: Path):
-    """An exclusive flock on data_dir/mailbot.lock, held until the returned file is closed.
-
-    The daemon holds it for its life; the commands that fetch or send by hand
-    hold it while they run, so two intake cycles or two senders never overlap.
-    """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(data_dir / LOCK_FILE, "a+", encoding="ascii")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "unknown"
-        fh.close()
-        raise DataDirBusy(f"another mailbot (pid {holder}) is working on {data_dir}", holder) from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh
 
 
 class Run:

@@ -127,18 +127,17 @@ def _job(ctx: Ctx, now: str | None, call: Callable, dry_run: bool = False) -> No
     JobFailed is a handled failure (exit 1); so is a running daemon, which does
     the same work itself (two intake cycles or two senders never overlap).
     """
-    from mailbot import jobs
-    from mailbot.app import DataDirBusy, lock_data_dir
+    from mailbot import jobs, lock as lockmod
 
     app = ctx.app(now)
     try:
-        lock = None if dry_run else lock_data_dir(app.config.storage.data_dir)
+        lock = None if dry_run else lockmod.take(app)
         try:
             click.echo(call(jobs, app))
         finally:
             if lock:
                 lock.close()
-    except DataDirBusy as exc:
+    except lockmod.DataDirBusy as exc:
         raise Failure(f"{exc}: the daemon does this itself; stop it first to run it by hand") from None
     except jobs.JobFailed as exc:
         raise Failure(str(exc)) from None

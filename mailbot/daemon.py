@@ -13,7 +13,7 @@ Three parts, all in one process:
 - the main thread, which waits for SIGTERM/SIGINT and then stops the others:
   the intake finishes the message in hand, the scheduler finishes its jobs.
 
-One daemon per data directory (an flock on data_dir/mailbot.lock).
+One daemon per data directory and per database (mailbot.lock).
 
 `mailbot run --now INSTANT` shifts only the application's idea of "now"
 (deadlines, lateness, which reminders are due, the digest's day): the clock
@@ -28,17 +28,16 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from mailbot import jobs, notices, outbox
+from mailbot import jobs, lock as lockmod, notices, outbox
 from parsers import convert
 from mailbot import store as st
-from mailbot.app import App, DataDirBusy, lock_data_dir
+from mailbot.app import App
 from mailbot.mailbox import AuthenticationFailed, Mailbox, MailboxError, open_mailbox
 
 log = logging.getLogger(__name__)
@@ -55,21 +54,21 @@ STOP_JOIN = 120.0  # how long a stop waits for the message in hand
 intake_lock = threading.Lock()
 
 
-class AlreadyRunning(DataDirBusy):
+class AlreadyRunning(lockmod.DataDirBusy):
     """Another mailbot daemon holds the data directory's lock."""
 
 
 def run(app: App, verbose: bool = False) -> None:
     """Run until SIGTERM/SIGINT; returns normally (exit 0) after a clean stop."""
-    lock = _acquire_lock(app.config.storage.data_dir)
+    lock = _acquire_lock(app)
     try:
         _moving_clock(app)
         if not convert.available():
             log.warning("LibreOffice (soffice) is not installed: .doc, .odt and .rtf files cannot be read; "
                         "units sending them are asked for .docx (apt-get install libreoffice-writer-nogui)")
-        released = outbox.retry_now(app)  # leases of a process that died are ours now
-        if released:
-            log.info("%d queued message(s) will be sent now", released)
+        due = outbox.retry_now(app)  # a restart is a natural moment to retry what waits for its backoff
+        if due:
+            log.info("%d queued message(s) will be sent now", due)
         Daemon(app, verbose).run()
     finally:
         lock.close()  # closing the descriptor releases the flock
@@ -77,12 +76,13 @@ def run(app: App, verbose: bool = False) -> None:
 
 # ------------------------------------------------------------------ lock and clock
 
-def _acquire_lock(data_dir: Path):
-    """Hold the data directory's lock for the life of the process; the kernel drops it if we die."""
+def _acquire_lock(app: App) -> lockmod.Held:
+    """Hold the data directory's (and database's) lock for the life of the process; dying drops it."""
     try:
-        return lock_data_dir(data_dir)
-    except DataDirBusy as exc:
-        raise AlreadyRunning(f"another mailbot is already running on {data_dir} (pid {exc.holder}); "
+        return lockmod.take(app)
+    except lockmod.DataDirBusy as exc:
+        where = app.config.storage.data_dir if app.store.engine.dialect.name == "sqlite" else "its database"
+        raise AlreadyRunning(f"another mailbot is already running on {where} ({exc.holder}); "
                              "stop it first (systemctl stop mailbot)") from None
 
 

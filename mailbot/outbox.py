@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = dt.timedelta(minutes=1)
 BACKOFF_MAX = dt.timedelta(minutes=60)
-LEASE = dt.timedelta(minutes=15)  # a claimed row is not picked up by another run for this long
+# A claimed row is not picked up by another run of this process for this long; a row claimed by a
+# process that died is released at once by the next one to take the lock (release_claims).
+LEASE = dt.timedelta(minutes=15)
 WIRE = email.policy.SMTP  # CRLF line ends, as the SMTP DATA command wants them
 
 
@@ -108,7 +110,7 @@ def deliver_due(app: App) -> DeliveryStats:
                     else:
                         log.error("outbox %s to %s refused for good: %s", row.id, row.recipient, exc)
                         conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
-                            status="failed", attempts=row.attempts + 1, last_error=str(exc)))
+                            status="failed", attempts=row.attempts + 1, last_error=str(exc), claimed_at=None))
                         stats.failed += 1
                 if exc.temporary and not _alive(transport):
                     with app.store.transaction() as conn:  # the session is gone: the rest wait their turn
@@ -119,7 +121,8 @@ def deliver_due(app: App) -> DeliveryStats:
                 continue
             with app.store.transaction() as conn:
                 conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
-                    status="sent", attempts=row.attempts + 1, sent_at=st.utc_iso(now), last_error=None))
+                    status="sent", attempts=row.attempts + 1, sent_at=st.utc_iso(now), last_error=None,
+                    claimed_at=None))
             stats.sent += 1
     finally:
         transport.close()
@@ -129,13 +132,26 @@ def deliver_due(app: App) -> DeliveryStats:
 def retry_now(app: App) -> int:
     """Make every queued row due now; returns how many.
 
-    Called by the daemon at start, while it holds the data directory's lock:
-    rows leased by a process that died (kill -9, power cut) would otherwise
-    wait out their lease, and a restart is a natural moment to retry.
+    Called by the daemon at start: a restart (after a fix, a new password)
+    is a natural moment to retry what waits for its backoff.
     """
     with app.store.transaction() as conn:
         return conn.execute(st.outbox.update().where(st.outbox.c.status == "queued")
                             .values(next_attempt_at=st.utc_iso(app.now()))).rowcount
+
+
+def release_claims(app: App) -> int:
+    """Make the rows a delivery run had in hand due now; returns how many.
+
+    Called by whoever takes the data directory's lock (mailbot.lock): no
+    delivery runs without it, so a claim found then belongs to a process that
+    died. The row that was on the wire at that moment may go out twice; the
+    others go out once, at once.
+    """
+    ob = st.outbox
+    with app.store.transaction() as conn:
+        return conn.execute(ob.update().where(ob.c.status == "queued", ob.c.claimed_at.is_not(None))
+                            .values(next_attempt_at=st.utc_iso(app.now()), claimed_at=None)).rowcount
 
 
 def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
@@ -171,7 +187,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
                 continue
             got = conn.execute(ob.update().where(ob.c.id == r.id, ob.c.status == "queued",
                                                  ob.c.next_attempt_at == r.next_attempt_at)
-                               .values(next_attempt_at=lease)).rowcount
+                               .values(next_attempt_at=lease, claimed_at=now_s)).rowcount
             if got:
                 for a in addrs:
                     counts[a] = counts.get(a, 0) + 1
@@ -194,7 +210,8 @@ def _still_owed(dedupe_key: str, owed: dict[tuple[str, str], str]) -> bool:
 def _defer(conn: Connection, row, error: str, now: dt.datetime) -> None:
     attempts = row.attempts + 1
     conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
-        attempts=attempts, last_error=error[:1000], next_attempt_at=st.utc_iso(now + backoff(attempts))))
+        attempts=attempts, last_error=error[:1000], next_attempt_at=st.utc_iso(now + backoff(attempts)),
+        claimed_at=None))
 
 
 def _alive(transport: smtp.Transport) -> bool:

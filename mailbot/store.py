@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -155,6 +155,9 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("sent_at", sa.String(40)),
+    # Set while a delivery run has the row in hand; a row still claimed when the lock is taken
+    # was claimed by a process that died (mailbot.lock).
+    sa.Column("claimed_at", sa.String(40)),
 )
 
 # Reminders decided: sent, or skipped because a later one was due.
@@ -265,7 +268,12 @@ def _migrate_2(conn: Connection) -> None:
     fetch_failures.create(conn, checkfirst=True)  # new in version 2 (a fresh database has it from 1)
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2}
+def _migrate_3(conn: Connection) -> None:
+    if "claimed_at" not in {c["name"] for c in sa.inspect(conn).get_columns("outbox")}:
+        conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN claimed_at VARCHAR(40)"))
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
 
 
 def _set_meta(conn: Connection, key: str, value: str) -> None:

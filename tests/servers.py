@@ -7,7 +7,7 @@ Fixtures (available everywhere through tests/conftest.py's pytest_plugins):
   with a ready ``MailboxConfig`` whose password variable is set. The server
   also offers AUTH=XOAUTH2 and accepts the user's password as the token.
 - ``smtp_server``: an aiosmtpd server per test (``SmtpServer``) recording every
-  delivered envelope, with ``refuse()`` for outage tests.
+  delivered envelope, with ``refuse()`` for outage tests and ``stall_on()`` for crash tests.
 
 Plain helpers for scripts and benchmarks: ``running_dovecot(tmpdir)``,
 ``running_smtp()``, ``append(account, raw, ...)``, ``reset_uidvalidity(account)``.
@@ -16,6 +16,7 @@ Missing server software makes the fixtures FAIL, never skip: CI installs it.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import itertools
@@ -400,6 +401,12 @@ class _Handler:
                 raw=bytes(envelope.original_content or envelope.content),
                 auth_user=login,
             ))
+            self.server.data_count += 1
+            stall = self.server.data_count == self.server.stall_at
+        if stall:  # the message is taken; the client waits for the 250 that never comes in time
+            self.server.stalled.set()
+            while not self.server.resume.is_set():
+                await asyncio.sleep(0.05)
         return "250 Message accepted for delivery"
 
 
@@ -419,6 +426,10 @@ class SmtpServer:
         self.users: dict[str, str] = {}
         self.refusal: str | None = None
         self.lock = threading.Lock()
+        self.data_count = 0
+        self.stall_at: int | None = None
+        self.stalled = threading.Event()
+        self.resume = threading.Event()
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
@@ -434,6 +445,7 @@ class SmtpServer:
         self._controller.start()
 
     def stop(self) -> None:
+        self.resume.set()
         with contextlib.suppress(Exception):
             self._controller.stop()
 
@@ -442,6 +454,14 @@ class SmtpServer:
         if reply is not None and not re.match(r"^[45]\d\d ", reply):
             raise ValueError("a refusal is an SMTP reply such as '451 4.3.0 try later'")
         self.refusal = reply
+
+    def stall_on(self, n: int) -> None:
+        """Keep the n-th message (counting from now) on the wire: the server takes its DATA but holds
+        back the reply until `resume` is set (as a slow server does); `stalled` is set when that starts."""
+        with self.lock:
+            self.stall_at = self.data_count + n
+        self.stalled.clear()
+        self.resume.clear()
 
     def add_user(self, name: str, password: str) -> None:
         self.users[name] = password

@@ -162,7 +162,7 @@ def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path):
 
 
 def test_poll_by_hand_while_the_daemon_runs_is_refused(tmp_path):
-    from mailbot.app import lock_data_dir
+    from mailbot.lock import lock_data_dir
 
     path = write_config(tmp_path)
     held = lock_data_dir(tmp_path / "data")  # as `mailbot run` holds it

@@ -7,7 +7,7 @@ import email.policy
 
 import sqlalchemy as sa
 
-from mailbot import notices, outbox
+from mailbot import lock, notices, outbox
 from mailbot import store as st
 from tests.servers import free_port
 from tests.test_notices import Clock, make_app
@@ -157,18 +157,35 @@ def test_backoff_doubles_up_to_an_hour():
     assert [outbox.backoff(n).total_seconds() / 60 for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
-def test_a_lease_left_by_a_dead_process_is_released_at_daemon_start(tmp_path, smtp_server):
+def test_a_claim_left_by_a_dead_process_is_released_when_the_lock_is_taken(tmp_path, smtp_server):
     clock = Clock("2017-09-27T10:00")
     app = make_app(tmp_path, smtp_server, clock)
     oid = queue(app, "k")
-    stats = outbox.DeliveryStats()
-    [claimed] = outbox._claim(app, app.now(), stats)  # a process leased the row, then died before sending
-    assert claimed.id == oid
-    assert outbox.deliver_due(app).sent == 0  # the lease keeps it from a second sender
+    waiting = queue(app, "w")
+    with app.store.transaction() as conn:  # an earlier failure: this one waits for its backoff
+        conn.execute(st.outbox.update().where(st.outbox.c.id == waiting).values(
+            attempts=3, next_attempt_at=st.utc_iso(app.now() + outbox.backoff(3))))
+    [claimed] = outbox._claim(app, app.now(), outbox.DeliveryStats())  # a process claimed it, then died
+    assert claimed.id == oid and row(app, oid).claimed_at
+    assert outbox.deliver_due(app).sent == 0  # the claim keeps it from a second sender of this process
+    with lock.take(app):  # the next `poll`, `deliver` or daemon
+        assert row(app, oid).claimed_at is None
+        assert outbox.deliver_due(app).sent == 1
+    assert row(app, oid).status == "sent"
+    assert row(app, waiting).status == "queued" and row(app, waiting).attempts == 3  # its backoff is kept
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_restarted_daemon_retries_at_once(tmp_path, smtp_server):
+    clock = Clock("2017-09-27T10:00")
+    app = make_app(tmp_path, smtp_server, clock)
+    oid = queue(app, "k")
+    with app.store.transaction() as conn:
+        conn.execute(st.outbox.update().where(st.outbox.c.id == oid).values(
+            attempts=5, next_attempt_at=st.utc_iso(app.now() + outbox.backoff(5))))
+    assert outbox.deliver_due(app).sent == 0
     assert outbox.retry_now(app) == 1
     assert outbox.deliver_due(app).sent == 1
-    assert row(app, oid).status == "sent"
-    assert len(smtp_server.messages) == 1
 
 
 def test_oauth2_login_with_a_token_from_a_command(tmp_path, smtp_server):

@@ -226,13 +226,14 @@ def test_an_empty_reason_is_refused(app, reason):
 
 
 def test_a_version_1_database_is_migrated_in_place(tmp_path):
-    """Upgrades keep the data: a database written by schema 1 gains what 2 added."""
+    """Upgrades keep the data: a database written by schema 1 gains what 2 and 3 added."""
     from mailbot.store import Store, fetch_failures, metadata
 
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     old = Store(url)
     with old.transaction() as conn:  # what version 1 created
-        metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not fetch_failures])
+        metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in (fetch_failures, st.outbox)])
+        conn.execute(sa.text("CREATE TABLE outbox (id INTEGER PRIMARY KEY, dedupe_key VARCHAR(300))"))
         conn.execute(st.meta.insert().values(key="schema_version", value="1"))
         conn.execute(st.events.insert().values(at="2017-10-01T00:00:00+00:00", kind="note", text="kept"))
     old.close()
@@ -240,6 +241,8 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path):
     new.migrate()
     with new.read() as conn:
         assert sa.inspect(conn).has_table("fetch_failures")
-        assert conn.execute(sa.select(st.meta.c.value).where(st.meta.c.key == "schema_version")).scalar() == "2"
+        assert conn.execute(sa.select(st.meta.c.value).where(st.meta.c.key == "schema_version")).scalar() \
+            == str(st.SCHEMA_VERSION)
+        assert "claimed_at" in {c["name"] for c in sa.inspect(conn).get_columns("outbox")}
         assert conn.execute(sa.select(st.events.c.text)).scalar() == "kept"
     new.close()
