@@ -37,7 +37,10 @@ from mailbot.config import FormConfig, Unit
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+# The letters: mailbot/templates in an installed wheel, the repository's top-level templates/ otherwise.
+_HERE = Path(__file__).resolve().parent
+DEFAULT_TEMPLATES = next((d for d in (_HERE / "templates", _HERE.parent / "templates") if d.is_dir()),
+                         _HERE.parent / "templates")
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
 # The plan's labels (CONTRACT.md), used when the form definition has no `name`.
@@ -122,7 +125,7 @@ def deadline_text(form: FormConfig, tz) -> str:
 # ------------------------------------------------------------ templates and messages
 
 def templates_dir(app: App) -> Path:
-    return Path(app.config.templates_dir) if app.config.templates_dir else ROOT / "templates"
+    return Path(app.config.templates_dir) if app.config.templates_dir else DEFAULT_TEMPLATES
 
 
 def environment(app: App) -> jinja2.Environment:

@@ -13,8 +13,22 @@ CORPUS = SHARED / "corpus"
 pytest_plugins = ["tests.servers"]
 
 
+CORPUS_MISSING = (f"needs the real-world mail corpus at {CORPUS}, which is not part of the repository "
+                  "(CI places it beside the checkout as ../shared/corpus)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `corpus` read ../shared/corpus: run them where it is, skip them (saying why) where not."""
+    if (CORPUS / "mime").is_dir():
+        return
+    skip = pytest.mark.skip(reason=CORPUS_MISSING)
+    for item in items:
+        if item.get_closest_marker("corpus"):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def corpus_dir() -> Path:
-    if not CORPUS.exists():
-        pytest.fail(f"the shared corpus is missing at {CORPUS}")
+    if not CORPUS.is_dir():
+        pytest.skip(CORPUS_MISSING)
     return CORPUS

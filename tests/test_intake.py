@@ -240,6 +240,7 @@ def test_late_form_is_marked_late(app, imap_account):
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "mime"
 
 
+@pytest.mark.corpus
 def test_every_corpus_message_gets_an_outcome_and_no_automatic_one_is_answered(app, imap_account):
     files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "LICENSE" and p.stat().st_size)  # a mailbox holds no empty message
     assert len(files) > 50, f"corpus missing at {CORPUS}"

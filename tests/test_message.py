@@ -382,11 +382,13 @@ def corpus_files() -> list[Path]:
     return sorted(p for p in MIME_CORPUS.rglob("*") if p.is_file())
 
 
+@pytest.mark.corpus
 def test_corpus_is_present():
     files = corpus_files()
     assert {p.parent.name for p in files} >= {"mail-parser", "attachment_emails", "multipart_report_emails"}
 
 
+@pytest.mark.corpus
 def test_every_corpus_message_is_read():
     for path in corpus_files():
         parsed = read_message(path.read_bytes())
@@ -394,6 +396,7 @@ def test_every_corpus_message_is_read():
         assert all(isinstance(p, Part) and p.filename for p in parsed.parts), path
 
 
+@pytest.mark.corpus
 def test_corpus_reports_are_automatic():
     reports = sorted((MIME_CORPUS / "mikel-mail" / "multipart_report_emails").glob("*.eml"))
     reasons = {p.name: read_message(p.read_bytes()).envelope.automatic for p in reports}
@@ -424,12 +427,14 @@ ATTACHMENT_NAMES = {
 }
 
 
+@pytest.mark.corpus
 def test_corpus_attachment_names():
     folder = MIME_CORPUS / "mikel-mail" / "attachment_emails"
     found = {p.name: [x.filename for x in read_message(p.read_bytes()).parts] for p in sorted(folder.glob("*.eml"))}
     assert found == ATTACHMENT_NAMES
 
 
+@pytest.mark.corpus
 def test_corpus_forwarded_pdf_is_marked_and_decoded():
     path = MIME_CORPUS / "mikel-mail" / "attachment_emails" / "attachment_message_rfc822.eml"
     parts = read_message(path.read_bytes()).parts

@@ -336,6 +336,7 @@ def test_zip_inside_forwarded_message():
 
 # ---------------------------------------------------------------- the shared corpus
 
+@pytest.mark.corpus
 def test_every_corpus_message_expands():
     if not MIME_CORPUS.is_dir():
         pytest.fail(f"the shared MIME corpus is missing at {MIME_CORPUS}")
@@ -349,6 +350,7 @@ def test_every_corpus_message_expands():
             assert f.role in ("document", "photo") or f.problem, path
 
 
+@pytest.mark.corpus
 def test_corpus_spam_zip_is_unpacked_in_memory_only():
     path = MIME_CORPUS / "mail-parser" / "mail_test_15"
     files = expand(read_message(path.read_bytes()).parts, LIMITS)
