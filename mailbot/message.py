@@ -34,6 +34,7 @@ from parsers.text import clean_line
 log = logging.getLogger(__name__)
 
 BODY_TEXT_MAX = 4000  # characters of body text kept for the record
+HEADER_TEXT_MAX = 200  # characters of a subject or a name kept (and ever echoed in a header)
 MAX_MIME_DEPTH = 40  # deeper nesting is hostile, not a real client
 FILENAME_MAX = 180
 FEED_CHUNK = 64 * 1024
@@ -53,6 +54,7 @@ class Envelope:
     automatic: str | None  # why no receipt may be sent, or None
     spoofing: str | None  # failed authentication checks, or None
     body_text: str  # plain text, at most BODY_TEXT_MAX characters
+    auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
 
 
 @dataclass(frozen=True)
@@ -141,30 +143,30 @@ _MSGID = re.compile(r"<[^<>\s]+>")
 
 def _envelope(mp: mailparser.MailParser | None, msg: email.message.Message, own: tuple[str, ...]) -> Envelope:
     headers = header_map(msg)
-    from_name, from_addr = _first_address(getattr(mp, "from_") if mp else None, headers.get("from"))
-    if mp is not None:
-        to = tuple(a.strip().lower() for _, a in getattr(mp, "to") or [] if a)
-    else:
-        to = tuple(a.strip().lower() for _, a in email.utils.getaddresses([headers.get("to", "")]) if "@" in a)
+    from_name, from_addr = _first_address(_first(msg.get_all("from")))
+    to = tuple(a for v in msg.get_all("to") or [] for _, a in addresses(v) if a)
     return_path = None
     if "return-path" in headers:
         rp = headers["return-path"].strip()
         m = re.search(r"<([^<>]*)>", rp)
-        return_path = (m.group(1) if m else rp).strip().lower()
-    refs = tuple(_MSGID.findall(_text(headers.get("references", ""))))
+        bare = (m.group(1) if m else rp).strip()
+        return_path = "" if not bare else clean_address(bare)
+    refs = tuple(r for r in map(clean_msgid, _MSGID.findall(_text(headers.get("references", "")))) if r)
+    auth_results = tuple(header_text(v, limit=2000) for v in msg.get_all("authentication-results") or [])
     return Envelope(
         message_id=_msgid(headers.get("message-id")),
         from_addr=from_addr,
         from_name=from_name,
         to=to,
-        subject=clean_line(_decoded(msg.get_all("subject"))),
-        date_header=clean_line(_text(headers["date"])) if headers.get("date", "").strip() else None,
+        subject=header_text(_first(msg.get_all("subject"))),
+        date_header=header_text(headers["date"]) or None if headers.get("date", "").strip() else None,
         in_reply_to=_msgid(headers.get("in-reply-to")),
         references=refs,
         return_path=return_path,
         automatic=automatic_reason(headers, from_addr, own),
-        spoofing=spoofing_signal(msg.get_all("authentication-results") or []),
+        spoofing=spoofing_signal(auth_results),
         body_text=_body_text(mp) if mp is not None else "",
+        auth_results=auth_results,
     )
 
 
@@ -201,9 +203,9 @@ def _bytes_text(data: bytes, charset: str | None) -> str:
     return data.decode("cp1258", "replace")  # legacy Vietnamese clients
 
 
-def _decoded(values: list | None) -> str:
-    """The first occurrence of a header, decoded."""
-    return _text(values[0]) if values else ""
+def _first(values: list | None) -> object:
+    """The first occurrence of a header, as parsed (header_text decodes it)."""
+    return values[0] if values else ""
 
 
 def _msgid(value: str | None) -> str | None:
@@ -211,22 +213,121 @@ def _msgid(value: str | None) -> str | None:
         return None
     found = _MSGID.search(value)
     if found:
-        return found.group(0)
+        return clean_msgid(found.group(0))
     bare = value.strip().split()[0]
-    return f"<{bare}>"
+    return clean_msgid(f"<{bare}>")
 
 
-def _first_address(parsed: object, raw: str | None) -> tuple[str, str | None]:
-    """(display name, lowercased address) of the first mailbox in From."""
-    if isinstance(parsed, list):
-        for name, addr in parsed:
-            if addr and "@" in addr:
-                return clean_line(name or ""), addr.strip().lower()
-    if raw:  # mail-parser is strict; fall back to the lenient stdlib parser
-        name, addr = email.utils.parseaddr(raw)
-        if addr and "@" in addr:
-            return clean_line(decode_header_part(name) if name else ""), addr.strip().lower()
+# ---------------------------------------------------------------- received text made safe
+
+# Everything a message says is hostile. These functions are the one place where
+# received text becomes something we store, show, or write into a header of our own.
+
+_DROP_CATEGORIES = ("Cf", "Cs", "Co", "Cn")  # format, surrogates, private use, unassigned: dropped
+_SPACE_CATEGORIES = ("Cc", "Zl", "Zp")  # control characters (CR, LF, TAB…), line separators: a space
+
+
+def header_text(value: object, limit: int = HEADER_TEXT_MAX) -> str:
+    """Any received text as one header-safe line: decoded, NFC, no control characters, capped.
+
+    RFC 2047 words are decoded until none is left (a decoded word may spell
+    another one, and the email package decodes words in any value it is given),
+    so "=?utf-8?q?a=0D=0ABcc:…?=" becomes "a Bcc:…" on one line. The result may
+    go into a header through the email package, a spreadsheet cell or a terminal.
+    """
+    text = value if isinstance(value, str) else _text(value)
+    for _ in range(3):
+        if "=?" not in text:
+            break
+        decoded = _text(text)
+        if decoded == text:
+            break
+        text = decoded
+    text = _one_line(text).replace("=?", "= ?")  # what still looks like an encoded word stays text
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def clean_text(value: str, limit: int = BODY_TEXT_MAX) -> str:
+    """Received text of several lines (a body): each line without control characters, empty ones dropped."""
+    lines = (_one_line(x) for x in re.split(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]", value or ""))
+    return "\n".join(x for x in lines if x)[:limit]
+
+
+def _one_line(text: str) -> str:
+    """NFC; control and line-separator characters become spaces, format characters go; spaces collapsed."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(" " if unicodedata.category(ch) in _SPACE_CATEGORIES else
+                   "" if unicodedata.category(ch) in _DROP_CATEGORIES else ch for ch in text)
+    return clean_line(text)
+
+
+_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"\\@]{1,64}@[^\s<>()\[\],;:\"\\@]{1,255}")
+
+
+def clean_address(value: str | None) -> str | None:
+    """A bare mailbox address we may store and write to, lowercased; None when it is not one.
+
+    Non-ASCII addresses (RFC 6531) are kept; anything that could break out of
+    an address header (spaces, CR/LF, brackets, quotes, commas, encoded words) is not.
+    """
+    addr = unicodedata.normalize("NFC", (value or "").strip()).lower()
+    if not _ADDRESS.fullmatch(addr) or "=?" in addr or addr.startswith(".") or ".." in addr:
+        return None
+    if any(unicodedata.category(ch) in _SPACE_CATEGORIES + _DROP_CATEGORIES for ch in addr):
+        return None
+    return addr
+
+
+_SAFE_MSGID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")  # printable ASCII, no <, >, space
+
+
+def clean_msgid(value: str | None) -> str | None:
+    """A Message-ID fit to quote in In-Reply-To/References, or None (no encoded words, no spaces)."""
+    value = (value or "").strip()
+    if not _SAFE_MSGID.fullmatch(value) or "=?" in value:
+        return None
+    return value
+
+
+def _first_address(value: object) -> tuple[str, str | None]:
+    """(display name, cleaned address) of the first mailbox in From, or ("", None)."""
+    for name, addr in addresses(value):
+        if addr:
+            return name, addr
     return "", None
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def addresses(value: object) -> list[tuple[str, str | None]]:
+    """(display name, cleaned address or None) of each mailbox in an address header, as written.
+
+    Addresses are split before any RFC 2047 word is decoded: a word may only
+    be a display name, and decoded first it could spell a second address
+    ("Tâm\\r\\nBcc: x@evil <unit@…>"). Each word stands in as a placeholder
+    while the stdlib splits the list, and is decoded into the name afterwards.
+    """
+    if value is None:
+        return []
+    raw = _text(value) if isinstance(value, email.header.Header) else str(value)
+    raw = re.sub(r"\r?\n[ \t]*", " ", raw)
+    words: list[str] = []
+
+    def hide(m: re.Match) -> str:
+        words.append(m.group(0))
+        return f"mailbotword{len(words) - 1}x"
+
+    masked = _ENCODED_WORD.sub(hide, raw)
+    out = []
+    for name, addr in email.utils.getaddresses([masked]):
+        if not addr and not name:
+            continue
+        name = re.sub(r"mailbotword(\d+)x", lambda m: words[int(m.group(1))], name)
+        out.append((header_text(name), clean_address(addr) if "mailbotword" not in addr else None))
+    return out
 
 
 def _body_text(mp: mailparser.MailParser) -> str:
@@ -235,8 +336,7 @@ def _body_text(mp: mailparser.MailParser) -> str:
         html_text = re.sub(r"(?is)<(script|style).*?</\1>", " ", "\n".join(mp.text_html))
         html_text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", html_text)
         plain = html.unescape(re.sub(r"<[^>]+>", " ", html_text))
-    lines = (clean_line(x) for x in plain.replace("\r\n", "\n").split("\n"))
-    return "\n".join(x for x in lines if x)[:BODY_TEXT_MAX]
+    return clean_text(plain, BODY_TEXT_MAX)
 
 
 # ---------------------------------------------------------------- automatic mail
@@ -409,7 +509,6 @@ def payload_bytes(part: email.message.Message) -> bytes:
     return data
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/jpg": ".jpg", "image/pjpeg": ".jpg", "message/rfc822": ".eml",
                "application/ms-tnef": ".dat", "application/msword": ".doc", "text/plain": ".txt"}
 
@@ -420,12 +519,9 @@ def _fallback_name(number: int, ctype: str) -> str:
 
 
 def clean_filename(name: str, fallback: str = "tep-dinh-kem.bin") -> str:
-    """A display name: NFC, no path separators or control/format characters, bounded length."""
-    name = unicodedata.normalize("NFC", name or "")
-    name = name.replace("/", "_").replace("\\", "_")
-    name = _CONTROL.sub("", name)
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
-    name = re.sub(r"\s+", " ", name).strip(" .")
+    """A display name: one header_text line without path separators, bounded length."""
+    name = _one_line(header_text(name or "", limit=10 * FILENAME_MAX).replace("/", "_").replace("\\", "_"))
+    name = name.strip(" .")
     if not name:
         return fallback
     if len(name) > FILENAME_MAX:

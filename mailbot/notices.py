@@ -34,6 +34,7 @@ from mailbot import outbox
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import FormConfig, Unit
+from mailbot.message import clean_address, clean_msgid, header_text
 
 log = logging.getLogger(__name__)
 
@@ -165,39 +166,50 @@ def mailbox_address(app: App) -> str:
 def compose(app: App, *, to: list[str], subject: str, text: str, html: str, auto: str,
             in_reply_to: str | None = None, references: str | None = None,
             attachments: list[tuple[str, bytes, str, str]] = ()) -> email.message.EmailMessage:
-    """One outgoing message; attachments are (filename, data, maintype, subtype)."""
+    """One outgoing message; attachments are (filename, data, maintype, subtype).
+
+    Every value that may come from a received message (the subject, the
+    addresses, the message ids) passes through message.py's cleaners first:
+    no CR, LF or encoded word that decodes to one reaches a header.
+    """
     from_addr = app.config.smtp.from_addr
     domain = email.utils.parseaddr(from_addr)[1].rpartition("@")[2] or None
+    rcpts = [a for a in (clean_address(x) for x in to) if a]
+    if not rcpts:
+        raise ValueError(f"no usable recipient address in {to!r}")
     msg = email.message.EmailMessage()
     msg["From"] = from_addr
-    msg["To"] = ", ".join(to)
-    msg.set_raw("Subject", encode_subject(subject))
+    msg["To"] = ", ".join(rcpts)
+    msg.set_raw("Subject", encode_subject(header_text(subject)))
     msg["Date"] = email.utils.format_datetime(app.now())
     msg["Message-ID"] = email.utils.make_msgid(domain=domain)
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-    if references:
-        msg["References"] = references
+    if clean_msgid(in_reply_to):
+        msg["In-Reply-To"] = clean_msgid(in_reply_to)
+    refs = [r for r in map(clean_msgid, (references or "").split()) if r]
+    if refs:
+        msg["References"] = " ".join(refs[-20:])
     msg["Auto-Submitted"] = auto
     msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office answers to our notices
     msg["Content-Language"] = "vi"
     msg.set_content(text, cte="base64")
     msg.add_alternative(html, subtype="html", cte="base64")
     for filename, data, maintype, subtype in attachments:
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=header_text(filename))
     return msg
 
 
 def encode_subject(subject: str) -> str:
-    """The Subject as RFC 2047 words folded by email.header.
+    """The Subject encoded and folded by email.header, from an already cleaned line (header_text).
 
     The modern email policy drops the space between two words when it folds a
     long non-ASCII subject across encoded words ("Thủy Phương" arrives as
-    "ThủyPhương"); email.header keeps the space inside the encoded text.
+    "ThủyPhương"); email.header keeps the space inside the encoded text. Its
+    output is the value as written (set_raw), so it must never see raw received
+    text: callers pass header_text() output, which has no CR, LF or encoded word.
     """
-    if subject.isascii():
-        return subject
-    return email.header.Header(subject, "utf-8", header_name="Subject").encode(linesep="\n")
+    line = header_text(subject)
+    charset = "us-ascii" if line.isascii() else "utf-8"
+    return email.header.Header(line, charset, header_name="Subject").encode(linesep="\n")
 
 
 def reply_subject(subject: str | None) -> str:
@@ -212,7 +224,7 @@ def reply_subject(subject: str | None) -> str:
 def queue_receipt(conn: Connection, app: App, message_pk: int) -> int | None:
     """Queue the one receipt a message gets, or None when it must get none (automatic, ours, no sender)."""
     m = conn.execute(sa.select(st.messages).where(st.messages.c.id == message_pk)).first()
-    if m is None or m.automatic or m.outcome == "automatic" or not m.from_addr:
+    if m is None or m.automatic or m.outcome == "automatic" or not clean_address(m.from_addr):
         return None
     if m.from_addr.lower() in app.own_addresses:
         return None

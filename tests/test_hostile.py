@@ -1,0 +1,189 @@
+"""Attacks from the open internet, end to end: hostile mail into a Maildir, receipts out through aiosmtpd.
+
+Every test here is one attack a stranger can mount by writing to the public
+mailbox; each asserts on what the real SMTP server received.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import mailbox as stdmailbox
+import os
+from pathlib import Path
+
+import pytest
+
+from mailbot import intake, outbox
+from mailbot.mailbox import open_mailbox
+from mailbot import message
+from tests.appgen import TZ, make_app
+from tests.docxgen import mau1_docx
+
+pytestmark = pytest.mark.integration
+
+PHU_BAI = "tthtcd.phubai@example.org"
+OFFICE = "Phòng GD&ĐT thị xã Hương Thủy <pgd.test@example.org>"
+# The headers a receipt has, each exactly once: nothing a sender wrote may add one.
+RECEIPT_HEADERS = {"from", "to", "subject", "date", "message-id", "in-reply-to", "references", "auto-submitted",
+                   "x-auto-response-suppress", "content-language", "mime-version", "content-type"}
+
+
+def mau1() -> bytes:
+    return mau1_docx("Trung tâm HTCĐ phường Phú Bài", [
+        {"stt": 1, "time": "7h15", "date": "02/10/2017", "place": "Trường THCS Phú Bài",
+         "content": "Lễ khai mạc Tuần lễ", "note": ""}])
+
+
+def raw_mail(headers: list[tuple[str, str]], body: str = "Kính gửi Phòng GD&ĐT.",
+             attachment: tuple[str, bytes] | None = None) -> bytes:
+    """A message written byte by byte, as an attacker would: header values go out exactly as given."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+    if attachment is None:
+        return (head + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n").encode()
+    import base64
+
+    disposition, data = attachment
+    b64 = base64.encodebytes(data).decode().replace("\n", "\r\n")
+    return (head + 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+            "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            + body + "\r\n--b1\r\nContent-Type: application/vnd.openxmlformats-officedocument."
+            "wordprocessingml.document\r\n" + disposition + "\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + b64 + "--b1--\r\n").encode()
+
+
+def deliver_to_maildir(tmp_path: Path, messages: list[bytes]) -> None:
+    box = stdmailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    received = dt.datetime(2017, 9, 27, 9, 58, tzinfo=TZ).timestamp()
+    for raw in messages:
+        key = box.add(raw)
+        os.utime(tmp_path / "Maildir" / box._lookup(key), (received, received))
+
+
+def smtp_app(tmp_path: Path, smtp_server, **sections):
+    smtp = {"host": smtp_server.host, "port": smtp_server.port, "security": "none", "from": OFFICE}
+    smtp.update(sections.pop("smtp", {}))
+    return make_app(tmp_path, smtp=smtp, clock=lambda: dt.datetime(2017, 9, 27, 10, 0, tzinfo=TZ), **sections)
+
+
+def run_cycle(app) -> outbox.DeliveryStats:
+    box = open_mailbox(app.config.mailbox)
+    try:
+        intake.poll(app, box)
+    finally:
+        box.close()
+    return outbox.deliver_due(app)
+
+
+def assert_one_clean_receipt(raw: bytes) -> email.message.EmailMessage:
+    """Exactly our headers, each once, and one body: a text and an HTML alternative of it."""
+    sent = email.message_from_bytes(raw, policy=email.policy.default)
+    names = [k.lower() for k in sent.keys()]
+    assert len(names) == len(set(names)), names
+    assert set(names) <= RECEIPT_HEADERS, set(names) - RECEIPT_HEADERS
+    assert sent.get_content_type() == "multipart/alternative"
+    parts = list(sent.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    for p in parts:
+        assert list(p.iter_parts()) == []
+    head = raw.split(b"\r\n\r\n", 1)[0].decode()
+    for line in head.split("\r\n"):  # every line is one of our headers or the folded rest of one
+        assert line[:1] in (" ", "\t") or line.split(":", 1)[0].lower() in RECEIPT_HEADERS, line
+    return sent
+
+
+# ------------------------------------------------------------ 1. header injection
+
+def test_encoded_crlf_in_subject_references_and_names_never_reach_our_headers(tmp_path, smtp_server):
+    subject = ("=?us-ascii?q?Bao_cao=0D=0ABcc:_victim@evil.example=0D=0AContent-Type:_text/html=0D=0A=0D=0A"
+               "<h1>Phishing</h1>?=")
+    unit_mail = raw_mail([
+        ("From", f"=?utf-8?q?T=C3=A2m=0D=0ABcc:_victim2@evil.example?= <{PHU_BAI}>"),
+        ("To", "pgd.test@example.org"),
+        ("Subject", subject),
+        ("Message-ID", "<=?us-ascii?q?x=0D=0ABcc:_victim3@evil.example?=>"),
+        ("References", "<ok.1@unit.example.org> <=?us-ascii?q?y=0D=0ACc:_victim4@evil.example?=>"),
+        ("Date", "Wed, 27 Sep 2017 09:57:00 +0700"),
+    ], attachment=("Content-Disposition: attachment; "
+                   "filename*=utf-8''L%E1%BB%8Bch%0D%0ABcc%3A%20victim5%40evil.example.docx", mau1()))
+    stranger_mail = raw_mail([
+        ("From", "=?utf-8?b?" + __import__("base64").b64encode(
+            "Người lạ\r\nContent-Type: text/html\r\nBcc: victim6@evil.example".encode()).decode()
+         + "?= <nguoi.la@example.net>"),
+        ("Reply-To", "victim7@evil.example"),
+        ("To", "pgd.test@example.org"),
+        ("Subject", "=?utf-8?q?Xin_ch=C3=A0o?=\r\n =?us-ascii?q?=0D=0ABcc:_victim8@evil.example?="),
+        ("Message-ID", "<m2@example.net>"),
+    ])
+    deliver_to_maildir(tmp_path, [unit_mail, stranger_mail])
+    app = smtp_app(tmp_path, smtp_server)
+    stats = run_cycle(app)
+    assert stats.sent == 2
+    by_rcpt = {tuple(d.rcpt_tos): d for d in smtp_server.messages}
+    assert set(by_rcpt) == {(PHU_BAI,), ("nguoi.la@example.net",)}  # never Reply-To, never a Bcc
+
+    unit = assert_one_clean_receipt(by_rcpt[(PHU_BAI,)].raw)
+    assert unit["Subject"] == ("Re: Bao cao Bcc: victim@evil.example Content-Type: text/html "
+                               "<h1>Phishing</h1>")
+    assert unit["To"] == PHU_BAI
+    assert "In-Reply-To" not in unit  # the unit's Message-ID was an encoded word: not quoted back
+    assert unit["References"] == "<ok.1@unit.example.org>"
+    text = unit.get_body(("plain",)).get_content()
+    assert "«Lịch Bcc: victim5@evil.example.docx»" in text  # the file name, on one line, in the body only
+
+    stranger = assert_one_clean_receipt(by_rcpt[("nguoi.la@example.net",)].raw)
+    assert stranger["Subject"] == "Re: Xin chào Bcc: victim8@evil.example"
+    assert stranger["In-Reply-To"] == "<m2@example.net>"
+
+
+def test_a_display_name_cannot_choose_where_the_receipt_goes(tmp_path, smtp_server):
+    named = raw_mail([("From", "=?utf-8?q?Ng=C6=B0=E1=BB=9Di_g=E1=BB=ADi=0D=0ABcc:_victim@evil.example?= "
+                               "<nguoi.gui@example.net>"),
+                      ("To", "pgd.test@example.org"), ("Subject", "hello"), ("Message-ID", "<m1@x.example>")])
+    no_address = raw_mail([("From", "=?us-ascii?q?a=0D=0ABcc:_victim2@evil.example?=@evil.example"),
+                           ("To", "pgd.test@example.org"), ("Subject", "hello"), ("Message-ID", "<m3@x.example>")])
+    deliver_to_maildir(tmp_path, [named, no_address])
+    app = smtp_app(tmp_path, smtp_server)
+    run_cycle(app)
+    assert [d.rcpt_tos for d in smtp_server.messages] == [["nguoi.gui@example.net"]]
+    assert_one_clean_receipt(smtp_server.messages[0].raw)
+
+
+# ------------------------------------------------------------ the cleaners themselves
+
+@pytest.mark.parametrize("value, expected", [
+    ("=?utf-8?q?B=C3=A1o_c=C3=A1o=0D=0ABcc:_x@evil.example?=", "Báo cáo Bcc: x@evil.example"),
+    ("a\r\nContent-Type: text/html\r\n\r\n<b>x</b>", "a Content-Type: text/html <b>x</b>"),
+    ("\x01=1+1@x.org", "=1+1@x.org"),
+    ("Ho\u0300a\u200b\u2028b\x85c\x7f", "Hòa b c"),  # NFC; zero-width gone; separators are spaces
+    # a word that decodes to another word is decoded again, and nothing left looks like one
+    ("=?us-ascii?q?=3D=3Futf-8=3Fq=3Fz=3D0D=3D0Ay=3F=3D?=", "z y"),
+    ("=?x-unknown?q?a?=", "a"),  # an unknown charset: read as UTF-8
+    ("1+1=?2", "1+1= ?2"),  # nothing left looks like the start of an encoded word
+])
+def test_header_text_gives_one_clean_line(value, expected):
+    assert message.header_text(value) == expected
+
+
+def test_header_text_is_capped():
+    assert len(message.header_text("Báo cáo " * 100)) == 200
+    assert message.header_text("Báo cáo " * 100).endswith("…")
+
+
+def test_addresses_and_message_ids_that_could_break_a_header_are_refused():
+    assert message.clean_address("Người.Gửi@Example.org") == "người.gửi@example.org"
+    for bad in ("a@b.org\r\nBcc: x@y.org", "a b@c.org", "<a@b.org>", "a@b.org,c@d.org", "=?utf-8?q?a?=@b.org",
+                "a\x00@b.org", "@b.org", "a@"):
+        assert message.clean_address(bad) is None, bad
+    assert message.clean_msgid("<abc.1@x.org>") == "<abc.1@x.org>"
+    for bad in ("<=?us-ascii?q?a=0D=0A?=@x>", "<a b@x>", "<a\r\n@x>", "abc@x"):
+        assert message.clean_msgid(bad) is None, bad
+
+
+def test_rfc2231_file_names_are_decoded_to_one_line():
+    raw = raw_mail([("From", PHU_BAI), ("Subject", "x")],
+                   attachment=("Content-Disposition: attachment; filename*0*=utf-8''B%C3%A1o%0D%0A; "
+                               "filename*1*=Content-Type%3A%20text%2Fhtml.docx", b"PK\x03\x04"))
+    [part] = message.read_message(raw).parts
+    assert part.filename == "Báo Content-Type: text_html.docx"
