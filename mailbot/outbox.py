@@ -104,7 +104,8 @@ def deliver_due(app: App) -> DeliveryStats:
         for i, row in enumerate(rows):
             try:
                 transport.send(mail_from, recipients(row.recipient), row.raw, f"{row.id}-{row.kind}")
-            except smtp.SendError as exc:
+            except Exception as caught:  # noqa: BLE001 - whatever one row raises is that row's alone
+                exc = caught if isinstance(caught, smtp.SendError) else _unexpected(row, caught)
                 with app.store.transaction() as conn:
                     if exc.temporary:
                         _defer(conn, row, str(exc), now)
@@ -214,6 +215,12 @@ def _defer(conn: Connection, row, error: str, now: dt.datetime) -> None:
     conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
         attempts=attempts, last_error=error[:1000], next_attempt_at=st.utc_iso(now + backoff(attempts)),
         claimed_at=None))
+
+
+def _unexpected(row, exc: Exception) -> smtp.SendError:
+    """A surprise while sending one row (odd data, a bug): that row fails with the reason kept."""
+    log.error("outbox %s to %s could not be sent: %s", row.id, row.recipient, exc, exc_info=exc)
+    return smtp.SendError(f"lỗi chương trình khi gửi thư: {type(exc).__name__}: {exc}"[:500], temporary=False)
 
 
 def _alive(transport: smtp.Transport) -> bool:

@@ -25,6 +25,10 @@ class SendError(Exception):
         self.temporary = temporary
 
 
+NO_SMTPUTF8 = ("địa chỉ người nhận có ký tự ngoài bảng mã ASCII (chữ có dấu) mà máy chủ gửi thư "
+               "không hỗ trợ SMTPUTF8, nên không gửi được tới địa chỉ này")
+
+
 class ConnectError(Exception):
     """The server could not be reached or refused us (login, TLS): nothing was sent, retry later."""
 
@@ -71,8 +75,14 @@ class SmtpTransport:
         self.client = client
 
     def send(self, mail_from: str, rcpts: list[str], raw: bytes, name: str) -> None:
+        options: list[str] = []
+        if not all(a.isascii() for a in (mail_from, *rcpts)):
+            # An address such as người.gửi@example.org (RFC 6531) needs the server's SMTPUTF8.
+            if not self.client.has_extn("smtputf8"):
+                raise SendError(NO_SMTPUTF8, temporary=False)
+            options = ["SMTPUTF8"] + (["BODY=8BITMIME"] if self.client.has_extn("8bitmime") else [])
         try:
-            self.client.sendmail(mail_from, rcpts, raw)  # some recipients refused, others took it: sent
+            self.client.sendmail(mail_from, rcpts, raw, mail_options=options)  # some refused, others took it: sent
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             temporary = any(400 <= c < 500 for c in codes)
@@ -81,6 +91,12 @@ class SmtpTransport:
             raise SendError(describe(exc), 400 <= exc.smtp_code < 500) from exc
         except (OSError, smtplib.SMTPException) as exc:  # disconnects, timeouts
             raise SendError(describe(exc), True) from exc
+        except Exception as exc:  # e.g. an address smtplib cannot encode: this message alone fails
+            try:
+                self.client.rset()  # a transaction left open would refuse the next message
+            except (OSError, smtplib.SMTPException):
+                pass
+            raise SendError(describe(exc), temporary=False) from exc
 
     def close(self) -> None:
         try:

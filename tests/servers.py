@@ -361,6 +361,7 @@ class Delivered:
     rcpt_tos: list[str]
     raw: bytes
     auth_user: str | None = None
+    mail_options: list[str] = field(default_factory=list)
 
 
 class _Handler:
@@ -400,6 +401,7 @@ class _Handler:
                 rcpt_tos=list(envelope.rcpt_tos),
                 raw=bytes(envelope.original_content or envelope.content),
                 auth_user=login,
+                mail_options=list(envelope.mail_options),
             ))
             self.server.data_count += 1
             stall = self.server.data_count == self.server.stall_at
@@ -414,9 +416,10 @@ class SmtpServer:
     """aiosmtpd on 127.0.0.1; AUTH PLAIN/LOGIN is offered (without TLS) for users in .users.
 
     Login is optional: a client that does not log in is accepted too.
+    SMTPUTF8 (RFC 6531, non-ASCII addresses) is offered only when asked for.
     """
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, smtputf8: bool = False):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult
 
@@ -439,7 +442,7 @@ class SmtpServer:
 
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
                                       authenticator=authenticator, auth_require_tls=False,
-                                      auth_required=False, decode_data=False)
+                                      auth_required=False, decode_data=False, enable_SMTPUTF8=smtputf8)
 
     def start(self) -> None:
         self._controller.start()
@@ -472,9 +475,9 @@ class SmtpServer:
 
 
 @contextlib.contextmanager
-def running_smtp(port: int | None = None) -> Iterator[SmtpServer]:
+def running_smtp(port: int | None = None, smtputf8: bool = False) -> Iterator[SmtpServer]:
     """An SMTP sink for scripts and benchmarks; stopped on exit."""
-    server = SmtpServer(port)
+    server = SmtpServer(port, smtputf8=smtputf8)
     server.start()
     try:
         yield server
@@ -485,4 +488,11 @@ def running_smtp(port: int | None = None) -> Iterator[SmtpServer]:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     with running_smtp() as server:
+        yield server
+
+
+@pytest.fixture
+def smtputf8_server() -> Iterator[SmtpServer]:
+    """Like smtp_server, offering SMTPUTF8."""
+    with running_smtp(smtputf8=True) as server:
         yield server

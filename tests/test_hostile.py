@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import intake, outbox
+from mailbot import intake, notices, outbox
 from mailbot.mailbox import open_mailbox
 from mailbot import message
 from tests.appgen import TZ, make_app
@@ -187,3 +187,71 @@ def test_rfc2231_file_names_are_decoded_to_one_line():
                                "filename*1*=Content-Type%3A%20text%2Fhtml.docx", b"PK\x03\x04"))
     [part] = message.read_message(raw).parts
     assert part.filename == "Báo Content-Type: text_html.docx"
+
+
+# ------------------------------------------------------------ 2. one bad row never blocks delivery
+
+UNICODE_SENDER = "người.gửi@example.org"
+
+
+def unit_mails(n: int) -> list[bytes]:
+    units = ["tthtcd.phubai@example.org", "tthtcd.thuyduong@example.org", "tthtcd.thuyphuong@example.org",
+             "tthtcd.thuychau@example.org"]
+    return [raw_mail([("From", units[i]), ("To", "pgd.test@example.org"), ("Subject", f"Thư {i}"),
+                      ("Message-ID", f"<u{i}@unit.example.org>")]) for i in range(n)]
+
+
+def unicode_mail() -> bytes:
+    return ("From: =?utf-8?q?Ng=C6=B0=E1=BB=9Di_g=E1=BB=ADi?= <" + UNICODE_SENDER + ">\r\n"
+            "To: pgd.test@example.org\r\nSubject: =?utf-8?q?B=C3=A1o_c=C3=A1o?=\r\n"
+            "Message-ID: <x1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Kính gửi.\r\n").encode()
+
+
+def test_a_non_ascii_sender_first_in_the_queue_fails_alone_without_smtputf8(tmp_path, smtp_server):
+    deliver_to_maildir(tmp_path, [unicode_mail(), *unit_mails(3)])
+    app = smtp_app(tmp_path, smtp_server)
+    stats = run_cycle(app)
+    assert (stats.sent, stats.failed, stats.deferred) == (3, 1, 0)
+    assert sorted(d.rcpt_tos[0] for d in smtp_server.messages) == sorted(
+        ["tthtcd.phubai@example.org", "tthtcd.thuyduong@example.org", "tthtcd.thuyphuong@example.org"])
+    assert outbox.deliver_due(app).as_dict() == {"sent": 0, "deferred": 0, "failed": 0, "waiting": 0,
+                                                 "cancelled": 0}  # given up: never picked first again
+    digest = notices.render_digest(app)
+    assert UNICODE_SENDER in digest and "SMTPUTF8" in digest and "không gửi được" in digest
+
+
+def test_a_non_ascii_sender_gets_the_receipt_over_smtputf8(tmp_path, smtputf8_server):
+    deliver_to_maildir(tmp_path, [unicode_mail()])
+    app = smtp_app(tmp_path, smtputf8_server)
+    assert run_cycle(app).sent == 1
+    [d] = smtputf8_server.messages
+    assert d.rcpt_tos == [UNICODE_SENDER]
+    assert "SMTPUTF8" in [o.upper() for o in d.mail_options]
+    sent = assert_one_clean_receipt(d.raw)
+    assert sent["To"] == UNICODE_SENDER
+    assert sent["Subject"] == "Re: Báo cáo"
+
+
+def test_a_row_that_raises_anything_fails_alone_with_its_reason(tmp_path, smtp_server):
+    """A row smtplib refuses to write (queued before addresses were checked): it fails, the others go."""
+    import sqlalchemy as sa
+
+    from mailbot import store as st
+
+    deliver_to_maildir(tmp_path, unit_mails(2))
+    app = smtp_app(tmp_path, smtp_server)
+    box = open_mailbox(app.config.mailbox)
+    try:
+        intake.poll(app, box)
+    finally:
+        box.close()
+    with app.store.transaction() as conn:
+        first = conn.execute(sa.select(st.outbox.c.id).order_by(st.outbox.c.id)).first().id
+        conn.execute(st.outbox.update().where(st.outbox.c.id == first).values(recipient='"x\ny"@example.org'))
+    stats = outbox.deliver_due(app)
+    assert (stats.sent, stats.failed) == (1, 1)
+    with app.store.read() as conn:
+        bad = conn.execute(sa.select(st.outbox).where(st.outbox.c.id == first)).one()
+    assert bad.status == "failed" and "ValueError" in bad.last_error
+    assert [d.rcpt_tos for d in smtp_server.messages] == [["tthtcd.thuyduong@example.org"]]
