@@ -129,6 +129,8 @@ class _Writer:
     Normal style (tcvn3_via="style", the default), by the document defaults
     ("defaults") or on each run ("run"); words in toned capitals, which
     TCVN3 cannot write, go in a run with .VnTimeH as people type them.
+    font="vni": text is stored in VNI with a VNI-Times font, given the same
+    ways (VNI writes capitals too, so one font serves every word).
     """
 
     def __init__(self, doc: Any, variants: dict):
@@ -137,13 +139,14 @@ class _Writer:
         self.nbsp = bool(variants.get("nbsp"))
         self.font = variants.get("font")
         self.via = variants.get("tcvn3_via", "style")
-        if self.font not in (None, "tcvn3"):
+        if self.font not in (None, "tcvn3", "vni"):
             raise ValueError(f"unknown font variant {self.font!r}")
-        if self.font == "tcvn3":
+        self.font_name = {"tcvn3": ".VnTime", "vni": "VNI-Times"}.get(self.font or "")
+        if self.font:
             if self.via == "style":
-                self.doc.styles["Normal"].font.name = ".VnTime"
+                self.doc.styles["Normal"].font.name = self.font_name
             elif self.via == "defaults":
-                _set_default_font(self.doc, ".VnTime")
+                _set_default_font(self.doc, self.font_name)
             elif self.via != "run":
                 raise ValueError(f"unknown tcvn3_via {self.via!r}")
 
@@ -158,6 +161,14 @@ class _Writer:
                     _set_run_font(run, ".VnTimeH")
                 elif self.via == "run":
                     _set_run_font(run, ".VnTime")
+            return
+        if self.font == "vni":
+            from parsers.legacy_fonts import encode
+
+            run = paragraph.add_run(encode(text.translate(_ASCII_PUNCT), "vni"))
+            run.bold = bold or None
+            if self.via == "run":
+                _set_run_font(run, self.font_name)
             return
         if self.nfd:
             text = unicodedata.normalize("NFD", text)
@@ -284,10 +295,16 @@ def mau1_docx(unit_name: str | None, activities: Iterable[dict | tuple], **varia
     activity N), reorder (rows in reverse order), column_order=[...] (header
     labels in another order), no_stt, extra_column (a "Người phụ trách"
     column), trailing_empty_rows=N, unaccented, upper, typos (header
-    labels), font="tcvn3" (+ tcvn3_via), nfd, nbsp, headers=[...] (other
+    labels), font="tcvn3" | "vni" (+ tcvn3_via), nfd, nbsp, headers=[...] (other
     header labels), title=False (no "LỊCH HOẠT ĐỘNG" title).
     """
-    v = variants
+    doc = _new_doc()
+    w = _Writer(doc, variants)
+    _mau1_body(w, unit_name, activities, variants)
+    return _save(doc)
+
+
+def _mau1_body(w: _Writer, unit_name: str | None, activities: Iterable[dict | tuple], v: dict) -> None:
     rows = []
     for i, a in enumerate(activities):
         if not isinstance(a, dict):
@@ -307,8 +324,6 @@ def mau1_docx(unit_name: str | None, activities: Iterable[dict | tuple], **varia
     header_text = {c: (labels[i] if i < len(labels) else c) for i, c in enumerate(columns)}
     header_text = {c: _label_variant(t, v) for c, t in header_text.items()}
 
-    doc = _new_doc()
-    w = _Writer(doc, v)
     if v.get("title", True):
         w.para("LỊCH HOẠT ĐỘNG", bold=True, center=True)
         w.para("TUẦN LỄ HƯỞNG ỨNG HỌC TẬP SUỐT ĐỜI NĂM 2017", bold=True, center=True)
@@ -328,7 +343,6 @@ def mau1_docx(unit_name: str | None, activities: Iterable[dict | tuple], **varia
                     trailing=int(v.get("trailing_empty_rows", 0)) if n == len(parts) - 1 else 0)
     w.para("")
     _signature(w)
-    return _save(doc)
 
 
 def _mau1_table(w: _Writer, rows: list[dict], columns: list[str], header_text: dict, with_header: bool,
@@ -393,16 +407,20 @@ def mau2_docx(unit_name: str | None, values: dict, sections: dict | None = None,
     multi-line cell), extra_column (an "STT" column first), no_note_column,
     no_header_row, trailing_empty_rows=N, notes={key: text},
     value_in_note={keys} (value typed in Ghi chú, value cell blank),
-    unaccented, upper, typos (labels), font="tcvn3" (+ tcvn3_via), nfd,
+    unaccented, upper, typos (labels), font="tcvn3" | "vni" (+ tcvn3_via), nfd,
     nbsp, superior="UBND PHƯỜNG …" (line above the unit), header_as_paragraphs,
     place="Phú Bài", title=False, drop_rows={keys} (rows left out),
     extra_rows=[(label, value)] (rows that are not indicators).
     """
-    v = variants
-    sections = sections or {}
     doc = _new_doc()
-    w = _Writer(doc, v)
+    w = _Writer(doc, variants)
+    _mau2_body(w, unit_name, values, sections or {}, report_number, report_date, variants)
+    return _save(doc)
 
+
+def _mau2_body(w: _Writer, unit_name: str | None, values: dict, sections: dict, report_number: str | None,
+               report_date: str | dt.date | None, v: dict) -> None:
+    doc = w.doc
     left = []
     if v.get("superior"):
         left.append(v["superior"])
@@ -434,7 +452,6 @@ def mau2_docx(unit_name: str | None, values: dict, sections: dict | None = None,
     w.para(SECTION_HEADINGS["kien_nghi"], bold=True)
     _section_text(w, sections.get("kien_nghi"), "")
     _signature(w)
-    return _save(doc)
 
 
 def _date_line(report_date: str | dt.date | None, place: str) -> str:
@@ -556,6 +573,92 @@ def _mau2_table(w: _Writer, rows: list, headers: list[str], with_header: bool, v
         r += 1
 
 
+# ------------------------------------------------------------------ the town's plan
+
+PLAN_TEXT = [
+    ("KẾ HOẠCH", "title"),
+    ("Tổ chức “Tuần lễ hưởng ứng học tập suốt đời” năm 2017", "title"),
+    ("Căn cứ Công văn số 4148/BGDĐT-GDTX ngày 08 tháng 9 năm 2017 của Bộ Giáo dục và Đào tạo về việc "
+     "hướng dẫn tổ chức Tuần lễ hưởng ứng học tập suốt đời năm 2017, UBND thị xã xây dựng kế "
+     "hoạch tổ chức Tuần lễ hưởng ứng học tập suốt đời năm 2017, nội dung cụ thể như sau:", ""),
+    ("I. MỤC ĐÍCH, YÊU CẦU", "bold"),
+    ("- Tiếp tục đẩy mạnh công tác tuyên truyền về học tập suốt đời và xây dựng xã hội học tập (XHHT).", ""),
+    ("- Tổ chức phải thiết thực, hiệu quả nhằm thu hút được sự quan tâm và tham gia tích cực của các cấp, "
+     "các ngành, các tổ chức đoàn thể.", ""),
+    ("II. NỘI DUNG HOẠT ĐỘNG", "bold"),
+    ("1. Thời gian, địa điểm tổ chức “Tuần lễ hưởng ứng học tập suốt đời” năm 2017", "bold"),
+    ("- Tuần lễ được tổ chức từ ngày 02 đến 08/10/2017, trong đó Lễ Khai mạc được tổ chức vào ngày "
+     "02/10/2017 (Thứ Hai).", ""),
+    ("2. Nội dung và cách thức tổ chức", "bold"),
+    ("- Tổ chức khai giảng các lớp giáo dục kỹ năng sống, lớp học nghề ngắn hạn.", ""),
+    ("- Tổ chức hội thảo, nghe nói chuyện các chuyên đề về giáo dục sức khỏe, dân số, giáo dục pháp luật.", ""),
+    ("3. Tổ chức Lễ khai mạc", "bold"),
+    ("- Thời gian: Lúc 7 giờ 15 phút, ngày 02 tháng 10 năm 2017 (Thứ Hai)", ""),
+    ("- Địa điểm: Trường THCS Phú Bài", ""),
+    ("4. Công tác báo cáo", "bold"),
+    ("Các đơn vị gửi lịch hoạt động Tuần lễ hưởng ứng học tập suốt đời năm 2017 (theo mẫu 1) về Phòng "
+     "GD&ĐT trước ngày 29 tháng 9 năm 2017.", ""),
+    ("Kết thúc Tuần lễ, các đơn vị tổng hợp báo cáo kết quả thực hiện (theo mẫu 2) và kèm theo một số hình "
+     "ảnh tiêu biểu về Phòng GD&ĐT vào ngày 13 tháng 10 năm 2017.", ""),
+    ("III. PHÂN CÔNG NHIỆM VỤ", "bold"),
+    ("1. Phòng Giáo dục và Đào tạo thị xã", "bold"),
+    ("- Là cơ quan thường trực, phối hợp với Hội Khuyến học thị xã tham mưu UBND thị xã xây dựng kế hoạch.", ""),
+    ("2. UBND các xã, phường, Trung tâm học tập cộng đồng", "bold"),
+    ("- Mỗi Trung tâm HTCĐ tổ chức ít nhất 2 chuyên đề và 1 lớp dạy nghề ngắn hạn trong Tuần lễ.", ""),
+    ("Trên đây là Kế hoạch tổ chức “Tuần lễ hưởng ứng học tập suốt đời” năm 2017 trên địa bàn thị xã, "
+     "UBND thị xã yêu cầu các đơn vị có liên quan nghiêm túc triển khai thực hiện./.", ""),
+]
+
+
+def plan_docx(mau1: Iterable[dict | tuple] | None = None, mau2: dict | None = None, **variants: Any) -> bytes:
+    """The town's plan as the office sends it: its text, then the blank Mẫu 1 and Mẫu 2.
+
+    mau1 / mau2: None appends that form blank, as in the plan; activities /
+    indicator values append it filled (a unit that typed into the plan's
+    own file), with unit_name=, sections= and report_number= for Mẫu 2.
+    Variants: forms=("mau1", "mau2") (which forms follow the plan), header
+    (the town's header table, default True), markers (the "Mẫu 1:" / "Mẫu 2"
+    lines, default True), plan_text=False (the forms only, under the plan's
+    header), and the text-level variants of mau1_docx (font, nfd, …).
+    """
+    v = variants
+    doc = _new_doc()
+    w = _Writer(doc, v)
+    if v.get("header", True):
+        t = doc.add_table(rows=1, cols=2)
+        _no_borders(t)
+        w.cell(t.cell(0, 0), "ỦY BAN NHÂN DÂN\nTHỊ XÃ HƯƠNG THỦY\nSố: 189/KH-UBND", bold=True)
+        w.cell(t.cell(0, 1), "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n"
+                             "Hương Thủy, ngày 20 tháng 9 năm 2017", bold=True)
+    if v.get("plan_text", True):
+        for text, kind in PLAN_TEXT:
+            w.para(text, bold=kind in ("title", "bold"), center=kind == "title")
+        t = doc.add_table(rows=1, cols=2)
+        _no_borders(t)
+        w.cell(t.cell(0, 0), "Nơi nhận:\n- Sở GD&ĐT (b/c);\n- UBND các xã, phường (để thực hiện);\n"
+                             "- Các trường học trên địa bàn Thị xã;\n- Lưu: VP.")
+        w.cell(t.cell(0, 1), "TM. ỦY BAN NHÂN DÂN\nKT. CHỦ TỊCH\nPHÓ CHỦ TỊCH\n\nĐỗ Xuân Giao", bold=True)
+    forms = tuple(v.get("forms", ("mau1", "mau2")))
+    form_v = {k: x for k, x in v.items() if k not in ("forms", "header", "markers", "plan_text")}
+    for form in forms:
+        w.para("")
+        if form == "mau1":
+            if v.get("markers", True):
+                w.para("Mẫu 1:", bold=True)
+            blank = [{"stt": "", "time": "", "date": "", "place": "", "content": "", "note": ""}] * 9
+            _mau1_body(w, v.get("unit_name") if mau1 is not None else None,
+                       blank if mau1 is None else mau1, form_v)
+        else:
+            if v.get("markers", True):
+                w.para("Mẫu 2", bold=True)
+            _mau2_body(w, v.get("unit_name") if mau2 is not None else None, mau2 or {},
+                       v.get("sections") or {}, v.get("report_number"), v.get("report_date"), form_v)
+    w.para("* Lưu ý: Nộp Phòng GD&ĐT bản dấu đỏ và gửi qua thư điện tử.")
+    w.para("- Mẫu 1: trước ngày 29 tháng 9 năm 2017.")
+    w.para("- Mẫu 2: vào ngày 13 tháng 10 năm 2017.")
+    return _save(doc)
+
+
 # ------------------------------------------------------------------ sample data
 
 
@@ -591,5 +694,5 @@ def sample_activities(n: int = 8, seed: int = 0) -> list[dict]:
     return out
 
 
-__all__ = ["mau1_docx", "mau2_docx", "sample_values", "sample_activities", "unaccent", "typo",
+__all__ = ["mau1_docx", "mau2_docx", "plan_docx", "sample_values", "sample_activities", "unaccent", "typo",
            "INDICATOR_KEYS", "MAU2_ROWS", "MAU1_HEADERS", "MAU2_HEADERS"]
