@@ -36,11 +36,14 @@ _CANON = [
     (r"\btruong mam non\b", "mn"),
     (r"\bmam non\b", "mn"),
     (r"\btruong mn\b", "mn"),
-    (r"\bphuong\b", ""),
-    (r"\bxa\b", ""),
-    (r"\bp\b", ""),
-    (r"\bx\b", ""),
-    (r"\bthi xa\b", ""),
+    # Words saying what kind of place follows; only before a name, so that
+    # "Thủy Phương" keeps its last word.
+    (r"\bthi xa\b(?= \w)", ""),
+    (r"\bthi tran\b(?= \w)", ""),
+    (r"\bphuong\b(?= \w)", ""),
+    (r"\bxa\b(?= \w)", ""),
+    (r"\bp\b(?= \w)", ""),
+    (r"\bx\b(?= \w)", ""),
 ]
 _CANON_RE = [(re.compile(p), r) for p, r in _CANON]
 
@@ -102,6 +105,8 @@ class Roster:
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
         if not ranked or ranked[0][1] < MATCH_THRESHOLD:
             return NameMatch(None, ranked[0][1] if ranked else 0.0)
-        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < MATCH_MARGIN:
+        close = len(ranked) > 1 and ranked[0][1] - ranked[1][1] < MATCH_MARGIN
+        if close and not (ranked[0][1] == 100.0 and ranked[1][1] < 100.0):
+            # Two near names ("Thủy Dương", "Thủy Lương"): only an exact one decides.
             return NameMatch(None, ranked[0][1], ambiguous=True)
         return NameMatch(self._by_id[ranked[0][0]], ranked[0][1])

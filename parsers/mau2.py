@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 from parsers.docx_grid import DocxContent, Table
 from parsers.model import Document, ParseContext, Problem
 from parsers.text import clean, clean_line, fold, is_placeholder, one_line
+from parsers.unit_header import is_number_line, unit_from_header
 from parsers.values import parse_count
 
 # Leading list markers and numbering: "1.", "II.", "a)", "-", "+", "•".
@@ -136,14 +137,7 @@ def _missing(ind: _Indicator) -> Problem:
 def _read_header(content: DocxContent, formdef: dict, doc: Document) -> None:
     """Unit name, report number and date from the block above the title."""
     lines = _header_lines(content)
-    conf = formdef.get("unit_name", {})
-    name_lines: list[str] = []
-    for cell_lines in lines:
-        found = _unit_name_lines(cell_lines, conf)
-        if found:
-            name_lines = found
-            break
-    name = _unit_name(name_lines, conf)
+    name = unit_from_header(lines, formdef.get("unit_name", {}))
     doc.unit_name = name
     if name is None:
         doc.problems.append(Problem(
@@ -185,74 +179,10 @@ def _header_lines(content: DocxContent) -> list[list[str]]:
     return groups
 
 
-def _unit_name_lines(lines: list[str], conf: dict) -> list[str]:
-    """The lines naming the unit in one header group, or [] if it names none.
-
-    The unit is the line starting with a known prefix ("TRUNG TÂM HTCĐ",
-    "TRƯỜNG") and the lines after it, up to "Số:". A superior body written
-    above it ("UBND PHƯỜNG …") is skipped. Without a known prefix, a group
-    that holds "Số: …" is the unit's side of the header: take its lines.
-    """
-    prefixes = [fold(p) for p in conf.get("prefixes", [])]
-    superiors = [fold(p) for p in conf.get("superiors", [])]
-    body: list[str] = []
-    has_number = False
-    for line in lines:
-        key = fold(line)
-        if _is_number_line(key):
-            has_number = True
-            break
-        if key.startswith(_MOTTO):
-            break
-        if _decoration(line):
-            if body:
-                break
-            continue
-        body.append(line)
-    for i, line in enumerate(body):
-        if fold(line).startswith(tuple(prefixes)):
-            return body[i:]
-    if has_number:
-        return [x for x in body if not fold(x).startswith(tuple(superiors))]
-    return []
-
-
-_MOTTO = ("cong hoa", "doc lap", "ngay ")
-_TEMPLATE_PLACES = {"", "xa", "phuong", "xa phuong", "thi tran", "xa thi tran"}
-
-
-def _decoration(line: str) -> bool:
-    """The rule drawn under a header name: "-----", "___", "***"."""
-    return bool(re.fullmatch(r"[\s\-–—_*=~]{3,}", line))
-
-
-def _is_number_line(key: str) -> bool:
-    return key == "so" or bool(re.match(r"so (\d|bc\b|[a-z]{1,3} \d)", key))
-
-
-def _unit_name(lines: list[str], conf: dict) -> str | None:
-    if not lines:
-        return None
-    text = one_line("\n".join(lines))
-    key = fold(text)
-    if any(fold(w) in key for w in conf.get("template_words", [])):
-        return None
-    stripped = clean_line(_PLACEHOLDER_RUN.sub(" ", text).replace("…", " ")).strip(" .…_")
-    if not stripped or is_placeholder(stripped):
-        return None
-    bare = fold(stripped)
-    for p in sorted((fold(x) for x in conf.get("prefixes", [])), key=len, reverse=True):
-        if bare.startswith(p):
-            if bare[len(p):].strip() in _TEMPLATE_PLACES:
-                return None  # "TRUNG TÂM HTCĐ…", "Trường ……": the blank form
-            break
-    return stripped
-
-
 def _report_number(lines: list[str]) -> str | None:
     """"Số: 12/BC-THCSPB" → "12/BC-THCSPB"; the blank "Số:   /BC-……" → None."""
     for line in lines:
-        if not _is_number_line(fold(line)):
+        if not is_number_line(fold(line)):
             continue
         m = re.match(r"^\s*\S+?\s*[:.]?\s+(.*)$|^\s*\S+?:(.*)$", clean_line(line))
         rest = (m.group(1) or m.group(2) or "") if m else ""

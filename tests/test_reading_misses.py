@@ -1,0 +1,55 @@
+"""Documents made the way units fill the templates (tests/readgen.py), read end to end.
+
+Each class once missed: the unit named only in Mẫu 2's header cell, the
+town's plan carrying the blank forms, one "Thời gian" column holding time
+and date. Plain Unicode, TCVN3 and VNI fonts alike.
+"""
+from __future__ import annotations
+
+import pytest
+
+from mailbot.units import Roster
+from parsers import parse
+from parsers.unit_header import unit_from_header
+from parsers.formdef import load_formdef
+from tests.readgen import header_cases, roster_units
+
+ROSTER = Roster(roster_units())
+UNIT_CONF = load_formdef("mau2")["unit_name"]
+
+
+@pytest.mark.parametrize("case", header_cases(every_font=False), ids=lambda c: c.name)
+def test_unit_named_in_the_header_cell(case):
+    doc = parse(case.data)
+    assert (doc.form, doc.unit_name, doc.report_number) == (
+        case.expect["form"], case.expect["unit_name"], case.expect["report_number"])
+    match = ROSTER.by_name(doc.unit_name)
+    assert (match.unit.id if match.unit else None) == case.expect["unit_id"]
+    assert (("missing_unit_name", "unit_name") in [(p.code, p.field) for p in doc.problems]) == (
+        case.expect["unit_name"] is None)
+
+
+@pytest.mark.parametrize("groups, expected", [
+    # The brief's own example, as the centre would type it.
+    ([["UBND XÃ THỦY VÂN", "TRUNG TÂM HỌC TẬP CỘNG ĐỒNG", "Số: 05/BC-TTHTCĐ"]],
+     "TRUNG TÂM HỌC TẬP CỘNG ĐỒNG XÃ THỦY VÂN"),
+    ([["UBND xã Thủy Vân", "Trung tâm học tập cộng đồng"]], "Trung tâm học tập cộng đồng xã Thủy Vân"),
+    # The superior in a row of its own: another cell of the header table.
+    ([["UBND XÃ THỦY VÂN"], ["CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM"], ["TRUNG TÂM HTCĐ"], ["Độc lập - Tự do"]],
+     "TRUNG TÂM HTCĐ XÃ THỦY VÂN"),
+    # The superior's name and its place on two lines.
+    ([["ỦY BAN NHÂN DÂN", "XÃ THỦY VÂN", "TRUNG TÂM HTCĐ"]], "TRUNG TÂM HTCĐ XÃ THỦY VÂN"),
+    # The template's "xã phường" left beside the kind: the superior says which.
+    ([["UBND PHƯỜNG THỦY CHÂU", "TRUNG TÂM HTCĐ XÃ/PHƯỜNG……"]], "TRUNG TÂM HTCĐ PHƯỜNG THỦY CHÂU"),
+    # The town is no commune: a centre cannot take its place.
+    ([["UBND THỊ XÃ HƯƠNG THỦY", "TRUNG TÂM HỌC TẬP CỘNG ĐỒNG"]], None),
+    # The town's own header (the plan's): no unit.
+    ([["ỦY BAN NHÂN DÂN", "THỊ XÃ HƯƠNG THỦY", "Số: 189/KH-UBND"], ["CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM"]], None),
+    # A unit without a known prefix, on the side holding "Số: …".
+    ([["ĐOÀN THANH NIÊN PHƯỜNG PHÚ BÀI", "Số: 3/BC-ĐTN"]], "ĐOÀN THANH NIÊN PHƯỜNG PHÚ BÀI"),
+    # Unaccented, and "hoac" as the alternative word.
+    ([["UBND XA THUY VAN", "TRUNG TAM HTCD...", "hoac truong......"]], "TRUNG TAM HTCD XA THUY VAN"),
+    ([["TRUNG TAM HTCD...", "HOAC TRUONG THCS PHU BAI"]], "TRUONG THCS PHU BAI"),
+])
+def test_unit_from_header_groups(groups, expected):
+    assert unit_from_header(groups, UNIT_CONF) == expected
