@@ -41,8 +41,8 @@ from mailbot.mailbox import AuthenticationFailed, FetchedMessage, Mailbox, Mailb
 from mailbot.message import ParsedMessage, header_block, read_message
 from mailbot.photos import PhotoInfo, inspect
 from mailbot.units import Roster
-from mailbot.unpack import File, expand
-from parsers.model import Document
+from mailbot.unpack import File, expand, unreadable_form
+from parsers.model import Document, Problem
 
 log = logging.getLogger(__name__)
 
@@ -371,19 +371,24 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
             filetype=f.filetype, role=role, problem=f.problem or (r.photo.problem and
                                                                   "Ảnh không mở được." if r.photo else None),
         )).inserted_primary_key[0]
-        if r.document is not None:
-            unit_id, status, review = decide(roster, sender, r.document)
-            late = _is_late(app, r.document.form, received_at)
+        document = r.document
+        if document is None and (code := unreadable_form(f)):
+            # A file that may be the form, refused or unreadable before any parser saw it.
+            document = Document(form=None, problems=[Problem(code, f.problem or "")])
+        if document is not None:
+            unit_id, status, review = decide(roster, sender, document)
+            late = _is_late(app, document.form, received_at)
             conn.execute(st.submissions.insert().values(
-                message_pk=message_pk, attachment_id=att_id, unit_id=unit_id, form=r.document.form,
+                message_pk=message_pk, attachment_id=att_id, unit_id=unit_id, form=document.form,
                 status=status, received_at=st.utc_iso(received_at), late=late,
-                document=json.dumps(r.document.to_json(), ensure_ascii=False),
+                document=json.dumps(document.to_json(), ensure_ascii=False),
                 review=json.dumps(review, ensure_ascii=False), decided_by="intake",
+                reason=rejection_reason(document) if status == "rejected" else None,
                 created_at=now, updated_at=now))
             if status != "rejected":
                 useful += 1
-            if unit_id and r.document.form:
-                touched.add((unit_id, r.document.form))
+            if unit_id and document.form:
+                touched.add((unit_id, document.form))
         elif role == "photo" and r.sha256:
             conn.execute(st.photos.insert().values(
                 message_pk=message_pk, attachment_id=att_id, unit_id=sender.id if sender else None,
@@ -416,6 +421,11 @@ def decide(roster: Roster, sender, doc: Document) -> tuple[str | None, str, list
                    "message": f"Địa chỉ gửi là của {sender.name} nhưng văn bản ghi {doc.unit_name}."}]
         return sender.id, "needs_review", review
     return sender.id, "accepted", []
+
+
+def rejection_reason(doc: Document) -> str:
+    """A rejected document's reason: the code of its first problem (CONTRACT.md), e.g. corrupt_file."""
+    return doc.problems[0].code if doc.problems else "not_a_form"
 
 
 def settle(conn: Connection, unit_id: str, form: str) -> None:

@@ -265,8 +265,7 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
         ctx["kind"] = m.outcome
         return ctx
     if unit is None:
-        ctx["kind"] = "unknown"
-        return ctx
+        return _stranger_context(conn, app, m, ctx)
     att = st.attachments
     for a in conn.execute(sa.select(att).where(att.c.message_pk == m.id, att.c.problem.is_not(None))
                           .order_by(att.c.id)):
@@ -293,6 +292,32 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
             ctx["ask_photos"] = True
     ctx["nothing_usable"] = usable == 0 and ctx["photos"] == 0
     ctx["photos_only"] = usable == 0 and ctx["photos"] > 0
+    return ctx
+
+
+NAMED_MAX = 100  # characters of a document's unit name quoted back to a sender not on the roster
+
+
+def _stranger_context(conn: Connection, app: App, m, ctx: dict[str, Any]) -> dict[str, Any]:
+    """A sender not on the roster is told which forms came and which unit they name, never the figures:
+    staff check the sender before anything counts."""
+    ctx["kind"] = "unknown"
+    for sub in st.submission_rows(conn, message_pk=m.id):
+        form = _form(app, sub.form)
+        if sub.status == "rejected" or form is None:
+            problem = " ".join(p.get("message", "") for p in sub.document.get("problems", [])).strip()
+            ctx["file_problems"].append({"filename": sub.filename, "problem": problem or (
+                "Tệp này không phải biểu mẫu của kế hoạch nên chưa được ghi nhận.")})
+            continue
+        named = app.config.unit(sub.unit_id) if sub.unit_id else None
+        written = " ".join((sub.document.get("unit_name") or "").split())
+        if len(written) > NAMED_MAX:
+            written = written[:NAMED_MAX].rstrip() + "…"
+        ctx["documents"].append(dict(label=form.label, title=form.title, filename=sub.filename,
+                                     unit_named=named.name if named else (written or None)))
+    ph = st.photos
+    ctx["photos"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(ph.c.message_pk == m.id)).scalar()
+    ctx["nothing_usable"] = not ctx["documents"] and not ctx["photos"]
     return ctx
 
 

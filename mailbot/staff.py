@@ -14,7 +14,7 @@ import parsers
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import Unit
-from mailbot.intake import Reading, decide, read_file, record_files, settle
+from mailbot.intake import Reading, decide, read_file, record_files, rejection_reason, settle
 from mailbot.message import read_message
 from mailbot.units import Roster, canonical
 from mailbot.unpack import expand
@@ -51,6 +51,8 @@ def status_data(app: App) -> dict:
                                    .where(st.outbox.c.status == "failed")).scalar()
         review = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
                               .where(st.submissions.c.status == "needs_review")).scalar()
+        rejected = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
+                                .where(st.submissions.c.status == "rejected")).scalar()
         failed_msgs = conn.execute(sa.select(sa.func.count()).select_from(st.messages)
                                    .where(st.messages.c.outcome == "failed")).scalar()
     now = app.now()
@@ -74,6 +76,7 @@ def status_data(app: App) -> dict:
         "outbox_queued": queued,
         "outbox_failed": failed_mail,
         "needs_review": review,
+        "rejected": rejected,
         "failed_messages": failed_msgs,
     }
 
@@ -106,7 +109,8 @@ def status_text(app: App) -> str:
     last = dt.datetime.fromisoformat(d["last_poll"]) if d["last_poll"] else None
     lines.append(f"Lần nhận thư thành công gần nhất: {_when(last) if last else 'chưa có'}")
     lines.append(f"Thư chờ gửi: {d['outbox_queued']}; thư gửi không được: {d['outbox_failed']}")
-    lines.append(f"Hồ sơ cần xem xét: {d['needs_review']}; thư xử lý lỗi: {d['failed_messages']}")
+    lines.append(f"Hồ sơ cần xem xét: {d['needs_review']}; thư xử lý lỗi: {d['failed_messages']}; "
+                 f"tệp không tiếp nhận (không đọc được, không đúng mẫu): {d['rejected']}")
     if d["last_error"]:
         e = d["last_error"]
         at = _when(app.local(st.from_iso(e["at"]))) if e["at"] else "?"
@@ -166,11 +170,25 @@ def review_items(app: App) -> list[dict]:
     return items
 
 
+def unreadable_files(app: App) -> list[dict]:
+    """Files the intake could not take as a form (rejected with a reason code): nothing to decide,
+    the unit was asked to send them again, but staff may want to open one by hand."""
+    s = st.submissions
+    with app.store.read() as conn:
+        ids = {r.id for r in conn.execute(sa.select(s.c.id).where(s.c.status == "rejected",
+                                                                  s.c.decided_by == "intake"))}
+        rows = [r for r in st.submission_rows(conn, status="rejected") if r.id in ids]
+    return [{"reference": r.reference, "file": r.filename, "from": r.from_addr, "unit": r.unit_id,
+             "reason": r.reason, "problem": "; ".join(p.get("message", "") for p in r.document.get("problems", []))}
+            for r in rows]
+
+
 def review_text(app: App) -> str:
     items = review_items(app)
-    if not items:
+    unreadable = unreadable_files(app)
+    if not items and not unreadable:
         return "Không có hồ sơ nào cần xem xét."
-    out = []
+    out = [] if items else ["Không có hồ sơ nào cần xem xét.", ""]
     for it in items:
         if it["kind"] == "submission":
             label = app.config.campaign.form(it["form"]).label if it["form"] in app.config.campaign.form_ids \
@@ -191,6 +209,11 @@ def review_text(app: App) -> str:
         for cmd, what in it["todo"]:
             out.append(f"      {cmd:<{width}}   ({what})")
         out.append("")
+    if unreadable:
+        out.append("Tệp không tiếp nhận (đơn vị đã được đề nghị gửi lại; không cần quyết định):")
+        for f in unreadable:
+            who = f"{f['unit']} ({_unit_name(app, f['unit'])})" if f["unit"] else (f["from"] or "người gửi không rõ")
+            out.append(f"  {f['reference']}  tệp «{f['file']}» từ {who}: {f['reason']} — {f['problem']}")
     return "\n".join(out).rstrip()
 
 
@@ -417,7 +440,8 @@ def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Re
                 status = "superseded"  # settle() decides between accepted and superseded
             if (unit_id, status, rd.document.form) != (e.unit_id, e.status, e.form):
                 values.update(unit_id=unit_id, status=status, form=rd.document.form,
-                              review=json.dumps(review, ensure_ascii=False))
+                              review=json.dumps(review, ensure_ascii=False),
+                              reason=rejection_reason(rd.document) if status == "rejected" else None)
             if e.unit_id and e.form:
                 touched.add((e.unit_id, e.form))
             if unit_id and rd.document.form:

@@ -61,6 +61,33 @@ _PROBLEM_BY_TYPE = {
 }
 
 
+# The problem code of each sentence: the `reason` of the rejected submission an unreadable
+# file becomes (the parser's codes where the meaning is the same).
+PROBLEM_CODES = {
+    PROBLEM_TOO_BIG: "too_large",
+    PROBLEM_ZIP_TOO_MANY: "zip_too_many",
+    PROBLEM_ZIP_TOO_LARGE: "zip_too_large",
+    PROBLEM_ZIP_RATIO: "zip_bomb",
+    PROBLEM_ZIP_DEEP: "too_deep",
+    PROBLEM_ZIP_EMPTY: "zip_empty",
+    PROBLEM_ZIP_BROKEN: "corrupt_file",
+    PROBLEM_ZIP_MEMBER_BROKEN: "corrupt_file",
+    PROBLEM_ENCRYPTED: "encrypted",
+    PROBLEM_TNEF: "tnef_unreadable",
+    PROBLEM_PDF: "pdf",
+    PROBLEM_SPREADSHEET: "spreadsheet",
+    PROBLEM_ARCHIVE: "archive_format",
+    PROBLEM_CORRUPT: "corrupt_file",
+    PROBLEM_EMPTY: "empty_file",
+    PROBLEM_PROGRAM: "program",
+    PROBLEM_OTHER: "not_a_document",
+}
+
+# What a form may have come as: Word and ODF documents, and the containers units put them in.
+_FORM_TYPES = (*DOCUMENT_TYPES, "encrypted_office", "corrupt_zip", "zip", "tnef", "eml", "rar", "7z", "gz")
+_FORM_NAMES = (".doc", ".docx", ".docm", ".dot", ".dotx", ".odt", ".rtf", ".zip", ".rar", ".7z", ".dat")
+
+
 @dataclass(frozen=True)
 class File:
     name: str
@@ -69,6 +96,22 @@ class File:
     container: str | None  # the zip / winmail.dat / forwarded message it came from
     problem: str | None  # Vietnamese, fit for a receipt
     role: str  # "document" | "photo" | "other" | "refused"
+
+
+def unreadable_form(f: File) -> str | None:
+    """The problem code of a file that may be a form but was not read (no parser saw it), else None.
+
+    Such a file is recorded as a `rejected` submission, so staff see it with its reason.
+    Photos, PDFs, spreadsheets and programs are not taken for forms.
+    """
+    if f.role not in ("other", "refused") or not f.problem:
+        return None
+    if f.filetype in PHOTO_TYPES:
+        return None
+    named_like_one = f.name.lower().endswith(_FORM_NAMES) and f.filetype in ("unknown", "empty", "text", "ole")
+    if f.filetype in _FORM_TYPES or named_like_one:
+        return PROBLEM_CODES.get(f.problem, "unreadable")
+    return None
 
 
 class _Budget:

@@ -248,7 +248,7 @@ def test_receipt_counts_photos_and_does_not_ask_for_them(tmp_path, smtp_server):
     assert "đúng hạn" in text
 
 
-def test_unknown_sender_receipt_names_no_unit_and_no_figure(tmp_path, smtp_server):
+def test_unknown_sender_receipt_names_the_form_and_the_unit_but_no_figure(tmp_path, smtp_server):
     app = make_app(tmp_path, smtp_server)
     with app.store.transaction() as conn:
         pk = add_message(conn, app, from_addr="someone@gmail.example", received="2017-10-12T09:00")
@@ -256,17 +256,36 @@ def test_unknown_sender_receipt_names_no_unit_and_no_figure(tmp_path, smtp_serve
                    "message": "Địa chỉ gửi chưa có trong danh sách đơn vị."}]
         add_submission(conn, app, pk, "bao cao.docx", mau2_doc("Trường THCS Phú Bài", to_roi=4321),
                        unit_id="thcs-phu-bai", status="needs_review", received="2017-10-12T09:00", review=review)
+        add_submission(conn, app, pk, "lich.docx", mau1_doc("TT HTCĐ xã Lạ " + "rất dài " * 40),
+                       unit_id=None, status="needs_review", received="2017-10-12T09:00", review=review)
         assert notices.queue_receipt(conn, app, pk) is not None
     outbox.deliver_due(app)
     [msg] = delivered(smtp_server)
     assert smtp_server.messages[0].rcpt_tos == ["someone@gmail.example"]
     text, html = text_of(msg), html_of(msg)
-    assert "Kính gửi: Quý đơn vị," in text
+    assert "Kính gửi: Quý Ông/Bà," in text
+    assert "- Mẫu 2 (Báo cáo kết quả) (tệp «bao cao.docx»), văn bản ghi tên đơn vị «Trường THCS Phú Bài»." in text
+    assert "- Mẫu 1 (Lịch hoạt động) (tệp «lich.docx»), văn bản ghi tên đơn vị «TT HTCĐ xã Lạ rất dài" in text
+    assert "rất dài " * 20 not in text  # a document's words are quoted back only so far
     assert "chưa có trong danh sách" in text
-    assert "cán bộ phụ trách sẽ kiểm tra" in text
+    assert "sẽ kiểm tra người gửi trước khi ghi nhận" in text
+    assert "kính đề nghị Quý Ông/Bà" in text
     for body in (text, html):
-        for leak in ("Phú Bài", "4.321", "4321", "Mẫu 2", "bao cao.docx"):
+        assert "Trường THCS Phú Bài" in body and "Mẫu 2" in body
+        for leak in ("4.321", "4321", "1.200", "Nhà văn hóa", "Hoạt động 1"):
             assert leak not in body
+
+
+def test_unknown_sender_receipt_without_a_form_says_so(tmp_path, smtp_server):
+    app = make_app(tmp_path, smtp_server)
+    with app.store.transaction() as conn:
+        pk = add_message(conn, app, from_addr="someone@gmail.example", received="2017-10-12T09:00")
+        assert notices.queue_receipt(conn, app, pk) is not None
+    outbox.deliver_due(app)
+    text = text_of(delivered(smtp_server)[0])
+    assert "Kính gửi: Quý Ông/Bà," in text
+    assert "Thư không kèm tệp Mẫu 1 (Lịch hoạt động) hoặc Mẫu 2 (Báo cáo kết quả) mà Phòng GD&ĐT đọc được." in text
+    assert "sẽ kiểm tra người gửi" in text
 
 
 def test_no_attachment_receipt_says_what_to_send(tmp_path, smtp_server):
