@@ -1,8 +1,9 @@
 """The parse entry point: bytes of one attachment → Document.
 
 The story: check size → sniff the type by its bytes → (convert .doc/.odt/
-.rtf to .docx) → read the .docx into blocks and grids → classify by content
-→ run the form's reader. Bad input never raises: it becomes a Document with
+.rtf to .docx) → read the .docx into blocks and grids (a PDF's text layer
+is rebuilt into the same blocks, see parsers.pdf) → classify by content →
+run the form's reader. Bad input never raises: it becomes a Document with
 form=None and a problem a unit can be told about. Only a broken form
 definition (configuration, not input) raises FormDefError.
 """
@@ -38,6 +39,10 @@ MESSAGES = {
     "not_a_form": "Tệp không phải biểu mẫu báo cáo theo kế hoạch (Mẫu 1 hoặc Mẫu 2); "
                   "đề nghị quý đơn vị gửi đúng mẫu.",
     "parse_error": "Phòng GD&ĐT chưa đọc được nội dung tệp; cán bộ của Phòng sẽ kiểm tra lại.",
+    "scanned_pdf": "Tệp PDF là bản chụp hoặc bản quét, Phòng GD&ĐT chưa đọc được số liệu từ đó; "
+                   "đề nghị quý đơn vị gửi kèm tệp Word (.docx hoặc .doc) của báo cáo.",
+    "pages_not_read": "Tệp PDF có {total} trang; Phòng GD&ĐT chỉ đọc {read} trang đầu. Nếu biểu mẫu "
+                      "nằm ở các trang sau, đề nghị quý đơn vị gửi riêng tệp biểu mẫu.",
     **{k: v for k, v in safety.MESSAGES.items() if k != "not_a_document"},
 }
 
@@ -89,9 +94,26 @@ def read_content(data: bytes, ctx: ParseContext) -> DocxContent | Document:
         kind = sniff(data)
         if kind != "docx":
             return failed("corrupt_file")
+    elif kind == "pdf":
+        return _read_pdf(data, ctx)
     elif kind != "docx":
         return failed("not_a_document")
     return docx_grid.read_docx(data)
+
+
+def _read_pdf(data: bytes, ctx: ParseContext) -> DocxContent | Document:
+    """A PDF's text layer as blocks; a PDF of page images is not read here."""
+    from parsers import pdf
+
+    result = pdf.read_pdf(data, ctx.max_pdf_pages)
+    if not result.content.blocks:
+        return failed("scanned_pdf")
+    notes = []
+    if result.pages_total > result.pages_read:
+        notes.append(Problem("pages_not_read", MESSAGES["pages_not_read"].format(
+            read=result.pages_read, total=result.pages_total)))
+    result.content.notes.extend(notes)
+    return result.content
 
 
 def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict]) -> Document:
@@ -106,6 +128,8 @@ def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict]) -> Document:
     reader = getattr(importlib.import_module(module_name), func_name)
     doc = reader(content, formdef, ctx)
     doc.form = form_id
+    doc.source = getattr(content, "source", "docx")
+    doc.problems.extend(getattr(content, "notes", ()))
     return doc
 
 

@@ -59,9 +59,11 @@ class Document:
     sections: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     kind: str | None = None  # the reader that produced it: "schedule" | "indicators" | None
+    source: str = "docx"  # what was read: "docx" (Word, also .doc/.odt/.rtf converted), "pdf" (text layer), "ocr"
+    confidence: dict[str, float] = field(default_factory=dict)  # OCR only: indicator key → 0..1
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"form": self.form, "unit_name": self.unit_name}
+        out: dict[str, Any] = {"form": self.form, "unit_name": self.unit_name, "source": self.source}
         if self.kind == "schedule":
             out["activities"] = [a.to_json() for a in self.activities]
         elif self.kind == "indicators":
@@ -69,6 +71,8 @@ class Document:
             out["report_date"] = self.report_date
             out["indicators"] = dict(self.indicators)
             out["sections"] = dict(self.sections)
+            if self.source == "ocr":
+                out["confidence"] = dict(self.confidence)
         out["problems"] = [p.to_json() for p in self.problems]
         return out
 
@@ -86,6 +90,8 @@ class Document:
             sections=dict(data.get("sections", {})),
             problems=[Problem(p["code"], p["message"], p.get("field")) for p in data.get("problems", [])],
             kind=kind,
+            source=data.get("source") or "docx",
+            confidence=dict(data.get("confidence") or {}),
         )
 
 
@@ -105,4 +111,5 @@ class ParseContext:
     forms_dir: str | None = None  # extra folder searched first for <form>.toml
     definitions: tuple[tuple[str, str], ...] = ()  # (form id, definition file) given by the campaign
     convert_timeout: float = 60.0
+    max_pdf_pages: int = 10  # pages of a PDF read; the unit is told about the rest
     max_bytes: int = 25 * 1024 * 1024
