@@ -63,7 +63,9 @@ class Document:
     confidence: dict[str, float] = field(default_factory=dict)  # OCR only: indicator key → 0..1
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"form": self.form, "unit_name": self.unit_name, "source": self.source}
+        out: dict[str, Any] = {"form": self.form, "unit_name": self.unit_name}
+        if self.source != "docx":  # a Word file (the usual case) keeps the original shape
+            out["source"] = self.source
         if self.kind == "schedule":
             out["activities"] = [a.to_json() for a in self.activities]
         elif self.kind == "indicators":
