@@ -28,6 +28,7 @@ READERS = {
 }
 
 CONVERTIBLE = ("doc", "odt", "rtf")
+PICTURE_TYPES = ("jpeg", "png", "heic", "tiff", "webp", "bmp")
 
 # The Vietnamese sentence for each problem code; safety.py's wording wins for
 # the codes it shares, so a unit reads the same sentence whichever step failed.
@@ -39,8 +40,11 @@ MESSAGES = {
     "not_a_form": "Tệp không phải biểu mẫu báo cáo theo kế hoạch (Mẫu 1 hoặc Mẫu 2); "
                   "đề nghị quý đơn vị gửi đúng mẫu.",
     "parse_error": "Phòng GD&ĐT chưa đọc được nội dung tệp; cán bộ của Phòng sẽ kiểm tra lại.",
-    "scanned_pdf": "Tệp PDF là bản chụp hoặc bản quét, Phòng GD&ĐT chưa đọc được số liệu từ đó; "
+    "scanned_pdf": "Tệp là bản chụp hoặc bản quét, Phòng GD&ĐT chưa đọc được số liệu từ đó; "
                    "đề nghị quý đơn vị gửi kèm tệp Word (.docx hoặc .doc) của báo cáo.",
+    "not_a_page": "Ảnh không phải bản chụp biểu mẫu.",
+    "ocr_review": "Lịch hoạt động được đọc từ bản chụp nên có thể chưa chính xác; đề nghị quý đơn vị "
+                  "đối chiếu các hoạt động trong thư này hoặc gửi tệp Word (.docx hoặc .doc) của Mẫu 1.",
     "pages_not_read": "Tệp PDF có {total} trang; Phòng GD&ĐT chỉ đọc {read} trang đầu. Nếu biểu mẫu "
                       "nằm ở các trang sau, đề nghị quý đơn vị gửi riêng tệp biểu mẫu.",
     **{k: v for k, v in safety.MESSAGES.items() if k != "not_a_document"},
@@ -96,6 +100,8 @@ def read_content(data: bytes, ctx: ParseContext) -> DocxContent | Document:
             return failed("corrupt_file")
     elif kind == "pdf":
         return _read_pdf(data, ctx)
+    elif kind in PICTURE_TYPES:
+        return _read_picture(data, ctx)
     elif kind != "docx":
         return failed("not_a_document")
     return docx_grid.read_docx(data)
@@ -106,14 +112,28 @@ def _read_pdf(data: bytes, ctx: ParseContext) -> DocxContent | Document:
     from parsers import pdf
 
     result = pdf.read_pdf(data, ctx.max_pdf_pages)
-    if not result.content.blocks:
+    content, read = result.content, result.pages_read
+    if not content.blocks:  # a scan saved as PDF: its pages are pictures
+        ocr = importlib.import_module("parsers.ocr")
+        if not ctx.ocr or not ocr.available():
+            return failed("scanned_pdf")
+        read = min(result.pages_total, ctx.max_ocr_pages)
+        content = ocr.read_pictures(ocr.render_pdf_pages(data, list(range(read))), ctx.ocr_page_timeout)
+    if result.pages_total > read:
+        content.notes.append(Problem("pages_not_read", MESSAGES["pages_not_read"].format(
+            read=read, total=result.pages_total)))
+    return content
+
+
+def _read_picture(data: bytes, ctx: ParseContext) -> DocxContent | Document:
+    """A photo or scan of a printed page; an ordinary photo is turned away before any OCR."""
+    ocr = importlib.import_module("parsers.ocr")
+    img = ocr.load(data)
+    if not ocr.looks_like_page(img):
+        return failed("not_a_page")
+    if not ctx.ocr or not ocr.available():
         return failed("scanned_pdf")
-    notes = []
-    if result.pages_total > result.pages_read:
-        notes.append(Problem("pages_not_read", MESSAGES["pages_not_read"].format(
-            read=result.pages_read, total=result.pages_total)))
-    result.content.notes.extend(notes)
-    return result.content
+    return ocr.read_pictures([img], ctx.ocr_page_timeout)
 
 
 def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict]) -> Document:
@@ -129,6 +149,12 @@ def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict]) -> Document:
     doc = reader(content, formdef, ctx)
     doc.form = form_id
     doc.source = getattr(content, "source", "docx")
+    if doc.source == "ocr":
+        ocr = importlib.import_module("parsers.ocr")
+        if doc.kind == "indicators":
+            ocr.judge(doc, content, lambda c: reader(c, formdef, ctx), formdef)
+        else:  # no figure to vouch for: every line of a schedule read from a picture is checked by a person
+            doc.problems.append(Problem("ocr_review", MESSAGES["ocr_review"], "activities"))
     doc.problems.extend(getattr(content, "notes", ()))
     return doc
 

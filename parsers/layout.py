@@ -35,6 +35,7 @@ class ReadContent(DocxContent):
 
     source: str = "pdf"  # "pdf" (text layer) or "ocr"
     notes: list = field(default_factory=list)  # Problems to add to the Document (pages not read…)
+    confidences: dict = field(default_factory=dict)  # id(Table) → grid of OCR confidences (0..100)
 
 
 @dataclass
@@ -98,17 +99,19 @@ class Page:
 
 
 def lines_of(words: list[Word]) -> list[Line]:
-    """Words grouped into lines by their vertical middle, lines top to bottom."""
+    """Words grouped into lines, top to bottom: a word whose middle lies within a
+    line's usual top and bottom belongs to it (a "-" or a tall "Ở" too)."""
     out: list[list[Word]] = []
+    band: list[tuple[float, float]] = []
     for w in sorted(words, key=lambda w: ((w.top + w.bottom) / 2, w.x0)):
         mid = (w.top + w.bottom) / 2
-        if out:
-            last = out[-1]
-            lmid = statistics.median((x.top + x.bottom) / 2 for x in last)
-            if abs(mid - lmid) <= max(2.0, 0.35 * min(w.size, statistics.median(x.size for x in last))):
-                last.append(w)
-                continue
+        if out and band[-1][0] <= mid <= band[-1][1]:
+            out[-1].append(w)
+            ws = out[-1]
+            band[-1] = (statistics.median(x.top for x in ws), statistics.median(x.bottom for x in ws))
+            continue
         out.append([w])
+        band.append((w.top, w.bottom) if w.bottom - w.top >= 2 else (mid - 1.5, mid + 1.5))
     return [Line(sorted(ws, key=lambda w: w.x0)) for ws in out]
 
 
@@ -407,17 +410,32 @@ def content(pages: list[Page]) -> ReadContent:
     on the next page) is joined back too.
     """
     blocks: list = []
+    confidences: dict = {}
     for page in pages:
         for n, block in enumerate(page.blocks):
+            conf = page.confidences.get(id(block))
             if (n == 0 and isinstance(block, Table) and blocks and isinstance(blocks[-1], Table)
                     and blocks[-1].width == block.width and block.rows):
-                _append_rows(blocks[-1], block)
+                prev = blocks[-1]
+                grid_conf = confidences.get(id(prev))
+                cut = _append_rows(prev, block)
+                if grid_conf is not None and conf is not None:
+                    if cut:
+                        grid_conf[-1] = [_low(a, b) for a, b in zip(grid_conf[-1], conf[0])]
+                    grid_conf.extend(conf[1 if cut else 0:])
                 continue
             blocks.append(block)
-    return ReadContent(blocks)
+            if conf is not None:
+                confidences[id(block)] = conf
+    return ReadContent(blocks, confidences=confidences)
 
 
-def _append_rows(prev: Table, more: Table) -> None:
+def _low(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _append_rows(prev: Table, more: Table) -> bool:
+    """Rows of `more` appended to `prev`; True when its first row went on the last one."""
     first = more.rows[0]
     filled = [t for t in first if t]
     start = 0
@@ -442,3 +460,4 @@ def _append_rows(prev: Table, more: Table) -> None:
     offset = len(prev.rows) - start
     prev.rows.extend(more.rows[start:])
     prev.origin.extend([[(r + offset, c) for r, c in row] for row in more.origin[start:]])
+    return bool(start)

@@ -114,4 +114,7 @@ class ParseContext:
     definitions: tuple[tuple[str, str], ...] = ()  # (form id, definition file) given by the campaign
     convert_timeout: float = 60.0
     max_pdf_pages: int = 10  # pages of a PDF read; the unit is told about the rest
+    ocr: bool = True  # read scans and photos of a page with Tesseract
+    max_ocr_pages: int = 4  # pages of a scanned PDF read by OCR (a form has 1–3)
+    ocr_page_timeout: float = 30.0  # seconds of OCR per page at most
     max_bytes: int = 25 * 1024 * 1024

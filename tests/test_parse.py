@@ -198,7 +198,7 @@ BAD_INPUTS = {
     "entity_bomb": (_with_document_xml(ENTITY_BOMB), "bad_xml"),
     "encrypted": (_encrypted_ole(), "encrypted"),
     "exe_named_docx": (b"MZ\x90\x00\x03" + b"\x00" * 2000, "not_a_document"),
-    "pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n", "not_a_document"),
+    "pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n", "corrupt_file"),  # PDFs are read now
     "zip_of_text": (_zip({"readme.txt": b"hello"}), "not_a_document"),
     "text": ("Báo cáo kết quả".encode(), "not_a_document"),
 }

@@ -1,0 +1,408 @@
+"""A scan or a photo of a printed form → DocxContent, with a confidence per cell.
+
+Steps, each simple: load (EXIF turn, HEIC via pillow-heif, pixel cap) →
+a cheap look at the picture (a page of text on paper, or a photo of
+people?) → scale to about 200 dpi → drop coloured ink (the red seal, a blue
+signature: a pixel's brightest channel) → deskew (the angle whose row
+profile is sharpest) → find the ruled lines (long dark runs, numpy) and
+from them the table cells, merged ones included → erase the lines and run
+Tesseract's Vietnamese model once on the page (word boxes + confidences)
+→ parsers.layout puts the words into paragraphs and grid cells as for a
+PDF. The form readers then see what they see in a .docx.
+
+Tesseract is a subprocess with a time limit and one thread; the module is
+pure (bytes in, content out) so it can run in a bounded worker.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from parsers import layout
+from parsers.docx_grid import DocumentError
+
+log = logging.getLogger(__name__)
+
+DPI = 200  # pages are brought to about this resolution before reading
+PT = 72 / DPI  # one pixel in points, the unit parsers.layout measures in
+MAX_PIXELS = 40_000_000  # a 12-megapixel phone photo is 12e6; beyond this the file is not opened
+PAGE_TIMEOUT = 30.0  # seconds of Tesseract per page at most (about 5 s is usual)
+CONFIDENT = 70.0  # a figure read with a lower word confidence (0..100) is not trusted
+
+
+class OcrUnavailable(DocumentError):
+    def __init__(self) -> None:
+        super().__init__("ocr_unavailable", "Phòng GD&ĐT chưa đọc được bản chụp này; đề nghị quý đơn vị "
+                                            "gửi kèm tệp Word (.docx hoặc .doc) của biểu mẫu.")
+
+
+def available() -> bool:
+    """Tesseract with its Vietnamese model can be called here."""
+    exe = shutil.which("tesseract")
+    if exe is None:
+        return False
+    try:
+        out = subprocess.run([exe, "--list-langs"], capture_output=True, timeout=10, text=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "vie" in out.split()
+
+
+def load(data: bytes) -> Image.Image:
+    """The picture upright (EXIF), RGB; DocumentError when it is not a picture or too big."""
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover - a dependency; HEIC then fails as unreadable
+        pass
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.width * img.height > MAX_PIXELS:
+            raise DocumentError("too_large", "Ảnh quá lớn, không xử lý được; đề nghị quý đơn vị gửi ảnh "
+                                             "có độ phân giải nhỏ hơn.")
+        img = ImageOps.exif_transpose(img)
+        return img.convert("RGB")
+    except DocumentError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        raise DocumentError("corrupt_file", "Tệp ảnh bị hỏng, không mở được; đề nghị quý đơn vị gửi lại tệp.")
+
+
+def looks_like_page(img: Image.Image) -> bool:
+    """Cheap: is this paper with print on it (mostly light, thin dark strokes, little colour)?
+
+    A photo of an activity has large mid-tone and coloured areas; a page has
+    a light background, a small share of dark ink, and few coloured pixels
+    besides a seal. Runs on a 300-pixel thumbnail, in milliseconds.
+    """
+    small = np.asarray(img.convert("RGB").resize((300, max(1, 300 * img.height // max(img.width, 1)))),
+                       dtype=np.int16)
+    bright = small.max(axis=2)
+    spread = bright - small.min(axis=2)
+    light = ((bright > 170) & (spread < 60)).mean()
+    dark = (bright < 110).mean()
+    coloured = (spread > 80).mean()
+    return light > 0.55 and 0.003 < dark < 0.25 and coloured < 0.2
+
+
+@dataclass
+class PageImage:
+    gray: np.ndarray  # uint8, coloured ink removed, deskewed, about DPI
+    angle: float  # degrees turned to straighten it
+
+
+def prepare(img: Image.Image) -> PageImage:
+    """Scale, drop coloured ink, deskew."""
+    scale = _scale_for(img)
+    if abs(scale - 1) > 0.05:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+    rgb = np.asarray(img, dtype=np.uint8)
+    gray = rgb.max(axis=2)  # red seal and blue signature become light; black print stays dark
+    angle = skew_angle(gray)
+    if abs(angle) > 0.05:
+        gray = np.asarray(Image.fromarray(gray).rotate(-angle, resample=Image.BICUBIC, expand=True, fillcolor=255))
+    return PageImage(gray, angle)
+
+
+def _scale_for(img: Image.Image) -> float:
+    """A printed A4 page about 1650 px wide (200 dpi), from whatever the camera or scanner gave."""
+    long_side = max(img.width, img.height)
+    target = 2340 if img.height >= img.width else 1650  # the long side of A4 at 200 dpi
+    return target / long_side
+
+
+def skew_angle(gray: np.ndarray) -> float:
+    """The angle (degrees, counter-clockwise positive) that makes text rows horizontal."""
+    h, w = gray.shape
+    f = 600 / max(w, 1)
+    small = Image.fromarray(gray).resize((600, max(1, int(h * f))), Image.BILINEAR)
+    ink = Image.fromarray(((np.asarray(small) < 160) * 255).astype(np.uint8))
+
+    def score(a: float) -> float:
+        rows = np.asarray(ink.rotate(-a, resample=Image.BILINEAR, fillcolor=0), dtype=np.float32).sum(axis=1)
+        return float(np.square(np.diff(rows)).sum())
+
+    best = max((a / 2 for a in range(-10, 11)), key=score)
+    return max((best + a / 10 for a in range(-5, 6)), key=score)
+
+
+# ------------------------------------------------------------------ ruled tables
+
+@dataclass
+class _HLine:
+    y: int
+    x0: int
+    x1: int
+
+
+@dataclass
+class _VLine:
+    x: int
+    y0: int
+    y1: int
+
+
+def _runs_mask(dark: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Pixels belonging to a run of at least k dark pixels along `axis`."""
+    a = dark if axis == 1 else dark.T
+    h, w = a.shape
+    if w < k:
+        return np.zeros_like(dark)
+    cs = np.zeros((h, w + 1), dtype=np.int32)
+    np.cumsum(a, axis=1, out=cs[:, 1:])
+    full = (cs[:, k:] - cs[:, :-k]) == k  # a full window starts here
+    starts = np.zeros((h, w + 1), dtype=np.int32)
+    starts[:, : w - k + 1] += full
+    starts[:, k: w + 1] -= full
+    mask = np.cumsum(starts, axis=1)[:, :w] > 0
+    return mask if axis == 1 else mask.T
+
+
+def find_tables(gray: np.ndarray) -> tuple[list[layout.Ruled], np.ndarray]:
+    """Ruled tables (cell boxes in pixels) and the mask of their lines."""
+    dark = gray < 150
+    h, w = dark.shape
+    k = max(30, w // 40)
+    hmask = _runs_mask(dark, k, axis=1)
+    vmask = _runs_mask(dark, k, axis=0)
+    hlines = _h_lines(hmask, min_len=w // 8)
+    vlines = _v_lines(vmask, min_len=h // 40)
+    tables = []
+    for hs, vs in _groups(hlines, vlines):
+        cells = _cells(hs, vs, hmask, vmask)
+        if len(cells) >= 2:
+            tables.append(layout.Ruled(cells))
+    return tables, hmask | vmask
+
+
+def _bands(profile: np.ndarray, min_count: int) -> list[tuple[int, int]]:
+    on = profile >= min_count
+    out, start = [], None
+    for i, v in enumerate(on):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            out.append((start, i))
+            start = None
+    if start is not None:
+        out.append((start, len(on)))
+    return out
+
+
+def _h_lines(mask: np.ndarray, min_len: int) -> list[_HLine]:
+    out = []
+    for a, b in _bands(mask.sum(axis=1), min_len):
+        cols = np.nonzero(mask[a:b].any(axis=0))[0]
+        out.append(_HLine((a + b) // 2, int(cols.min()), int(cols.max())))
+    return out
+
+
+def _v_lines(mask: np.ndarray, min_len: int) -> list[_VLine]:
+    out = []
+    for a, b in _bands(mask.sum(axis=0), min_len):
+        rows = np.nonzero(mask[:, a:b].any(axis=1))[0]
+        out.append(_VLine((a + b) // 2, int(rows.min()), int(rows.max())))
+    return out
+
+
+def _groups(hs: list[_HLine], vs: list[_VLine], tol: int = 8):
+    """Lines that cross or touch each other form one table."""
+    n = len(hs)
+    parent = list(range(n + len(vs)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, hl in enumerate(hs):
+        for j, vl in enumerate(vs):
+            if hl.x0 - tol <= vl.x <= hl.x1 + tol and vl.y0 - tol <= hl.y <= vl.y1 + tol:
+                parent[find(i)] = find(n + j)
+    groups: dict[int, tuple[list, list]] = {}
+    for i, hl in enumerate(hs):
+        groups.setdefault(find(i), ([], []))[0].append(hl)
+    for j, vl in enumerate(vs):
+        groups.setdefault(find(n + j), ([], []))[1].append(vl)
+    for hg, vg in groups.values():
+        if len(hg) >= 2 and len(vg) >= 2:
+            yield sorted(hg, key=lambda x: x.y), sorted(vg, key=lambda x: x.x)
+
+
+def _cells(hs: list[_HLine], vs: list[_VLine], hmask: np.ndarray, vmask: np.ndarray):
+    """Cell boxes: grid slots joined where the line between them is missing (a merged cell)."""
+    ys = [x.y for x in hs]
+    xs = [x.x for x in vs]
+    nr, nc = len(ys) - 1, len(xs) - 1
+    if nr < 1 or nc < 1:
+        return []
+    parent = list(range(nr * nc))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def covered(mask: np.ndarray, fixed: int, lo: int, hi: int, vertical: bool) -> float:
+        lo, hi = lo + (hi - lo) // 6, hi - (hi - lo) // 6
+        if hi <= lo:
+            return 1.0
+        if vertical:
+            band = mask[lo:hi, max(0, fixed - 4): fixed + 5]
+            return float(band.any(axis=1).mean())
+        band = mask[max(0, fixed - 4): fixed + 5, lo:hi]
+        return float(band.any(axis=0).mean())
+
+    for r in range(nr):
+        for c in range(nc - 1):
+            if covered(vmask, xs[c + 1], ys[r], ys[r + 1], True) < 0.5:
+                parent[find(r * nc + c + 1)] = find(r * nc + c)
+    for r in range(nr - 1):
+        for c in range(nc):
+            if covered(hmask, ys[r + 1], xs[c], xs[c + 1], False) < 0.5:
+                parent[find((r + 1) * nc + c)] = find(r * nc + c)
+    boxes: dict[int, list[int]] = {}
+    for r in range(nr):
+        for c in range(nc):
+            b = boxes.setdefault(find(r * nc + c), [c, r, c + 1, r + 1])
+            b[0], b[1] = min(b[0], c), min(b[1], r)
+            b[2], b[3] = max(b[2], c + 1), max(b[3], r + 1)
+    return [(xs[c0] * PT, ys[r0] * PT, xs[c1] * PT, ys[r1] * PT) for c0, r0, c1, r1 in boxes.values()]
+
+
+# ------------------------------------------------------------------ Tesseract
+
+def ocr_words(gray: np.ndarray, timeout: float = PAGE_TIMEOUT) -> list[layout.Word]:
+    """Tesseract (Vietnamese) words with boxes in points and confidences 0..100."""
+    exe = shutil.which("tesseract")
+    if exe is None:
+        raise OcrUnavailable()
+    buf = io.BytesIO()
+    Image.fromarray(gray).save(buf, "PNG")
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TESSDATA_PREFIX")}
+    env["OMP_THREAD_LIMIT"] = "1"
+    try:
+        proc = subprocess.run([exe, "stdin", "stdout", "-l", "vie", "--psm", "3", "--dpi", str(DPI), "tsv"],
+                              input=buf.getvalue(), capture_output=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise DocumentError("ocr_timeout", "Bản chụp quá phức tạp, Phòng GD&ĐT chưa đọc được trong thời gian "
+                                           "cho phép; đề nghị quý đơn vị gửi kèm tệp Word của biểu mẫu.") from None
+    except OSError:
+        raise OcrUnavailable() from None
+    if proc.returncode != 0:
+        raise OcrUnavailable()
+    words = []
+    for line in proc.stdout.decode("utf-8", "replace").splitlines()[1:]:
+        f = line.split("\t")
+        if len(f) < 12 or f[0] != "5" or not f[11].strip():
+            continue
+        left, top, width, height = (int(x) for x in f[6:10])
+        words.append(layout.Word(f[11].strip(), left * PT, (left + width) * PT, top * PT, (top + height) * PT,
+                                 conf=float(f[10])))
+    return words
+
+
+def read_page(img: Image.Image, timeout: float = PAGE_TIMEOUT) -> layout.Page:
+    """One page picture → layout blocks with cell confidences."""
+    page = prepare(img)
+    tables, lines = find_tables(page.gray)
+    clean = page.gray.copy()
+    grown = lines | np.roll(lines, 1, 0) | np.roll(lines, -1, 0) | np.roll(lines, 1, 1) | np.roll(lines, -1, 1)
+    clean[grown] = 255
+    words = ocr_words(clean, timeout)
+    return layout.page_blocks(words, tables)
+
+
+def read_pictures(images: list[Image.Image], timeout: float = PAGE_TIMEOUT) -> layout.ReadContent:
+    """Page pictures (a photo, or a scanned PDF's pages) → content read by OCR."""
+    pages = [read_page(img, timeout) for img in images]
+    content = layout.content(pages)
+    content.source = "ocr"
+    return content
+
+
+def render_pdf_pages(data: bytes, pages: list[int]) -> list[Image.Image]:
+    """The given pages of a PDF as pictures at DPI (pdfium), for a scan saved as PDF."""
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(data)
+    except Exception:  # pdfium raises its own error types
+        raise DocumentError("corrupt_file", "Tệp bị hỏng, không mở được; đề nghị quý đơn vị gửi lại tệp.") from None
+    try:
+        out = []
+        for n in pages:
+            page = doc[n]
+            w, h = page.get_size()
+            scale = min(DPI / 72, 3000 / max(w, h, 1))
+            out.append(page.render(scale=scale).to_pil().convert("RGB"))
+            page.close()
+        return out
+    finally:
+        doc.close()
+
+
+# ------------------------------------------------------------------ how sure
+
+def judge(doc, content: layout.ReadContent, reread, formdef: dict) -> None:
+    """Give each indicator read by OCR a confidence; figures not trusted become null with a problem.
+
+    Which cell gave which indicator is asked of the reader itself: each
+    cell holding a figure is blanked in turn and the indicators that change
+    are the ones it gave (the reader knows merged, split and multi-line
+    rows; this module does not need to). An indicator's confidence is the
+    lowest word confidence of its cell.
+    """
+    from parsers.model import Problem
+    from parsers.text import clean_line
+
+    base = dict(doc.indicators)
+    feeds: dict[str, float] = {}
+    for table in content.tables:
+        conf = content.confidences.get(id(table))
+        if conf is None:
+            continue
+        for r, row in enumerate(table.rows):
+            for c, text in enumerate(row):
+                if table.origin[r][c] != (r, c) or not any(ch.isdigit() for ch in text):
+                    continue
+                slots = [(rr, cc) for rr in range(len(table.rows)) for cc in range(len(table.rows[rr]))
+                         if table.origin[rr][cc] == (r, c)]
+                for rr, cc in slots:
+                    table.rows[rr][cc] = ""
+                try:
+                    changed = reread(content).indicators
+                finally:
+                    for rr, cc in slots:
+                        table.rows[rr][cc] = text
+                for key, value in base.items():
+                    if value is not None and changed.get(key) != value:
+                        cell = conf[r][c] if conf[r][c] is not None else 0.0
+                        feeds[key] = min(feeds.get(key, 100.0), cell)
+    names = {i["key"]: i.get("name") or clean_line(_LEADING.sub("", i.get("label", i["key"])))
+             for i in formdef.get("indicators", [])}
+    for key, value in base.items():
+        if value is None:
+            continue
+        level = feeds.get(key, 0.0)
+        doc.confidence[key] = round(level / 100, 2)
+        if level < CONFIDENT:
+            doc.indicators[key] = None
+            doc.problems.append(Problem(
+                "ocr_unsure",
+                f"{names.get(key, key)}: số liệu trên bản chụp đọc được là \u201c{value}\u201d nhưng chưa rõ; "
+                "đề nghị quý đơn vị xác nhận.",
+                key))
+
+
+_LEADING = __import__("re").compile(r"^\s*(?:[-+•]+|\d{1,2}\s*[.)])\s*")
