@@ -74,9 +74,12 @@ def test_pages_beyond_the_limit_are_not_read_and_the_unit_is_told(pairs):
 def test_pdf_of_page_images_is_not_guessed():
     buf = io.BytesIO()
     Image.new("RGB", (850, 1100), "white").save(buf, "PDF", resolution=100)
-    doc = parse(buf.getvalue())
+    doc = parse(buf.getvalue(), ParseContext(ocr=False))
     assert doc.form is None
     assert doc.problems[0].code == "scanned_pdf"
+    doc = parse(buf.getvalue())  # read by OCR: a blank page is no form
+    assert doc.form is None
+    assert doc.problems[0].code == "not_a_form"
 
 
 @pytest.mark.parametrize("data", [b"%PDF-1.4\n%garbage\n", b"%PDF-1.7\n" + b"\x00" * 500])
