@@ -15,7 +15,7 @@ from parsers.model import Activity, Document, ParseContext, Problem
 from rapidfuzz import fuzz
 
 from parsers.text import clean_line, fold, is_placeholder, one_line
-from parsers.values import parse_date, parse_time
+from parsers.values import parse_date, parse_time, split_when
 
 __all__ = ["read_schedule"]
 
@@ -41,8 +41,8 @@ def _label_score(cell: str, labels: list[str]) -> float:
     for label in labels:
         lab = fold(label)
         best = max(best, fuzz.token_sort_ratio(key, lab))
-        if len(lab) >= 4 and key.startswith(lab + " "):
-            best = max(best, 90.0)  # "Nội dung hoạt động cụ thể", "Ghi chú (nếu có)"
+        if len(lab) >= 3 and key.startswith(lab + " "):
+            best = max(best, 90.0)  # "Nội dung hoạt động cụ thể", "Ghi chú (nếu có)", "Giờ, ngày"
     return best
 
 
@@ -118,9 +118,6 @@ def _dmy(d: dt.date) -> str:
     return f"{d.day}/{d.month}/{d.year}"
 
 
-_DATE_TEXT = re.compile(r"(?<!\d)\d{1,2}\s*[/.\-]\s*\d{1,2}(?:\s*[/.\-]\s*\d{2,4})?(?!\d)")
-
-
 class _Reader:
     def __init__(self, formdef: dict, ctx: ParseContext):
         self.columns: dict[str, list[str]] = formdef["columns"]
@@ -164,8 +161,12 @@ class _Reader:
         ghi_chu = one_line(own("note")) if not content else one_line(get("note"))
         date_text = one_line(get("date"))
         time_text = one_line(get("time"))
-        if "date" not in cols:  # a single "Thời gian" column holding both
-            date_text = time_text
+        spanning = "time" in cols and "date" in cols and cols["time"] != cols["date"] \
+            and table.origin[r][cols["time"]] == table.origin[r][cols["date"]]
+        if "date" not in cols or spanning:  # one "Thời gian" cell holding both
+            date_text, time_text = split_when(time_text)
+        elif "time" not in cols:  # one "Ngày giờ" column
+            date_text, time_text = split_when(date_text)
         if is_placeholder(content):
             content = ""
         if not content:
@@ -222,11 +223,6 @@ class _Reader:
                     field,
                 ))
 
-        if "time" in cols and "date" in cols and cols["time"] != cols["date"] \
-                and table.origin[r][cols["time"]] == table.origin[r][cols["date"]]:
-            time_text = _DATE_TEXT.sub(" ", time_text)  # one cell spanning Giờ and Ngày
-        if "date" not in cols:
-            time_text = _DATE_TEXT.sub(" ", time_text)
         t = parse_time(time_text)
         time_note = clean_line(t.note.strip(" ,;-–—"))
         if time_note and not is_placeholder(time_note):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from parsers.text import clean_line, fold, is_placeholder
 
-__all__ = ["Count", "TimeSpec", "DateSpec", "parse_count", "parse_time", "parse_date"]
+__all__ = ["Count", "TimeSpec", "DateSpec", "parse_count", "parse_time", "parse_date", "split_when"]
 
 
 def _ascii(s: str) -> str:
@@ -289,3 +289,70 @@ def parse_date(text: str, default_year: int, *, week_start: dt.date | None = Non
         if _WHOLE_WEEK.search(" ".join(re.findall(r"[a-z0-9]+", a))):
             return DateSpec(week_start, week_start + dt.timedelta(days=6), False, None, inferred=True)
     return DateSpec(None, None, False, weekdays[0] if weekdays else None)
+
+
+# ---------------------------------------------------------------- time and date in one cell
+
+# A clock time that says so: "7h30", "7 giờ 30 phút", "7g", "14:00" (minutes
+# never followed by "/10": "9h 02/10" is nine o'clock on the 2nd).
+_CLOCK = re.compile(
+    r"(?<![\d/.:])(?P<h>\d{1,2})\s*(?:(?:gio|h|g)(?![a-z])"
+    r"(?:\s*\d{1,2}(?!\d|\s*[/.]\s*\d|-\d{1,2}-\d)(?:\s*(?:phut|p|')(?![a-z]))?)?|:\d{2}(?![\d/.:]))"
+)
+_BARE_HOUR = re.compile(r"(?<![\d/.:])\d{1,2}\s*(?:-|–|—)\s*$")  # "14-" before "16h"
+_DAY_WORD = re.compile(r"(?:(?<=\s)|^)ngay\s*$")
+_WHOLE_WEEK_WORDS = re.compile(r"\b(?:ca tuan|trong tuan|suot tuan|hang ngay|cac ngay trong tuan)\b")
+
+
+def split_when(text: str) -> tuple[str, str]:
+    """A cell holding time and date together → (date text, time text).
+
+    "7 giờ 30, ngày 02/10/2017" → ("ngày 02/10/2017", "7 giờ 30"); "Sáng 03/10"
+    → ("03/10", "Sáng"); "14h00 - 16h30 ngày 4/10" → ("ngày 4/10", "14h00 -
+    16h30"). Clock times are found first, so "7h30-11h00" is never read as the
+    date 30/11, and "7.30" beside a date is a time, not the 7th of month 30.
+    Each part goes to parse_date / parse_time; words that are neither (Sáng,
+    Cả ngày) stay in the time text, where they become the note.
+    """
+    t = clean_line(text or "")
+    a = _ascii(t)
+    if len(a) != len(t):
+        t = a  # a letter changed length when folded: keep positions right, lose the marks
+    clock = [(m.start(), m.end()) for m in _CLOCK.finditer(a)]
+    for s, _ in list(clock):
+        bare = _BARE_HOUR.search(a[:s])
+        if bare:
+            clock.append((bare.start(), s))
+    masked = _blank(a, clock)
+    dates: list[tuple[int, int]] = []
+    for m in _WORDY.finditer(masked):
+        dates.append((m.start(), m.end()))
+    for m in _DATE.finditer(_blank(masked, dates)):
+        d, mo = int(m.group("d")), int(m.group("m"))
+        if 1 <= d <= 31 and 1 <= mo <= 12:
+            dates.append((m.start(), m.end()))
+        elif m.group("sep") in ".:" and not (m.group("y4") or m.group("y2")) and d <= 23 and mo <= 59:
+            clock.append((m.start(), m.end()))  # "7.30": half past seven
+    weekdays = [(m.start(), m.end()) for m in _WEEKDAY.finditer(a)]
+    weeks = [(m.start(), m.end()) for m in _WHOLE_WEEK_WORDS.finditer(a)]
+    # No date, weekday or week words: the date is elsewhere (a day heading), not unreadable.
+    date_text = clean_line(_blank(t, clock)) if dates or weekdays or weeks else ""
+    drop = list(dates)
+    for s, _ in dates:
+        word = _DAY_WORD.search(a[:s])
+        if word and not a[:word.start()].rstrip().endswith("ca"):
+            drop.append((word.start(), s))  # "ngày 02/10", but "Cả ngày 02/10" keeps its words
+    if dates:
+        drop += weekdays
+    drop += weeks
+    time_text = clean_line(re.sub(r"\(\s*\)", " ", _blank(t, drop)))
+    return date_text, time_text
+
+
+def _blank(s: str, spans: list[tuple[int, int]]) -> str:
+    """`s` with each span replaced by spaces (positions kept)."""
+    chars = list(s)
+    for a, b in spans:
+        for i in range(a, min(b, len(chars))):
+            chars[i] = " "
+    return "".join(chars)

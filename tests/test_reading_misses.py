@@ -12,7 +12,7 @@ from mailbot.units import Roster
 from parsers import parse
 from parsers.unit_header import unit_from_header
 from parsers.formdef import load_formdef
-from tests.readgen import header_cases, roster_units
+from tests.readgen import header_cases, roster_units, when_cases
 
 ROSTER = Roster(roster_units())
 UNIT_CONF = load_formdef("mau2")["unit_name"]
@@ -53,3 +53,12 @@ def test_unit_named_in_the_header_cell(case):
 ])
 def test_unit_from_header_groups(groups, expected):
     assert unit_from_header(groups, UNIT_CONF) == expected
+
+
+@pytest.mark.parametrize("case", when_cases(), ids=lambda c: c.name)
+def test_time_and_date_in_one_column(case):
+    doc = parse(case.data)
+    assert doc.form == "mau1"
+    got = [{"date": a.date, "start": a.start, "end": a.end, "note": a.note} for a in doc.activities]
+    assert got == case.expect["activities"]
+    assert [p.code for p in doc.problems] == []

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.values import Count, DateSpec, TimeSpec, parse_count, parse_date, parse_time
+from parsers.values import Count, DateSpec, TimeSpec, parse_count, parse_date, parse_time, split_when
+from tests.readgen import WHEN
 
 WEEK = dt.date(2017, 10, 2)
 
@@ -200,3 +201,33 @@ def test_parse_date_range_round_trip(d: dt.date, days: int) -> None:
     text = f"{d.day:02d}/{d.month:02d}/{d.year} – {e.day:02d}/{e.month:02d}/{e.year}"
     got = parse_date(text, 1999)
     assert (got.date, got.end) == (d, e)
+
+
+@pytest.mark.parametrize("text, date_text, time_text", [
+    ("7 giờ 30, ngày 02/10/2017", ", ngày 02/10/2017", "7 giờ 30,"),
+    ("Sáng 03/10", "Sáng 03/10", "Sáng"),
+    ("14h00 - 16h30 ngày 4/10", "ngày 4/10", "14h00 - 16h30"),
+    ("Từ 7h30 ngày 2/10 đến 11h00", "Từ ngày 2/10 đến", "Từ 7h30 đến 11h00"),
+    # Clock times first: "30-11" is no date, "02" after "9h" no minute, "7.30" no 7th of month 30.
+    ("7h30-11h00 ngày 05/10/2017", "ngày 05/10/2017", "7h30-11h00"),
+    ("9h 02/10", "02/10", "9h"),
+    ("7.30, 02.10.2017", ", 02.10.2017", "7.30,"),
+    ("14-16h ngày 3/10", "ngày 3/10", "14-16h"),
+    # Words that are neither stay with the time (they become the note); "Cả ngày" keeps "ngày".
+    ("Cả ngày 07/10/2017", "Cả ngày 07/10/2017", "Cả ngày"),
+    ("Sáng thứ Năm (05/10)", "Sáng thứ Năm (05/10)", "Sáng"),
+    ("Cả tuần (7h30)", "Cả tuần ( )", "(7h30)"),
+    # No date at all: the date comes from elsewhere (a day heading), not an unreadable one.
+    ("7h30", "", "7h30"),
+    ("Sáng", "", "Sáng"),
+    ("", "", ""),
+])
+def test_split_when(text: str, date_text: str, time_text: str) -> None:
+    assert split_when(text) == (date_text, time_text)
+
+
+@pytest.mark.parametrize("text, date, start, end, note", [(t, *rest) for t, *rest in WHEN])
+def test_split_when_then_parse(text: str, date: str, start: str | None, end: str | None, note: str) -> None:
+    date_text, time_text = split_when(" ".join(text.split("\n")))
+    d, t = parse_date(date_text, 2017, week_start=WEEK), parse_time(time_text)
+    assert (d.date.isoformat() if d.date else None, t.start, t.end, t.note.strip(" ,;-–—")) == (date, start, end, note)
