@@ -44,6 +44,7 @@ class MailboxConfig:
     path: str | None = None  # maildir backend
     batch_size: int = 25
     timeout: float = 60.0
+    authserv_id: str | None = None  # whose Authentication-Results we trust (our receiving server)
 
     @property
     def name(self) -> str:
@@ -67,6 +68,7 @@ class SmtpConfig:
     directory: str | None = None
     max_per_hour: int = 20
     timeout: float = 30.0
+    max_strangers_per_hour: int = 20  # receipts to all senders not on the roster, together
 
 
 @dataclass(frozen=True)
@@ -317,7 +319,8 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
     if mkind == "maildir":
         mailbox = MailboxConfig(kind="maildir", path=str(resolve(m.get("path", str, required=True))),
                                 done_keyword=m.get("done_keyword", str, "$MailbotDone"),
-                                folder=m.get("folder", str, "INBOX"))
+                                folder=m.get("folder", str, "INBOX"),
+                                authserv_id=m.get("authserv_id", str, None))
     else:
         host = m.get("host", str, required=True)
         sec = m.choice("security", SECURITY, "ssl")
@@ -337,6 +340,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
             gmail_label=m.get("gmail_label", str, None),
             batch_size=m.get("batch_size", int, 25),
             timeout=m.get("timeout", float, 60.0),
+            authserv_id=m.get("authserv_id", str, None),
         )
         if not (mailbox.password_env or mailbox.oauth2_token_env or mailbox.oauth2_token_command):
             raise ConfigError("mailbox.password_env (or oauth2_token_env / oauth2_token_command) is required")
@@ -347,7 +351,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
     from_addr = s.get("from", str, required=True)
     if skind == "directory":
         smtp = SmtpConfig(kind="directory", directory=str(resolve(s.get("directory", str, required=True))),
-                          from_addr=from_addr)
+                          from_addr=from_addr, max_strangers_per_hour=s.get("max_strangers_per_hour", int, 20))
     else:
         host = s.get("host", str, required=True)
         sec = s.choice("security", SECURITY, "starttls")
@@ -363,6 +367,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
             from_addr=from_addr,
             max_per_hour=s.get("max_per_hour", int, 20),
             timeout=s.get("timeout", float, 30.0),
+            max_strangers_per_hour=s.get("max_strangers_per_hour", int, 20),
         )
 
     # [storage]

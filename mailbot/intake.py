@@ -38,7 +38,7 @@ from mailbot import notices
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.mailbox import AuthenticationFailed, FetchedMessage, Mailbox, MailboxError
-from mailbot.message import ParsedMessage, header_block, read_message
+from mailbot.message import ParsedMessage, header_block, read_message, sender_authentication, spoofing_signal
 from mailbot.photos import PhotoInfo, inspect
 from mailbot.units import Roster
 from mailbot.unpack import File, expand, unreadable_form
@@ -297,7 +297,7 @@ def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: Fetche
             if p.too_large:
                 pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.TOO_LARGE, where=where,
                                      summary=f"{max(fetched.size, len(fetched.raw))} bytes, over the size limit")
-                notices.queue_receipt(conn, app, pk)
+                notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, p.parsed))
                 return pk, Outcome.TOO_LARGE
             if env.automatic:
                 pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.AUTOMATIC,
@@ -305,7 +305,7 @@ def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: Fetche
                 return pk, Outcome.AUTOMATIC
             pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.RECORDED, where=where)
             outcome = record_files(conn, app, pk, p.parsed, p.readings, fetched.internal_date)
-            notices.queue_receipt(conn, app, pk)
+            notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, p.parsed))
             return pk, outcome
     except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
         if p.failure is None:
@@ -318,8 +318,8 @@ def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: Fetche
                 return existing, "duplicate"
             pk = _insert_message(conn, app, p.digest, fetched, None, Outcome.FAILED,
                                  summary=summary, where=where, error=tb)
-            _try_parse_envelope(conn, fetched.raw, pk, app)
-            notices.queue_receipt(conn, app, pk)
+            verdict = _try_parse_envelope(conn, fetched.raw, pk, app)
+            notices.queue_receipt(conn, app, pk, sender_auth=verdict)
         return pk, Outcome.FAILED
 
 
@@ -356,6 +356,7 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
     """Insert attachments, submissions and photos of one message; returns its outcome."""
     roster = app.roster(conn)
     sender = roster.by_address(parsed.envelope.from_addr)
+    authenticated = sender_verdict(app, parsed) != "fail"
     if sender:
         conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(unit_id=sender.id))
     now = st.utc_iso(st.now_utc())
@@ -376,7 +377,7 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
             # A file that may be the form, refused or unreadable before any parser saw it.
             document = Document(form=None, problems=[Problem(code, f.problem or "")])
         if document is not None:
-            unit_id, status, review = decide(roster, sender, document)
+            unit_id, status, review = decide(roster, sender, document, authenticated=authenticated)
             late = _is_late(app, document.form, received_at)
             conn.execute(st.submissions.insert().values(
                 message_pk=message_pk, attachment_id=att_id, unit_id=unit_id, form=document.form,
@@ -391,8 +392,8 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
                 touched.add((unit_id, document.form))
         elif role == "photo" and r.sha256:
             conn.execute(st.photos.insert().values(
-                message_pk=message_pk, attachment_id=att_id, unit_id=sender.id if sender else None,
-                filename=f.name, sha256=r.sha256,
+                message_pk=message_pk, attachment_id=att_id,
+                unit_id=sender.id if sender and authenticated else None, filename=f.name, sha256=r.sha256,
                 taken_at=st.utc_iso(r.photo.taken_at) if r.photo.taken_at else None,
                 width=r.photo.width, height=r.photo.height, thumb_sha256=r.thumb_sha256))
             useful += 1
@@ -403,8 +404,20 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
     return outcome
 
 
-def decide(roster: Roster, sender, doc: Document) -> tuple[str | None, str, list[dict]]:
-    """Who a document belongs to and whether it counts (CONTRACT.md "Rules that decide outcomes")."""
+def sender_verdict(app: App, parsed: ParsedMessage | None) -> str | None:
+    """What our own receiving server says of the sender: "pass", "fail", or None (unknown, or not configured)."""
+    if parsed is None:
+        return None
+    return sender_authentication(parsed.envelope.auth_results, app.config.mailbox.authserv_id)
+
+
+def decide(roster: Roster, sender, doc: Document, *, authenticated: bool) -> tuple[str | None, str, list[dict]]:
+    """Who a document belongs to and whether it counts (CONTRACT.md "Rules that decide outcomes").
+
+    `authenticated` is False when our server's Authentication-Results say the
+    From address was forged: a roster address then proves nothing, and the
+    document waits for staff instead of replacing the unit's report.
+    """
     named = roster.by_name(doc.unit_name)
     if doc.form is None and any(p.code == "parse_error" for p in doc.problems):
         # Our own failure, not the unit's: a person looks at it (and `reprocess` after a fix).
@@ -416,6 +429,11 @@ def decide(roster: Roster, sender, doc: Document) -> tuple[str | None, str, list
         review = [{"code": "unknown_sender", "unit_named": doc.unit_name,
                    "message": "Địa chỉ gửi chưa có trong danh sách đơn vị."}]
         return (named.unit.id if named.unit else None), "needs_review", review
+    if not authenticated:
+        review = [{"code": "sender_not_authenticated", "unit_named": doc.unit_name,
+                   "message": "Máy chủ nhận thư không xác thực được người gửi: thư mang địa chỉ của đơn vị "
+                              "nhưng có thể bị giả mạo; cần cán bộ kiểm tra với đơn vị trước khi ghi nhận."}]
+        return sender.id, "needs_review", review
     if named.unit is not None and named.unit.id != sender.id:
         review = [{"code": "unit_mismatch", "unit_named": doc.unit_name, "unit_named_id": named.unit.id,
                    "message": f"Địa chỉ gửi là của {sender.name} nhưng văn bản ghi {doc.unit_name}."}]
@@ -492,7 +510,7 @@ def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMes
         references=" ".join(env.references) if env else None,
         received_at=st.utc_iso(fetched.internal_date),
         automatic=env.automatic if env else None,
-        spoofing=env.spoofing if env else None,
+        spoofing=spoofing_signal(env.auth_results, app.config.mailbox.authserv_id) if env else None,
         outcome=outcome, summary=summary, error=error,
         created_at=now, updated_at=now,
     )).inserted_primary_key[0]
@@ -502,12 +520,18 @@ def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMes
     return pk
 
 
-def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App) -> None:
-    """After a failure, keep at least who sent it and the subject, so staff and the receipt can use them."""
+def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App) -> str | None:
+    """After a failure, keep at least who sent it and the subject, so staff and the receipt can use them.
+
+    Returns the sender verdict (sender_verdict), for the receipt.
+    """
     try:
-        env = read_message(raw, own_addresses=app.own_addresses).envelope
+        parsed = read_message(raw, own_addresses=app.own_addresses)
+        env = parsed.envelope
     except Exception:  # noqa: BLE001 - best effort on a message that already failed
-        return
+        return None
     conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
         message_id=env.message_id, from_addr=env.from_addr, from_name=env.from_name, subject=env.subject,
-        in_reply_to=env.in_reply_to, references=" ".join(env.references), automatic=env.automatic))
+        in_reply_to=env.in_reply_to, references=" ".join(env.references), automatic=env.automatic,
+        spoofing=spoofing_signal(env.auth_results, app.config.mailbox.authserv_id)))
+    return sender_verdict(app, parsed)

@@ -385,8 +385,19 @@ def automatic_reason(headers: Mapping[str, str], from_addr: str | None,
 _AUTH_FAIL = re.compile(r"\b(dmarc|spf|dkim)\s*=\s*fail\b", re.I)
 
 
-def spoofing_signal(auth_results: list) -> str | None:
-    """'dmarc=fail, spf=fail' from Authentication-Results headers, or None."""
+def spoofing_signal(auth_results: list | tuple, authserv_id: str | None = None) -> str | None:
+    """'dmarc=fail, spf=fail' from Authentication-Results headers, or None.
+
+    With `authserv_id`, only the trusted header counts (see trusted_results);
+    without it every header is read, whoever wrote it (a hint for staff, no more).
+    """
+    if authserv_id:
+        trusted = trusted_results(auth_results, authserv_id)
+        if trusted is None:
+            return None
+        failed = [f"{m}={r}" for m in ("dmarc", "spf", "dkim") for r in trusted.get(m, ())[:1]
+                  if r in ("fail", "softfail")]
+        return ", ".join(failed) or None
     failed: list[str] = []
     for value in auth_results:
         for method in _AUTH_FAIL.findall(_text(value)):
@@ -394,6 +405,89 @@ def spoofing_signal(auth_results: list) -> str | None:
             if key not in failed:
                 failed.append(key)
     return ", ".join(failed) if failed else None
+
+
+# ---------------------------------------------------------------- sender authentication (RFC 8601)
+
+def parse_authentication_results(value: str) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """(authserv-id, method → results in order) of one Authentication-Results value.
+
+    A small parser rather than the `authres` package: its last release (2019)
+    rejects the UTF-8 addresses (RFC 6532) servers write for SMTPUTF8 senders.
+    Comments and quoted strings are skipped; only `method[/version]=result` of
+    each resinfo is read, which is all the verdict needs.
+    """
+    text, depth, quoted, escaped = [], 0, False, False
+    for ch in value:
+        if escaped:
+            escaped = False
+            if not depth:
+                text.append("x")
+            continue
+        if ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            if ch == '"':
+                quoted = False
+            text.append("x")
+        elif ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth:
+            continue
+        elif ch == '"':
+            quoted = True
+            text.append("x")
+        else:
+            text.append(ch)
+    head, *resinfos = "".join(text).split(";")
+    authserv_id = (head.split() or [""])[0].strip().lower()
+    results: dict[str, list[str]] = {}
+    for info in resinfos:
+        m = re.match(r"\s*([a-z0-9][a-z0-9_.-]*)(?:\s*/\s*\d+)?\s*=\s*([a-z0-9_-]+)", info, re.I)
+        if m:
+            results.setdefault(m.group(1).lower(), []).append(m.group(2).lower())
+    return authserv_id, {k: tuple(v) for k, v in results.items()}
+
+
+def trusted_results(values: list | tuple, authserv_id: str) -> dict[str, tuple[str, ...]] | None:
+    """The results of the topmost Authentication-Results written by our own server, or None.
+
+    Our receiving server (`mailbox.authserv_id`) adds its header on top of the
+    message; anything below it, or with another authserv-id, is the sender's
+    text (RFC 8601 section 5) and is never believed.
+    """
+    want = authserv_id.strip().lower()
+    for value in values:
+        found, results = parse_authentication_results(_text(value))
+        if found == want:
+            return results
+    return None
+
+
+def sender_authentication(values: list | tuple, authserv_id: str | None) -> str | None:
+    """"pass", "fail", or None (not configured, no trusted header, or no clear answer).
+
+    "fail": DMARC failed; or, with no DMARC result, SPF failed (fail or
+    softfail) and no DKIM signature passed.
+    """
+    if not authserv_id:
+        return None
+    r = trusted_results(values, authserv_id)
+    if r is None:
+        return None
+    dmarc = r.get("dmarc", ())
+    if "pass" in dmarc:
+        return "pass"
+    if "fail" in dmarc:
+        return "fail"
+    if "pass" in r.get("dkim", ()) or "pass" in r.get("spf", ()):
+        return "pass"
+    spf = r.get("spf", ())
+    if spf and all(x in ("fail", "softfail") for x in spf):
+        return "fail"
+    return None
 
 
 # ---------------------------------------------------------------- attachments

@@ -221,12 +221,24 @@ def reply_subject(subject: str | None) -> str:
 
 # ------------------------------------------------------------ receipts
 
-def queue_receipt(conn: Connection, app: App, message_pk: int) -> int | None:
-    """Queue the one receipt a message gets, or None when it must get none (automatic, ours, no sender)."""
+def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: str | None = None) -> int | None:
+    """Queue the one receipt a message gets, or None when it must get none.
+
+    None for automatic mail, our own, no usable sender, and a sender not on the
+    roster whose trusted authentication failed (`sender_auth` "fail", see
+    intake.sender_verdict): a forged stranger's address belongs to someone who
+    never wrote to us, and answering it is backscatter.
+    """
     m = conn.execute(sa.select(st.messages).where(st.messages.c.id == message_pk)).first()
     if m is None or m.automatic or m.outcome == "automatic" or not clean_address(m.from_addr):
         return None
     if m.from_addr.lower() in app.own_addresses:
+        return None
+    if sender_auth == "fail" and app.roster(conn).by_address(m.from_addr) is None:
+        log.info("no receipt for %s: %s is not on the roster and failed authentication (%s)",
+                 app.reference(message_pk), m.from_addr, m.spoofing or "")
+        conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
+            summary="no receipt: sender not on the roster, authentication failed"))
         return None
     key = f"receipt:{message_pk}"
     existing = outbox.queued_id(conn, key)
@@ -333,7 +345,8 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
         title=form.title if form else "", late=sub.late,
         deadline=deadline_text(form, tz) if form else "", needs_photos=bool(form and form.needs_photos),
         activities=[], activity_days=[], indicators=[], problems=[], review=[r.get("message", "") for r in sub.review],
-        unit_named=doc.get("unit_name"), schedule="activities" in doc)
+        unit_named=doc.get("unit_name"), schedule="activities" in doc,
+        unauthenticated=any(r.get("code") == "sender_not_authenticated" for r in sub.review))
     seen = set()
     for p in doc.get("problems", []):
         msg = (p.get("message") or "").strip()
@@ -645,6 +658,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
     retrying = conn.execute(sa.select(ob).where(ob.c.status == "queued", ob.c.attempts > 0)
                             .order_by(ob.c.id)).all()
     retry = dict(count=len(retrying), error=retrying[-1].last_error if retrying else "")
+    strangers = dict(waiting=outbox.strangers_waiting(conn, app), cap=cfg.smtp.max_strangers_per_hour)
 
     events = [dict(at=st.from_iso(e.at).astimezone(tz), text=e.text) for e in conn.execute(
         sa.select(st.events).where(st.events.c.at >= day_from, st.events.c.at < day_to).order_by(st.events.c.id))]
@@ -693,7 +707,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
 
     return dict(now=now, arrivals=arrivals, forms=forms, review_items=review_items, stuck=stuck,
                 unreadable=unreadable, with_problems=with_problems, failed_mail=failed_mail, retry=retry,
-                events=events, last_runs=last_runs, spoofing=spoofing, totals=totals, rules=rules,
+                events=events, last_runs=last_runs, spoofing=spoofing, strangers=strangers, totals=totals, rules=rules,
                 photo_rows=photo_rows, unknown_photos=unknown_photos, totals_label=totals_label or "báo cáo",
                 kind_names=KIND_NAMES, report_attached=None)
 

@@ -162,6 +162,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
     ob = st.outbox
     now_s = st.utc_iso(now)
     cap = app.config.smtp.max_per_hour
+    stranger_cap = app.config.smtp.max_strangers_per_hour
     with app.store.transaction() as conn:
         due = conn.execute(sa.select(ob).where(ob.c.status == "queued", ob.c.next_attempt_at <= now_s)
                            .order_by(ob.c.next_attempt_at, ob.c.id)).all()
@@ -169,10 +170,13 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
             return []
         hour_ago = st.utc_iso(now - dt.timedelta(hours=1))
         counts: dict[str, int] = {}
-        for r in conn.execute(sa.select(ob.c.recipient).where(ob.c.status == "sent", ob.c.sent_at > hour_ago,
-                                                                ob.c.sent_at <= now_s)):
+        is_stranger = stranger_test(conn, app)
+        strangers = 0  # receipts to senders not on the roster, all together (smtp.max_strangers_per_hour)
+        for r in conn.execute(sa.select(ob.c.recipient, ob.c.kind).where(
+                ob.c.status == "sent", ob.c.sent_at > hour_ago, ob.c.sent_at <= now_s)):
             for a in recipients(r.recipient):
                 counts[a] = counts.get(a, 0) + 1
+            strangers += is_stranger(r)
         lease = st.utc_iso(now + LEASE)
         claimed = []
         owed = _owed(conn, app) if any(r.kind == "reminder" for r in due) else {}
@@ -188,14 +192,41 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
             if cap and any(counts.get(a, 0) >= cap for a in addrs):
                 stats.waiting += 1
                 continue
+            stranger = is_stranger(r)
+            if stranger and stranger_cap and strangers >= stranger_cap:
+                stats.waiting += 1
+                continue
             got = conn.execute(ob.update().where(ob.c.id == r.id, ob.c.status == "queued",
                                                  ob.c.next_attempt_at == r.next_attempt_at)
                                .values(next_attempt_at=lease, claimed_at=now_s)).rowcount
             if got:
                 for a in addrs:
                     counts[a] = counts.get(a, 0) + 1
+                strangers += stranger
                 claimed.append(r)
     return claimed
+
+
+def stranger_test(conn: Connection, app: App):
+    """A test of outbox rows: is this a receipt to a sender not on the roster?
+
+    Such receipts share one hourly cap (smtp.max_strangers_per_hour): forged
+    senders by the hundred must not spend the account's sending quota.
+    """
+    roster = app.roster(conn)
+
+    def is_stranger(row) -> bool:
+        return row.kind == "receipt" and all(roster.by_address(a) is None for a in recipients(row.recipient))
+
+    return is_stranger
+
+
+def strangers_waiting(conn: Connection, app: App) -> int:
+    """Receipts to senders not on the roster still queued (for the digest)."""
+    ob = st.outbox
+    rows = conn.execute(sa.select(ob.c.recipient, ob.c.kind).where(ob.c.status == "queued", ob.c.kind == "receipt"))
+    is_stranger = stranger_test(conn, app)
+    return sum(1 for r in rows if is_stranger(r))
 
 
 def _owed(conn: Connection, app: App) -> dict[tuple[str, str], str]:

@@ -14,7 +14,7 @@ import parsers
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import Unit
-from mailbot.intake import Reading, decide, read_file, record_files, rejection_reason, settle
+from mailbot.intake import Reading, decide, read_file, record_files, rejection_reason, sender_verdict, settle
 from mailbot.message import read_message
 from mailbot.units import Roster, canonical
 from mailbot.unpack import expand
@@ -78,6 +78,7 @@ def status_data(app: App) -> dict:
         "needs_review": review,
         "rejected": rejected,
         "failed_messages": failed_msgs,
+        "sender_authentication": cfg.mailbox.authserv_id,  # whose Authentication-Results count; None: off
     }
 
 
@@ -111,6 +112,11 @@ def status_text(app: App) -> str:
     lines.append(f"Thư chờ gửi: {d['outbox_queued']}; thư gửi không được: {d['outbox_failed']}")
     lines.append(f"Hồ sơ cần xem xét: {d['needs_review']}; thư xử lý lỗi: {d['failed_messages']}; "
                  f"tệp không tiếp nhận (không đọc được, không đúng mẫu): {d['rejected']}")
+    if d["sender_authentication"]:
+        lines.append(f"Xác thực người gửi: bật, theo kết quả kiểm tra của máy chủ {d['sender_authentication']}")
+    else:
+        lines.append("Xác thực người gửi: tắt (chưa đặt mailbox.authserv_id); thư mang địa chỉ của đơn vị "
+                     "được coi là do đơn vị gửi")
     if d["last_error"]:
         e = d["last_error"]
         at = _when(app.local(st.from_iso(e["at"]))) if e["at"] else "?"
@@ -417,6 +423,7 @@ def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Re
     s, a = st.submissions, st.attachments
     roster = app.roster(conn)
     sender = roster.by_address(parsed.envelope.from_addr)
+    authenticated = sender_verdict(app, parsed) != "fail"
     existing = conn.execute(sa.select(s.c.id, s.c.unit_id, s.c.form, s.c.status, s.c.decided_by, s.c.document,
                                       a.c.sha256)
                             .select_from(s.join(a, s.c.attachment_id == a.c.id))
@@ -435,7 +442,7 @@ def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Re
         if doc_json != e.document:
             values["document"] = doc_json
         if e.decided_by != "staff":
-            unit_id, status, review = decide(roster, sender, rd.document)
+            unit_id, status, review = decide(roster, sender, rd.document, authenticated=authenticated)
             if e.status == "superseded" and status == "accepted":
                 status = "superseded"  # settle() decides between accepted and superseded
             if (unit_id, status, rd.document.form) != (e.unit_id, e.status, e.form):

@@ -255,3 +255,158 @@ def test_a_row_that_raises_anything_fails_alone_with_its_reason(tmp_path, smtp_s
         bad = conn.execute(sa.select(st.outbox).where(st.outbox.c.id == first)).one()
     assert bad.status == "failed" and "ValueError" in bad.last_error
     assert [d.rcpt_tos for d in smtp_server.messages] == [["tthtcd.thuyduong@example.org"]]
+
+
+# ------------------------------------------------------------ 3. forged reports
+
+SERVER = "mx.test.example"  # our receiving server's authserv-id
+PASS = f"{SERVER}; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=pass header.from=example.org"
+FAIL = (f"{SERVER}; spf=fail (sender IP is 203.0.113.9) smtp.mailfrom={PHU_BAI}; dkim=none (no signature); "
+        "dmarc=fail (p=NONE) header.from=example.org")
+
+
+def mau2(**values: int) -> bytes:
+    from tests.docxgen import mau2_docx
+
+    vals = {"ke_hoach": 1, "to_roi": 200, "hoi_thao": 2, "hoi_thao_nguoi": 80, "lop_nghe_ngan_han": 1,
+            "lop_nghe_ngan_han_luot": 30}
+    vals.update(values)
+    return mau2_docx("Trung tâm HTCĐ phường Phú Bài", vals,
+                     {"chi_dao": "Đã xây dựng kế hoạch.", "thuan_loi_kho_khan": "", "kien_nghi": ""},
+                     report_number="12/BC-TTHTCĐ", report_date="2017-10-12")
+
+
+def as_received(trusted: str | None, raw: bytes) -> bytes:
+    """What our server stores: its own Authentication-Results on top of whatever the sender wrote."""
+    return (f"Authentication-Results: {trusted}\r\n".encode() if trusted else b"") + raw
+
+
+def report_mail(sender: str, n: int, data: bytes, *, own_results: str | None = None) -> bytes:
+    headers = [("From", sender), ("To", "pgd.test@example.org"), ("Subject", "Báo cáo kết quả"),
+               ("Message-ID", f"<r{n}@unit.example.org>")]
+    if own_results:  # the sender's own text: must never be believed
+        headers.insert(0, ("Authentication-Results", own_results))
+    return raw_mail(headers, attachment=('Content-Disposition: attachment; filename="Bao cao.docx"', data))
+
+
+def authenticated_app(tmp_path, smtp_server):
+    """[mailbox] authserv_id set, read from the configuration as staff write it."""
+    from mailbot import config as cfgmod
+    from mailbot.app import open_app
+    from tests.appgen import config_dict
+
+    raw = config_dict(tmp_path, smtp={"host": smtp_server.host, "port": smtp_server.port, "security": "none",
+                                      "from": OFFICE})
+    raw["mailbox"]["authserv_id"] = SERVER
+    return open_app(cfgmod.from_dict(raw, base_dir=tmp_path), lambda: dt.datetime(2017, 9, 27, 10, 0, tzinfo=TZ))
+
+
+def test_a_forged_mau2_cannot_change_what_report_counts(tmp_path, smtp_server):
+    from mailbot import staff
+    from mailbot.report_mau2 import report_json
+
+    genuine = as_received(PASS, report_mail(PHU_BAI, 1, mau2(to_roi=200)))
+    forged = as_received(FAIL, report_mail(PHU_BAI, 2, mau2(to_roi=99999), own_results=PASS))
+    deliver_to_maildir(tmp_path, [genuine, forged])
+    app = authenticated_app(tmp_path, smtp_server)
+    run_cycle(app)
+
+    report = report_json(app)
+    assert report["totals"]["to_roi"] == 200
+    assert "tthtcd-phu-bai" in report["units_counted"]
+    with app.store.read() as conn:
+        subs = {s.message_pk: s for s in __import__("mailbot.store", fromlist=["x"]).submission_rows(conn)}
+    assert [subs[1].status, subs[2].status] == ["accepted", "needs_review"]
+    assert [r["code"] for r in subs[2].review] == ["sender_not_authenticated"]
+    phu_bai = next(u for u in staff.status_data(app)["units"] if u["id"] == "tthtcd-phu-bai")
+    assert phu_bai["mau2"]["status"] == "received"
+
+    receipts = [email.message_from_bytes(d.raw, policy=email.policy.default) for d in smtp_server.messages]
+    assert [d.rcpt_tos for d in smtp_server.messages] == [[PHU_BAI], [PHU_BAI]]
+    second = receipts[1].get_body(("plain",)).get_content()
+    assert "máy chủ thư chưa xác thực được người gửi" in second
+    assert "đang chờ cán bộ phụ trách kiểm tra" in second
+    assert "99.999" not in second  # a forged report's figures are never echoed as recorded
+    digest = notices.render_digest(app)
+    assert "dmarc=fail" in digest and "giả mạo" in digest
+
+
+def test_a_forged_mau2_alone_is_not_counted_either(tmp_path, smtp_server):
+    from mailbot.report_mau2 import report_json
+
+    deliver_to_maildir(tmp_path, [as_received(FAIL, report_mail(PHU_BAI, 1, mau2(to_roi=99999)))])
+    app = authenticated_app(tmp_path, smtp_server)
+    run_cycle(app)
+    report = report_json(app)
+    assert report["totals"]["to_roi"] == 0
+    assert report["units_needing_review"] == ["tthtcd-phu-bai"]
+
+
+def test_only_the_topmost_header_of_our_server_counts(tmp_path, smtp_server):
+    """A PASS the sender wrote below our server's FAIL, or a PASS of another server, changes nothing."""
+    from mailbot.message import sender_authentication
+
+    assert sender_authentication([FAIL, PASS], SERVER) == "fail"
+    assert sender_authentication([PASS, FAIL], SERVER) == "pass"
+    assert sender_authentication(["other.example; dmarc=pass", FAIL], SERVER) == "fail"
+    assert sender_authentication([f"{SERVER}; spf=softfail smtp.mailfrom=x"], SERVER) == "fail"  # no DKIM pass
+    assert sender_authentication([f"{SERVER}; spf=fail; dkim=pass header.d=x"], SERVER) == "pass"
+    assert sender_authentication([f"{SERVER}; spf=none"], SERVER) is None
+    assert sender_authentication([f"(dmarc=pass) {SERVER.upper()} 1; dmarc=fail (x; dmarc=pass)"], SERVER) == "fail"
+    assert sender_authentication(["other.example; dmarc=fail"], SERVER) is None
+    assert sender_authentication([FAIL], None) is None
+
+
+def test_without_authserv_id_a_unit_address_is_trusted_and_status_says_so(tmp_path, smtp_server):
+    from mailbot import staff
+
+    deliver_to_maildir(tmp_path, [as_received(FAIL, report_mail(PHU_BAI, 1, mau2(to_roi=7)))])
+    app = smtp_app(tmp_path, smtp_server)
+    run_cycle(app)
+    assert staff.status_data(app)["sender_authentication"] is None
+    assert "Xác thực người gửi: tắt" in staff.status_text(app)
+    from mailbot.report_mau2 import report_json
+
+    assert report_json(app)["totals"]["to_roi"] == 7  # today's behaviour: the roster address is believed
+    on = authenticated_app(tmp_path / "on", smtp_server)
+    assert f"Xác thực người gửi: bật, theo kết quả kiểm tra của máy chủ {SERVER}" in staff.status_text(on)
+
+
+# ------------------------------------------------------------ 4. backscatter
+
+def stranger_mail(n: int, trusted: str | None) -> bytes:
+    return as_received(trusted, raw_mail([("From", f"stranger{n}@example.net"), ("To", "pgd.test@example.org"),
+                                          ("Subject", "Báo cáo"), ("Message-ID", f"<s{n}@example.net>")]))
+
+
+def test_no_receipt_to_a_stranger_whose_authentication_fails(tmp_path, smtp_server):
+    fail = FAIL.replace(PHU_BAI, "x@example.net")
+    deliver_to_maildir(tmp_path, [
+        stranger_mail(1, fail),
+        stranger_mail(2, fail.replace("dmarc=fail (p=NONE)", "dmarc=none")),  # no DMARC: SPF fails, no DKIM
+        as_received(fail, raw_mail([("Authentication-Results", PASS), ("From", "stranger3@example.net"),
+                                    ("Subject", "x"), ("Message-ID", "<s3@example.net>")])),
+        stranger_mail(4, PASS),
+        as_received(FAIL, report_mail(PHU_BAI, 5, mau2())),  # a unit is told, whatever the result
+    ])
+    app = authenticated_app(tmp_path, smtp_server)
+    run_cycle(app)
+    assert sorted(d.rcpt_tos[0] for d in smtp_server.messages) == ["stranger4@example.net", PHU_BAI]
+
+
+def test_receipts_to_strangers_share_an_hourly_cap_and_staff_see_the_rest(tmp_path, smtp_server):
+    from tests.test_notices import Clock
+
+    clock = Clock("2017-09-27T10:00")
+    deliver_to_maildir(tmp_path, [stranger_mail(n, None) for n in range(1, 5)] + unit_mails(2))
+    app = smtp_app(tmp_path, smtp_server, smtp={"max_strangers_per_hour": 2})
+    app.clock = clock
+    stats = run_cycle(app)
+    assert (stats.sent, stats.waiting) == (4, 2)  # both units, and two of the four strangers
+    assert sum(d.rcpt_tos[0].endswith("@example.net") for d in smtp_server.messages) == 2
+    assert "2 thư báo nhận gửi địa chỉ ngoài danh sách đơn vị đang chờ gửi" in notices.render_digest(app)
+    clock.advance(minutes=30)
+    assert outbox.deliver_due(app).sent == 0
+    clock.advance(minutes=31)
+    assert outbox.deliver_due(app).sent == 2
+    assert len(smtp_server.messages) == 6
