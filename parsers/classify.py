@@ -7,24 +7,77 @@ Mẫu 1 as "báo cáo", so only the content counts.
 """
 from __future__ import annotations
 
+import importlib
+
 from rapidfuzz import fuzz
 
 from parsers.docx_grid import DocxContent
+from parsers.model import ParseContext
 from parsers.text import fold
 
 _CELL_LIMIT = 4000  # cells looked at per document: enough for any real form
 
 
-def classify(content: DocxContent, formdefs: list[dict]) -> str | None:
-    """The id of the best-scoring form, or None when none reaches its threshold."""
+def classify(content: DocxContent, formdefs: list[dict], ctx: ParseContext | None = None) -> str | None:
+    """The id of the form the document is, or None (see decide)."""
+    return decide(content, formdefs, ctx)[0]
+
+
+def decide(content: DocxContent, formdefs: list[dict], ctx: ParseContext | None = None) -> tuple[str | None, str]:
+    """(form id, "") for a submission, or (None, problem code) for a document that is none.
+
+    The best-scoring form wins. A document that carries more than one form,
+    or that is the plan itself (its title, such as "KẾ HOẠCH", before any
+    form's title), is what the unit filled in: forms left blank there are
+    the plan's templates, not a submission. So the town's plan with both
+    blank forms appended is no form ("plan_with_blank_forms"), while a
+    filled Mẫu 2 that quotes the plan, or one typed into the plan's own file,
+    stays a Mẫu 2.
+    """
     texts = _texts(content)
-    best_id, best_margin = None, 0.0
+    scored: list[tuple[float, dict]] = []
     for formdef in formdefs:
         conf = formdef.get("classify", {})
         margin = score(*texts, formdef) - float(conf.get("threshold", 4.0))
-        if margin >= 0 and (best_id is None or margin > best_margin):
-            best_id, best_margin = formdef.get("id"), margin
-    return best_id
+        if margin >= 0:
+            scored.append((margin, formdef))
+    if not scored:
+        return None, "not_a_form"
+    plan = _is_plan(texts[0], formdefs)
+    if plan or len(scored) > 1:
+        scored = [(m, f) for m, f in scored if _filled(content, f, ctx or ParseContext())]
+        if not scored:
+            return None, "plan_with_blank_forms" if plan else "blank_forms"
+    best = max(scored, key=lambda mf: mf[0])  # the first of equals
+    return best[1].get("id"), ""
+
+
+def _is_plan(paragraphs: list[str], formdefs: list[dict]) -> bool:
+    """A plan's title ([classify] plan_titles) stands before every form's own title."""
+    plan_titles: set[str] = set()
+    form_titles: list[str] = []
+    for formdef in formdefs:
+        conf = formdef.get("classify", {})
+        plan_titles.update(fold(t) for t in conf.get("plan_titles", []) if fold(t))
+        form_titles.extend(fold(t) for t in conf.get("title", []) if fold(t))
+    if not plan_titles:
+        return False
+    for line in paragraphs:
+        if form_titles and line.startswith(tuple(form_titles)):
+            return False
+        if any(line == t or (line.startswith(t + " ") and len(line.split()) <= 12) for t in plan_titles):
+            return True
+    return False
+
+
+def _filled(content: DocxContent, formdef: dict, ctx: ParseContext) -> bool:
+    """Did the unit write anything into this form: an activity, a value, a section's text?"""
+    from parsers.document import READERS  # the readers import this module's callers
+
+    module_name, _, func_name = READERS[formdef["reader"]].partition(":")
+    doc = getattr(importlib.import_module(module_name), func_name)(content, formdef, ctx)
+    return bool(doc.activities) or any(v is not None for v in doc.indicators.values()) \
+        or any(doc.sections.values())
 
 
 def score(paragraphs: list[str], heads: set[str], cells: set[str], formdef: dict) -> float:

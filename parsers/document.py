@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from parsers.classify import classify
+from parsers.classify import decide
 from parsers import docx_grid, safety
 from parsers.docx_grid import DocumentError, DocxContent
 from parsers.formdef import definition_for
@@ -39,6 +39,10 @@ MESSAGES = {
                         "ở định dạng Word .docx rồi gửi lại.",
     "not_a_form": "Tệp không phải biểu mẫu báo cáo theo kế hoạch (Mẫu 1 hoặc Mẫu 2); "
                   "đề nghị quý đơn vị gửi đúng mẫu.",
+    "plan_with_blank_forms": "Tệp đính kèm là văn bản kế hoạch kèm các biểu mẫu còn để trống, chưa phải báo cáo "
+                             "của đơn vị; đề nghị đơn vị điền thông tin vào Mẫu 1 hoặc Mẫu 2 rồi gửi lại.",
+    "blank_forms": "Tệp đính kèm chỉ gồm các biểu mẫu còn để trống, chưa có thông tin của đơn vị; "
+                   "đề nghị đơn vị điền thông tin vào Mẫu 1 hoặc Mẫu 2 rồi gửi lại.",
     "parse_error": "Phòng GD&ĐT chưa đọc được nội dung tệp; cán bộ của Phòng sẽ kiểm tra lại.",
     "scanned_pdf": "Tệp là bản chụp hoặc bản quét, Phòng GD&ĐT chưa đọc được số liệu từ đó; "
                    "đề nghị quý đơn vị gửi kèm tệp Word (.docx hoặc .doc) của báo cáo.",
@@ -140,9 +144,9 @@ def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict]) -> Document:
     content = read_content(data, ctx)
     if isinstance(content, Document):
         return content
-    form_id = classify(content, formdefs)
+    form_id, why = decide(content, formdefs, ctx)
     if form_id is None:
-        return failed("not_a_form")
+        return failed(why)
     formdef = next(f for f in formdefs if f.get("id") == form_id)
     module_name, _, func_name = READERS[formdef["reader"]].partition(":")
     reader = getattr(importlib.import_module(module_name), func_name)

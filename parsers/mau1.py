@@ -14,7 +14,8 @@ from parsers.docx_grid import DocxContent, Table
 from parsers.model import Activity, Document, ParseContext, Problem
 from rapidfuzz import fuzz
 
-from parsers.text import clean_line, fold, is_placeholder, one_line
+from parsers.text import clean, clean_line, fold, is_placeholder, one_line
+from parsers.unit_header import unit_from_header
 from parsers.values import parse_date, parse_time, split_when
 
 __all__ = ["read_schedule"]
@@ -323,19 +324,24 @@ def _unit_from_lines(lines: list[str], prefixes: list[str], template_words: list
     return seen, None
 
 
-def _unit_name(blocks: list, prefixes: list[str], template_words: list[str]) -> str | None:
+def _unit_name(blocks: list, conf: dict) -> str | None:
     """From the paragraphs before the schedule, else from a header table's cells."""
+    prefixes, template_words = conf.get("prefixes", []), conf.get("template_words", [])
     paragraphs = [b for b in blocks if isinstance(b, str)]
     _, name = _unit_from_lines(paragraphs, prefixes, template_words)
     if name:
         return name
+    groups = []
     for table in (b for b in blocks if isinstance(b, Table)):
         for row in table.rows:
             for text in dict.fromkeys(row):
                 _, name = _unit_from_lines(text.split("\n"), prefixes, template_words)
                 if name:
                     return name
-    return None
+                if clean(text):
+                    groups.append(clean(text).split("\n"))
+    # A report-style header: "UBND XÃ THỦY VÂN" over "TRUNG TÂM HỌC TẬP CỘNG ĐỒNG".
+    return unit_from_header(groups, conf) if conf.get("superiors") else None
 
 
 # ---------------------------------------------------------------- entry
@@ -366,7 +372,7 @@ def read_schedule(content: DocxContent, formdef: dict, ctx: ParseContext) -> Doc
 
     unit = formdef.get("unit_name", {})
     before = content.blocks[:first_table] if first_table is not None else content.blocks
-    name = _unit_name(before, unit.get("prefixes", []), unit.get("template_words", []))
+    name = _unit_name(before, unit)
     doc = Document(form=formdef["id"], unit_name=name, kind="schedule", activities=reader.activities)
     if name is None:
         doc.problems.append(Problem(

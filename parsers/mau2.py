@@ -157,7 +157,7 @@ def _header_lines(content: DocxContent) -> list[list[str]]:
     """
     groups: list[list[str]] = []
     loose: list[str] = []
-    for block in content.blocks[:40]:
+    for block in _header_blocks(content.blocks):
         if isinstance(block, Table):
             if len(block.rows) > 4:
                 break
@@ -206,6 +206,27 @@ def _report_date(lines: list[str]) -> str | None:
             except ValueError:
                 return None
     return None
+
+
+def _header_blocks(blocks: list) -> list:
+    """The blocks before the title: the first 40, or, when the report follows other text
+    (typed into the plan's own file), the few short ones just above its title."""
+    title = next((i for i, b in enumerate(blocks[:2000]) if isinstance(b, str) and _is_title(b)), None)
+    if title is None or title <= 12:
+        return blocks[:40]
+    start = title
+    while start > 0 and title - start < 12:
+        block = blocks[start - 1]
+        if isinstance(block, Table) and len(block.rows) > 4:
+            break
+        if isinstance(block, str) and (len(block.split()) > 25 or re.fullmatch(r"mau \d+", fold(block))):
+            break  # running text, or the "Mẫu 2" line above a form
+        start -= 1
+    return blocks[start:title]
+
+
+def _is_title(text: str) -> bool:
+    return fold(text).startswith("bao cao ket qua")
 
 
 # ---------------------------------------------------------------- indicators

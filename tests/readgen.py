@@ -127,15 +127,18 @@ CHI_DAO_QUOTING = (
 )
 
 
-def plan_cases() -> list[Case]:
+def plan_cases(every_font: bool = True) -> list[Case]:
+    """Each shape in every font, or (every_font=False, for tests) in one font, taking turns."""
     out = []
     shapes = [{}, {"forms": ("mau2",)}, {"forms": ("mau1",)}, {"header": False}, {"markers": False},
               {"forms": ("mau2", "mau1")}, {"plan_text": False}]
-    for font in FONTS:
+    for k, font in enumerate(FONTS):
         f = font or "unicode"
-        for shape in shapes:
+        for n, shape in enumerate(shapes):
+            if not every_font and n % len(FONTS) != k:
+                continue
             out.append(Case(f"plan {f} {shape}", plan_docx(font=font, **shape),
-                            {"form": None, "code": PLAN_NO_FORM}))
+                            {"form": None, "code": "blank_forms" if "plan_text" in shape else PLAN_NO_FORM}))
         # Filled forms stay forms: quoting the plan, or typed into the plan's own file.
         out.append(Case(f"mau2 quoting the plan {f}",
                         mau2_docx("TRUNG TÂM HTCĐ\nXÃ THỦY VÂN", sample_values(3), {"chi_dao": CHI_DAO_QUOTING},
@@ -185,11 +188,12 @@ WHEN = [
 WHEN_HEADERS = ["Thời gian", "Thời gian (giờ, ngày)", "Ngày giờ", "Ngày, giờ", "Thời gian tổ chức", "Giờ, ngày"]
 
 
-def when_cases() -> list[Case]:
+def when_cases(every_font: bool = True) -> list[Case]:
+    """Each header in every font, or (every_font=False, for tests) in one font, taking turns."""
     out = []
     columns = ["STT", "Giờ", "Địa điểm", "Nội dung", "Ghi chú"]
     for h, header in enumerate(WHEN_HEADERS):
-        for font in FONTS:
+        for font in FONTS if every_font else (FONTS[h % len(FONTS)],):
             chunk = [WHEN[(h * 5 + k) % len(WHEN)] for k in range(8)]
             acts = [{"time": t, "date": "", "place": "Nhà văn hóa", "content": f"Hoạt động {k + 1}", "note": ""}
                     for k, (t, *_) in enumerate(chunk)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers.classify import classify
+from parsers.classify import classify, decide
 from parsers.docx_grid import DocxContent, Table
 from parsers.formdef import FormDefError, load_formdef, load_path
 
@@ -75,3 +75,37 @@ def test_formdef_errors(tmp_path):
     (tmp_path / "bad.toml").write_text('title = "no id"\n', encoding="utf-8")
     with pytest.raises(FormDefError):
         load_path(str(tmp_path / "bad.toml"))
+
+
+BLANK_MAU1 = table([["STT", "Giờ", "Ngày", "Địa điểm", "Nội dung", "Ghi chú"]] + [[""] * 6 for _ in range(9)])
+BLANK_MAU2 = table([MAU2_TABLE.rows[0]] + [[r[0], "", ""] for r in MAU2_TABLE.rows[1:]])
+PLAN = ["KẾ HOẠCH", "Tổ chức “Tuần lễ hưởng ứng học tập suốt đời” năm 2017",
+        "Căn cứ Công văn số 4148/BGDĐT-GDTX ngày 08 tháng 9 năm 2017 của Bộ Giáo dục và Đào tạo…"]
+
+
+def test_plan_with_both_blank_forms_is_no_form():
+    content = DocxContent([*PLAN, "Mẫu 1:", "LỊCH HOẠT ĐỘNG", BLANK_MAU1, "Mẫu 2", "BÁO CÁO KẾT QUẢ", BLANK_MAU2])
+    assert decide(content, FORMS) == (None, "plan_with_blank_forms")
+    assert classify(content, FORMS) is None
+    # One blank form under the plan is no submission either.
+    assert decide(DocxContent([*PLAN, "BÁO CÁO KẾT QUẢ", BLANK_MAU2]), FORMS) == (None, "plan_with_blank_forms")
+
+
+def test_both_blank_forms_without_the_plan_are_no_form():
+    content = DocxContent(["LỊCH HOẠT ĐỘNG", BLANK_MAU1, "BÁO CÁO KẾT QUẢ", BLANK_MAU2])
+    assert decide(content, FORMS) == (None, "blank_forms")
+
+
+def test_the_form_filled_in_the_plan_is_the_submission():
+    assert decide(DocxContent([*PLAN, "LỊCH HOẠT ĐỘNG", BLANK_MAU1, "BÁO CÁO KẾT QUẢ", MAU2_TABLE]), FORMS) \
+        == ("mau2", "")
+    assert decide(DocxContent([*PLAN, "LỊCH HOẠT ĐỘNG", MAU1_TABLE, "BÁO CÁO KẾT QUẢ", BLANK_MAU2]), FORMS) \
+        == ("mau1", "")
+
+
+def test_a_blank_form_alone_or_quoting_the_plan_stays_that_form():
+    # A blank Mẫu 2 alone is a (poor) submission: the reader lists what is missing.
+    assert decide(DocxContent(["BÁO CÁO KẾT QUẢ", BLANK_MAU2]), FORMS) == ("mau2", "")
+    # "KẾ HOẠCH" quoted after the report's own title is no plan.
+    assert decide(DocxContent(["BÁO CÁO KẾT QUẢ", "Thực hiện Kế hoạch số 189/KH-UBND:", "KẾ HOẠCH",
+                               BLANK_MAU2]), FORMS) == ("mau2", "")

@@ -10,9 +10,12 @@ import pytest
 
 from mailbot.units import Roster
 from parsers import parse
+from parsers.docx_grid import DocxContent, Table
+from parsers.mau1 import read_schedule
+from parsers.model import ParseContext
 from parsers.unit_header import unit_from_header
 from parsers.formdef import load_formdef
-from tests.readgen import header_cases, roster_units, when_cases
+from tests.readgen import header_cases, plan_cases, roster_units, when_cases
 
 ROSTER = Roster(roster_units())
 UNIT_CONF = load_formdef("mau2")["unit_name"]
@@ -55,10 +58,40 @@ def test_unit_from_header_groups(groups, expected):
     assert unit_from_header(groups, UNIT_CONF) == expected
 
 
-@pytest.mark.parametrize("case", when_cases(), ids=lambda c: c.name)
+@pytest.mark.parametrize("case", when_cases(every_font=False), ids=lambda c: c.name)
 def test_time_and_date_in_one_column(case):
     doc = parse(case.data)
     assert doc.form == "mau1"
     got = [{"date": a.date, "start": a.start, "end": a.end, "note": a.note} for a in doc.activities]
     assert got == case.expect["activities"]
     assert [p.code for p in doc.problems] == []
+
+
+@pytest.mark.parametrize("case", plan_cases(every_font=False), ids=lambda c: c.name)
+def test_plan_with_blank_forms_is_no_submission(case):
+    doc = parse(case.data)
+    assert doc.form == case.expect["form"]
+    if doc.form is None:
+        assert [p.code for p in doc.problems] == [case.expect["code"]]
+        assert "để trống" in doc.problems[0].message
+    for key in ("unit_name", "report_number"):
+        if key in case.expect:
+            assert getattr(doc, key) == case.expect[key]
+    if "activities" in case.expect:
+        assert len(doc.activities) == case.expect["activities"]
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("UBND XÃ THỦY VÂN\nTRUNG TÂM HỌC TẬP CỘNG ĐỒNG", "TRUNG TÂM HỌC TẬP CỘNG ĐỒNG XÃ THỦY VÂN"),
+    ("UBND PHƯỜNG PHÚ BÀI\nTRUNG TÂM HTCĐ\nSố: 5/LHĐ-TTHTCĐ", "TRUNG TÂM HTCĐ PHƯỜNG PHÚ BÀI"),
+    ("UBND THỊ XÃ HƯƠNG THỦY\nSố: 3/KH", None),
+])
+def test_mau1_with_a_report_style_header_table(cell, expected):
+    # Mẫu 1 has a single unit line in the plan; some units type the report's header table instead.
+    header = Table([[cell, "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"]], [[(0, 0), (0, 1)]])
+    schedule = Table([["STT", "Giờ", "Ngày", "Địa điểm", "Nội dung", "Ghi chú"],
+                      ["1", "7h", "02/10/2017", "Nhà văn hóa", "Khai mạc", ""]],
+                     [[(r, c) for c in range(6)] for r in range(2)])
+    doc = read_schedule(DocxContent([header, "LỊCH HOẠT ĐỘNG", "Trung tâm HTCĐ xã phường/ Trường ……", schedule]),
+                        load_formdef("mau1"), ParseContext())
+    assert doc.unit_name == expected
