@@ -1,11 +1,13 @@
 """The `mailbot` command: thin — parse arguments, load the config, call one function.
 
-Exit codes (CONTRACT.md): 0 success, 1 a handled failure (one line on
-stderr), 2 bad usage or bad configuration.
+Exit codes: 0 success, 1 a handled failure (one line on stderr), 2 bad
+usage or bad configuration. Everything a staff member reads here (help,
+summaries, errors) is Vietnamese; the log may stay English.
 """
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -15,8 +17,11 @@ from typing import Any, Callable
 
 import click
 
+from mailbot import cli_text
 from mailbot import config as cfgmod
 from mailbot.config import Config, ConfigError
+
+cli_text.install()
 
 
 class Failure(click.ClickException):
@@ -42,14 +47,16 @@ def _parse_now(value: str | None) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 instant: {value!r}", param_hint="--now") from None
+        raise click.BadParameter(f"không phải thời điểm ISO 8601: {value!r}", param_hint="--now") from None
     if t.tzinfo is None:
-        raise click.BadParameter("the instant needs an offset, e.g. 2017-09-27T10:00:00+07:00", param_hint="--now")
+        raise click.BadParameter("thời điểm cần ghi cả múi giờ (offset), ví dụ 2017-09-27T10:00:00+07:00",
+                                 param_hint="--now")
     return t
 
 
-now_option = click.option("--now", "now", metavar="ISO-INSTANT",
-                          help="Pretend the clock reads this instant (or set MAILBOT_NOW).")
+now_option = click.option("--now", "now", metavar="THỜI_ĐIỂM",
+                          help="Coi đồng hồ đang ở thời điểm này, dạng ISO 8601 có múi giờ "
+                               "(2017-09-27T10:00:00+07:00), để thử các thời hạn; hoặc đặt biến MAILBOT_NOW.")
 
 
 class Ctx:
@@ -73,14 +80,42 @@ class Ctx:
         try:
             return open_app(self.config(), fixed_clock(instant) if instant else None)
         except OSError as exc:
-            raise Failure(f"cannot open the data directory: {exc}") from None
+            raise Failure(f"không mở được thư mục dữ liệu: {_os_error(exc)}") from None
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+_ERRNO_WORDS = {
+    errno.ENOENT: "không có tệp hoặc thư mục này",
+    errno.EACCES: "không có quyền truy cập",
+    errno.EPERM: "không được phép",
+    errno.ENOSPC: "ổ đĩa đã đầy",
+    errno.EISDIR: "đây là một thư mục",
+    errno.ENOTDIR: "không phải thư mục",
+    errno.EROFS: "ổ đĩa chỉ đọc",
+    errno.EEXIST: "đã có",
+}
+
+
+def _os_error(exc: OSError) -> str:
+    """An operating-system error as staff read it: what went wrong, then the path."""
+    words = _ERRNO_WORDS.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"{words}: {exc.filename}" if exc.filename else words
+
+
+class _Command(click.Command):
+    """A command whose usage line is Vietnamese too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", "[TÙY_CHỌN]")
+        super().__init__(*args, **kwargs)
+
+
 class _Group(click.Group):
     """Turns the failures a command cannot foresee into one line on stderr and exit 1."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> Any:
         import jinja2
@@ -93,26 +128,29 @@ class _Group(click.Group):
         except ConfigError as exc:
             raise BadConfig(str(exc)) from None
         except OSError as exc:
-            raise Failure(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)) from None
+            raise Failure(_os_error(exc)) from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            raise Failure(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+            raise Failure(f"cơ sở dữ liệu: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
         except jinja2.TemplateError as exc:
-            raise Failure(f"template: {exc}") from None
+            raise Failure(f"mẫu thư (templates) có lỗi: {exc}") from None
         except RuntimeError as exc:
             raise Failure(str(exc)) from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="PATH", envvar=None,
-              help="Configuration file (default ./mailbot.toml, then $MAILBOT_CONFIG).")
-@click.option("-v", "--verbose", is_flag=True, help="More detail in the log.")
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             options_metavar="[TÙY_CHỌN]", subcommand_metavar="LỆNH [THAM_SỐ]...")
+@click.option("--config", "config_path", metavar="TỆP", envvar=None,
+              help="Tệp cấu hình (mặc định ./mailbot.toml, sau đó biến MAILBOT_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Ghi nhật ký chi tiết hơn.")
 @click.version_option(package_name="mailbot")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
-    """mailbot: reads the forms units email in, answers them, reminds the late, reports.
+    """mailbot: tiếp nhận báo cáo các đơn vị gửi qua thư điện tử, gửi thư báo nhận,
+    nhắc đơn vị chưa gửi và lập báo cáo tổng hợp.
 
-    Every command but `parse` and `demo` reads the configuration
-    (see config.example.toml). Secrets come from environment variables.
+    Mọi lệnh (trừ parse và demo) đọc tệp cấu hình (xem config.example.toml).
+    Mật khẩu lấy từ biến môi trường, không ghi trong tệp. Xem hướng dẫn của
+    từng lệnh: mailbot LỆNH --help.
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -138,7 +176,9 @@ def _job(ctx: Ctx, now: str | None, call: Callable, dry_run: bool = False) -> No
             if lock:
                 lock.close()
     except lockmod.DataDirBusy as exc:
-        raise Failure(f"{exc}: the daemon does this itself; stop it first to run it by hand") from None
+        raise Failure(f"một tiến trình mailbot khác ({exc.holder}) đang làm việc trên dữ liệu này "
+                      f"({app.config.storage.data_dir}); chương trình chạy nền (mailbot run) tự làm việc này; "
+                      "muốn chạy tay, hãy dừng nó trước (systemctl stop mailbot)") from None
     except jobs.JobFailed as exc:
         raise Failure(str(exc)) from None
     finally:
@@ -157,13 +197,13 @@ def _emit(text: str, output: str | None) -> None:
 # ---------------------------------------------------------------- parse
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", metavar="TỆP", type=click.Path(exists=True, dir_okay=False))
 @pass_ctx
 def parse(ctx: Ctx, file: str) -> None:
-    """Parse one document (no mailbox, no database) and print its JSON.
+    """Đọc một văn bản (không cần hộp thư, không ghi dữ liệu) và in kết quả dạng JSON.
 
-    Uses the campaign of the configuration when one is found (for the year
-    and the week), else the built-in 2017 campaign.
+    Dùng đợt báo cáo trong tệp cấu hình nếu có (để biết năm và tuần lễ),
+    nếu không thì dùng đợt năm 2017 có sẵn.
     """
     import parsers
     from mailbot.app import parse_context
@@ -185,16 +225,16 @@ def parse(ctx: Ctx, file: str) -> None:
 @now_option
 @pass_ctx
 def poll(ctx: Ctx, now: str | None) -> None:
-    """One intake cycle: fetch every new message, archive, parse, record, send receipts; then exit."""
+    """Nhận thư một lượt: tải mọi thư mới, lưu trữ, đọc, ghi nhận, gửi thư báo nhận; rồi thoát."""
     _job(ctx, now, lambda jobs, app: jobs.poll_once(app))
 
 
 @main.command()
 @now_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="In dạng JSON (cho chương trình khác) thay cho bảng.")
 @pass_ctx
 def status(ctx: Ctx, now: str | None, as_json: bool) -> None:
-    """Every unit, each form: received / missing / needs review / late; then the bot's health."""
+    """Tình hình từng đơn vị, từng mẫu: đã nhận / chưa nhận / cần xem xét / trễ hạn; và tình trạng hoạt động."""
     from mailbot import staff
 
     app = ctx.app(now)
@@ -207,7 +247,7 @@ def status(ctx: Ctx, now: str | None, as_json: bool) -> None:
 @main.command()
 @pass_ctx
 def review(ctx: Ctx) -> None:
-    """List the submissions and messages that need a person, with what to decide."""
+    """Các hồ sơ và thư cần cán bộ quyết định, kèm lệnh cần chạy cho từng việc."""
     from mailbot import staff
 
     app = ctx.app()
@@ -275,7 +315,7 @@ def reject(ctx: Ctx, reference: str, reason: str) -> None:
 @main.command()
 @pass_ctx
 def reprocess(ctx: Ctx) -> None:
-    """Parse every archived message again with today's parsers; never re-sends a receipt."""
+    """Đọc lại toàn bộ thư đã lưu bằng chương trình hiện tại và cập nhật hồ sơ; không gửi thư nào."""
     from mailbot import staff
 
     app = ctx.app()
@@ -288,12 +328,13 @@ def reprocess(ctx: Ctx) -> None:
 # ---------------------------------------------------------------- outputs
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), required=True)
-@click.option("-o", "output", metavar="FILE", help="Write here instead of stdout (required for xlsx).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), required=True,
+              help="Định dạng: json, csv hoặc xlsx (Excel).")
+@click.option("-o", "output", metavar="TỆP", help="Ghi ra tệp này thay cho màn hình (bắt buộc với xlsx).")
 @now_option
 @pass_ctx
 def export(ctx: Ctx, fmt: str, output: str | None, now: str | None) -> None:
-    """The archive's records: units, submissions, photos (CONTRACT.md)."""
+    """Xuất dữ liệu đã ghi nhận: đơn vị, hồ sơ, hình ảnh."""
     from mailbot import report
 
     app = ctx.app(now)
@@ -304,7 +345,7 @@ def export(ctx: Ctx, fmt: str, output: str | None, now: str | None) -> None:
             _emit(report.export_csv(app), output)
         else:
             if not output:
-                raise click.UsageError("--format xlsx needs -o FILE.xlsx")
+                raise click.UsageError("--format xlsx cần -o TỆP.xlsx")
             report.export_xlsx(app, Path(output))
             click.echo(output)
     finally:
@@ -312,12 +353,12 @@ def export(ctx: Ctx, fmt: str, output: str | None, now: str | None) -> None:
 
 
 @main.command(name="report")
-@click.option("-o", "output", metavar="FILE.xlsx|.docx|.json|.zip",
-              help="Default: JSON on stdout. A .zip holds every unit's photos for the report's annex.")
+@click.option("-o", "output", metavar="TỆP.xlsx|.docx|.json|.zip",
+              help="Mặc định: JSON trên màn hình. Tệp .zip chứa hình ảnh của từng đơn vị cho phụ lục báo cáo.")
 @now_option
 @pass_ctx
 def report_cmd(ctx: Ctx, output: str | None, now: str | None) -> None:
-    """The consolidated Mẫu 2 totals across units, for the town and the province."""
+    """Báo cáo tổng hợp số liệu Mẫu 2 của các đơn vị, để báo cáo thị xã và tỉnh."""
     from mailbot import report
 
     app = ctx.app(now)
@@ -332,20 +373,21 @@ def report_cmd(ctx: Ctx, output: str | None, now: str | None) -> None:
             click.echo(output)
         elif output.endswith(".zip"):
             counts = report.photos_zip(app, Path(output))
-            missing = f"; {len(counts['absent'])} missing from the archive" if counts["absent"] else ""
-            click.echo(f"{output}: {counts['photos']} photos of {counts['units']} units{missing}")
+            missing = f"; {len(counts['absent'])} ảnh không còn trong kho lưu trữ" if counts["absent"] else ""
+            click.echo(f"{output}: {counts['photos']} ảnh của {counts['units']} đơn vị{missing}")
         else:
-            raise click.UsageError("-o must end in .xlsx, .docx, .json or .zip (the photos, one folder per unit)")
+            raise click.UsageError("-o phải là tệp .xlsx, .docx, .json hoặc .zip (hình ảnh, mỗi đơn vị một thư mục)")
     finally:
         app.close()
 
 
 @main.command()
-@click.option("-o", "output", metavar="FILE.xlsx|.ics", required=True)
+@click.option("-o", "output", metavar="TỆP.xlsx|.ics", required=True,
+              help="Tệp cần ghi: .xlsx (Excel) hoặc .ics (lịch).")
 @now_option
 @pass_ctx
 def schedule(ctx: Ctx, output: str, now: str | None) -> None:
-    """Every unit's Mẫu 1 activities by day, for the inspection teams."""
+    """Lịch hoạt động (Mẫu 1) của các đơn vị theo ngày, cho các đoàn kiểm tra."""
     from mailbot import report
 
     app = ctx.app(now)
@@ -355,7 +397,7 @@ def schedule(ctx: Ctx, output: str, now: str | None) -> None:
         elif output.endswith(".ics"):
             report.schedule_ics(app, Path(output))
         else:
-            raise click.UsageError("-o must end in .xlsx or .ics")
+            raise click.UsageError("-o phải là tệp .xlsx hoặc .ics")
         click.echo(output)
     finally:
         app.close()
@@ -364,20 +406,20 @@ def schedule(ctx: Ctx, output: str, now: str | None) -> None:
 # ---------------------------------------------------------------- notices
 
 @main.command()
-@click.option("--dry-run", is_flag=True, help="Print the emails that would be sent; send none.")
+@click.option("--dry-run", is_flag=True, help="Chỉ in các thư sẽ gửi; không gửi thư nào.")
 @now_option
 @pass_ctx
 def remind(ctx: Ctx, dry_run: bool, now: str | None) -> None:
-    """Send the reminders that are due now (each at most once)."""
+    """Gửi các thư nhắc đã đến giờ (mỗi thư nhắc gửi nhiều nhất một lần)."""
     _job(ctx, now, lambda jobs, app: jobs.remind(app, dry_run=dry_run), dry_run=dry_run)
 
 
 @main.command()
-@click.option("--dry-run", is_flag=True, help="Print the digest; send nothing.")
+@click.option("--dry-run", is_flag=True, help="Chỉ in bản tin; không gửi.")
 @now_option
 @pass_ctx
 def digest(ctx: Ctx, dry_run: bool, now: str | None) -> None:
-    """Build and send the staff digest for the current day."""
+    """Lập và gửi bản tin trong ngày cho cán bộ phụ trách."""
     _job(ctx, now, lambda jobs, app: jobs.digest(app, dry_run=dry_run), dry_run=dry_run)
 
 
@@ -385,7 +427,7 @@ def digest(ctx: Ctx, dry_run: bool, now: str | None) -> None:
 @now_option
 @pass_ctx
 def deliver(ctx: Ctx, now: str | None) -> None:
-    """Send the queued mail in the outbox now (the daemon does this on its own)."""
+    """Gửi ngay các thư đang chờ gửi (chương trình chạy nền tự làm việc này)."""
     _job(ctx, now, lambda jobs, app: jobs.deliver(app))
 
 
@@ -395,22 +437,25 @@ def deliver(ctx: Ctx, now: str | None) -> None:
 @now_option
 @pass_ctx
 def run(ctx: Ctx, now: str | None) -> None:
-    """The daemon: intake, receipts, reminders and the digest on schedule, until SIGTERM/SIGINT."""
+    """Chạy nền: nhận thư, gửi thư báo nhận, thư nhắc và bản tin theo lịch, đến khi được lệnh dừng."""
     from mailbot import daemon
 
     app = ctx.app(now)
     try:
         daemon.run(app, verbose=ctx.verbose)
     except daemon.AlreadyRunning as exc:
-        raise Failure(str(exc)) from None
+        raise Failure(f"một mailbot khác đang chạy trên thư mục dữ liệu {app.config.storage.data_dir} "
+                      f"({exc.holder}); hãy dừng nó trước (systemctl stop mailbot)") from None
     finally:
         app.close()
 
 
 @main.command()
-@click.option("--out", "out_dir", metavar="DIR", help="Keep the outputs here (default: a new temporary folder).")
+@click.option("--out", "out_dir", metavar="THƯ_MỤC",
+              help="Lưu kết quả vào thư mục này (mặc định: một thư mục tạm mới).")
 def demo(out_dir: str | None) -> None:
-    """The embedded default: a throwaway mailbox with sample submissions, one full cycle, and where the outputs landed."""
+    """Chạy thử trên dữ liệu mẫu: một hộp thư mẫu với báo cáo của các đơn vị, một lượt xử lý đầy đủ,
+    và nơi lưu các kết quả."""
     from mailbot import demo as demomod
 
     demomod.run_demo(Path(out_dir) if out_dir else None, echo=click.echo)

@@ -412,7 +412,7 @@ def sender_verdict(app: App, parsed: ParsedMessage | None) -> str | None:
 
 
 def decide(roster: Roster, sender, doc: Document, *, authenticated: bool) -> tuple[str | None, str, list[dict]]:
-    """Who a document belongs to and whether it counts (CONTRACT.md "Rules that decide outcomes").
+    """Who a document belongs to and whether it counts (the contract's rules that decide outcomes).
 
     `authenticated` is False when our server's Authentication-Results say the
     From address was forged: a roster address then proves nothing, and the

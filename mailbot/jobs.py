@@ -43,7 +43,7 @@ def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool]
         try:
             result = intake.poll(app, box, stop)
         except MailboxError as exc:
-            raise JobFailed(f"mailbox: {exc}") from exc
+            raise JobFailed(f"hộp thư: {exc}") from exc
         except ConfigError as exc:
             raise JobFailed(str(exc)) from exc
         finally:
@@ -54,9 +54,9 @@ def poll_once(app: App, mailbox: Mailbox | None = None, stop: Callable[[], bool]
         sent = deliver(app)
     except JobFailed as exc:  # intake succeeded; the receipts wait in the outbox
         log.warning("receipts not sent now: %s", exc)
-        sent = JobResult(f"sending failed: {exc}", False)
-    return JobResult(f"fetched {result.fetched}, recorded {result.recorded}, duplicates {result.duplicates}, "
-                     f"failed {result.failed}; {sent}", bool(result.fetched) or sent.did_something)
+        sent = JobResult(f"chưa gửi được thư: {exc}", False)
+    return JobResult(f"tải về {result.fetched} thư (ghi nhận {result.recorded}, trùng {result.duplicates}, "
+                     f"lỗi {result.failed}); {sent}", bool(result.fetched) or sent.did_something)
 
 
 def deliver(app: App) -> JobResult:
@@ -65,9 +65,16 @@ def deliver(app: App) -> JobResult:
         try:
             stats = outbox.deliver_due(app)
         except ConfigError as exc:  # e.g. the SMTP password variable is not set: nothing is lost
-            raise JobFailed(f"smtp: {exc}") from exc
+            raise JobFailed(f"máy chủ gửi thư: {exc}") from exc
         run.stats = stats.as_dict()
-    return JobResult(str(stats), bool(stats.sent or stats.deferred or stats.failed or stats.cancelled))
+    return JobResult(delivery_text(stats), bool(stats.sent or stats.deferred or stats.failed or stats.cancelled))
+
+
+def delivery_text(stats: outbox.DeliveryStats) -> str:
+    """What a sending round did, as staff read it."""
+    text = (f"đã gửi {stats.sent} thư, chờ gửi lại {stats.deferred}, không gửi được {stats.failed}, "
+            f"tạm giữ {stats.waiting}")
+    return text + (f", huỷ {stats.cancelled} thư nhắc (đơn vị đã gửi)" if stats.cancelled else "")
 
 
 def remind(app: App, dry_run: bool = False) -> JobResult:
@@ -78,7 +85,8 @@ def remind(app: App, dry_run: bool = False) -> JobResult:
         count = notices.queue_due_reminders(app)
         run.stats = {"queued": count}
     sent = deliver(app)
-    return JobResult(f"reminders queued: {count}; {sent}", bool(count) or sent.did_something)
+    made = f"lập {count} thư nhắc" if count else "không có thư nhắc nào đến hạn"
+    return JobResult(f"{made}; {sent}", bool(count) or sent.did_something)
 
 
 def digest(app: App, dry_run: bool = False) -> JobResult:
@@ -89,5 +97,10 @@ def digest(app: App, dry_run: bool = False) -> JobResult:
         queued = notices.queue_digest(app)
         run.stats = {"queued": queued}
     sent = deliver(app)
-    return JobResult(f"digest {'queued' if queued else 'already sent today'}; {sent}",
-                     bool(queued) or sent.did_something)
+    if queued:
+        made = "đã lập bản tin hôm nay"
+    elif not app.config.digest.to:
+        made = "không lập bản tin: chưa có người nhận (digest.to)"
+    else:
+        made = "bản tin hôm nay đã được lập trước đó"
+    return JobResult(f"{made}; {sent}", bool(queued) or sent.did_something)

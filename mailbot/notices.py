@@ -6,7 +6,7 @@ VIETNAMESE.md) and queued in the outbox under a key that makes it happen at
 most once: "receipt:<message>", "reminder:<unit>:<form>:<offset>",
 "digest:<local date>". Sending is the outbox's job.
 
-Reminder rule (CONTRACT.md): offsets count calendar days from the
+Reminder rule (the outward contract): offsets count calendar days from the
 deadline's local date, at the form's send_at. A unit gets one only while it
 owes the form: no accepted submission AND none waiting for staff
 (needs_review: the unit did send something, staff decide; reminding it
@@ -44,7 +44,7 @@ DEFAULT_TEMPLATES = next((d for d in (_HERE / "templates", _HERE.parent / "templ
                          _HERE.parent / "templates")
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
-# The plan's labels (CONTRACT.md), used when the form definition has no `name`.
+# The plan's labels, used when the form definition has no `name`.
 MAU2_NAMES = {
     "ke_hoach": "Kế hoạch tổ chức Tuần lễ",
     "phong_su": "Số phóng sự đã xây dựng",
@@ -403,7 +403,7 @@ class PlannedReminder:
 
 
 def reminder_moment(form: FormConfig, offset: int, tz) -> dt.datetime:
-    """Calendar days from the deadline's local date, at send_at local time (CONTRACT.md)."""
+    """Calendar days from the deadline's local date, at send_at local time."""
     day = form.deadline.astimezone(tz).date() + dt.timedelta(days=offset)
     return dt.datetime.combine(day, form.send_at, tzinfo=tz)
 

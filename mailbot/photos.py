@@ -1,7 +1,7 @@
 """Photos: when they were taken (EXIF) and a small JPEG thumbnail.
 
 Phone photos arrive as JPEG, PNG or HEIC. EXIF times without an offset
-are in the campaign's timezone (CONTRACT.md).
+are in the campaign's timezone.
 """
 from __future__ import annotations
 

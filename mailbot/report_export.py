@@ -1,4 +1,4 @@
-"""`mailbot export`: the archive's records as JSON (CONTRACT.md), CSV and xlsx.
+"""`mailbot export`: the archive's records as JSON, CSV and xlsx.
 
 Every submission is exported, whatever its status; what counts is decided
 by the status column, never by leaving rows out.
@@ -31,7 +31,7 @@ def _unit_status(app: App) -> dict[tuple[str, str], tuple[str, int | None]]:
 
 
 def submission_json(app: App, row: st.SubmissionRow) -> dict:
-    """One submission as CONTRACT.md's `submissions[]` entry (with a few more fields)."""
+    """One `submissions[]` entry of the export (the contract's fields, and a few more)."""
     return {
         "id": row.id, "unit": row.unit_id, "form": row.form, "status": row.status,
         "message_id": row.message_id, "from": row.from_addr,
@@ -43,7 +43,7 @@ def submission_json(app: App, row: st.SubmissionRow) -> dict:
 
 
 def export_json(app: App) -> dict:
-    """CONTRACT.md `export --format json`."""
+    """`export --format json`: units, submissions, photos."""
     status = _unit_status(app)
     forms = app.config.campaign.form_ids
     units = []

@@ -120,7 +120,7 @@ def consolidate(app: App) -> Consolidation:
 
 
 def report_json(app: App) -> dict:
-    """CONTRACT.md `report -o FILE.json` (with a few more fields)."""
+    """`report -o FILE.json`: the contract's fields, and a few more."""
     c = consolidate(app)
     return {
         "campaign": app.config.campaign.id,

@@ -52,7 +52,7 @@ def photo_rows(app: App) -> list[PhotoRow]:
 
 
 def photo_json(app: App, row: PhotoRow) -> dict:
-    """One photo as CONTRACT.md's `photos[]` entry (with a few more fields)."""
+    """One `photos[]` entry of the export (the contract's fields, and a few more)."""
     return {"unit": row.unit_id, "filename": row.filename, "sha256": row.sha256,
             "taken_at": local_iso(app, row.taken_at), "message_id": row.message_id,
             "id": row.id, "from": row.from_addr, "received_at": local_iso(app, row.received_at),

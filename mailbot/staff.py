@@ -30,6 +30,9 @@ STATUS_WORDS = {
 }
 
 
+JOB_WORDS = {"poll": "nhận thư", "deliver": "gửi thư", "remind": "gửi thư nhắc", "digest": "lập bản tin"}
+
+
 class DecisionError(Exception):
     """A staff decision cannot be applied (unknown id, unknown unit)."""
 
@@ -120,7 +123,7 @@ def status_text(app: App) -> str:
     if d["last_error"]:
         e = d["last_error"]
         at = _when(app.local(st.from_iso(e["at"]))) if e["at"] else "?"
-        lines.append(f"Lỗi gần nhất ({e['job']}, {at}): {e['error']}")
+        lines.append(f"Lỗi gần nhất ({JOB_WORDS.get(e['job'], e['job'])}, {at}): {e['error']}")
     return "\n".join(lines)
 
 
@@ -171,7 +174,8 @@ def review_items(app: App) -> list[dict]:
         for r in conn.execute(sa.select(m.c.id, m.c.reference, m.c.from_addr, m.c.subject, m.c.summary)
                               .where(m.c.outcome == "failed").order_by(m.c.id)):
             items.append({"kind": "message", "id": r.id, "reference": r.reference, "from": r.from_addr,
-                          "subject": r.subject, "why": r.summary, "commands": ["mailbot reprocess"],
+                          "subject": r.subject, "why": f"chương trình gặp lỗi khi đọc thư ({r.summary})",
+                          "commands": ["mailbot reprocess"],
                           "todo": [("mailbot reprocess", "sau khi sửa lỗi; thư gốc đã được lưu")]})
     return items
 
@@ -416,7 +420,8 @@ def reprocess(app: App) -> str:
         except Exception:  # noqa: BLE001 - one bad message never stops the others
             log.exception("reprocess of message %s failed", r.id)
             counts["failed"] += 1
-    return ", ".join(f"{k} {v}" for k, v in counts.items())
+    return (f"đọc lại {counts['messages']} thư, {counts['documents']} văn bản; {counts['changed']} hồ sơ thay đổi, "
+            f"{counts['recovered']} thư lỗi trước đây nay đọc được, {counts['failed']} thư lỗi")
 
 
 def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Reading]) -> int:

@@ -361,7 +361,7 @@ def current_accepted(conn: Connection) -> dict[tuple[str, str], SubmissionRow]:
 
 
 def unit_form_status(conn: Connection, units, form_ids) -> dict[tuple[str, str], tuple[str, int | None]]:
-    """(unit_id, form) → (status, submission id) as in CONTRACT.md `units[].<form>`.
+    """(unit_id, form) → (status, submission id) as in the export's `units[].<form>`.
 
     received: an accepted submission; needs_review: none accepted but one
     awaits a person; missing: neither; not_required: the unit does not owe it.

@@ -1,4 +1,4 @@
-"""The records the parsers produce, and the JSON shape of CONTRACT.md."""
+"""The records the parsers produce, and the JSON shape `mailbot parse` prints."""
 from __future__ import annotations
 
 import datetime as dt

@@ -94,7 +94,7 @@ def test_poll_with_the_mailbox_down_is_a_handled_failure(tmp_path):
                                      'host = "127.0.0.1"\nport = 1\nsecurity = "none"'})
     result = run("--config", str(path), "poll", env={"MAILBOT_IMAP_PASSWORD": "s3cr3t-value"})
     assert result.exit_code == 1
-    assert result.output.startswith("mailbot: mailbox:")
+    assert result.output.startswith("mailbot: hộp thư:")
     assert "s3cr3t-value" not in result.output
 
 
@@ -111,7 +111,7 @@ def test_now_needs_an_offset(tmp_path):
     path = write_config(tmp_path)
     result = run("--config", str(path), "status", "--now", "2017-09-27T10:00:00")
     assert result.exit_code == 2
-    assert "offset" in result.output
+    assert "múi giờ" in result.output
 
 
 def test_poll_status_export_review_on_a_maildir(tmp_path):
@@ -132,7 +132,7 @@ def test_poll_status_export_review_on_a_maildir(tmp_path):
     now = ["--now", "2017-09-27T10:00:00+07:00"]
     result = run("--config", str(path), "poll", *now)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("fetched 1, recorded 1, duplicates 0, failed 0; sent 1")
+    assert result.output.startswith("tải về 1 thư (ghi nhận 1, trùng 0, lỗi 0); đã gửi 1 thư")
     assert len(list((tmp_path / "sent").glob("*-receipt.eml"))) == 1
 
     status = json.loads(run("--config", str(path), "status", "--json", *now).output)
@@ -158,7 +158,7 @@ def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path):
     result = CliRunner().invoke(main, ["--config", str(path), "report", "-o",
                                                        str(tmp_path / "no" / "such" / "dir" / "r.json")])
     assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("mailbot: No such file or directory")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("mailbot: không có tệp hoặc thư mục này")
 
 
 def test_poll_by_hand_while_the_daemon_runs_is_refused(tmp_path):
@@ -169,7 +169,7 @@ def test_poll_by_hand_while_the_daemon_runs_is_refused(tmp_path):
     try:
         result = run("--config", str(path), "poll")
         assert result.exit_code == 1
-        assert f"pid {os.getpid()}" in result.output and "the daemon does this itself" in result.output
+        assert f"pid {os.getpid()}" in result.output and "chương trình chạy nền (mailbot run) tự làm việc này" in result.output
         assert run("--config", str(path), "remind", "--dry-run", "--now", "2017-09-25T08:00:00+07:00").exit_code == 0
     finally:
         held.close()

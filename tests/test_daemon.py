@@ -228,7 +228,7 @@ def test_receipt_within_seconds_with_idle(setup):
     wait_until(lambda: receipts(setup.smtp)[mid], 10, "the receipt", d)
     assert time.monotonic() - appended < 10
     assert d.stop() == 0
-    assert "poll: fetched 1, recorded 1" in d.log
+    assert "poll: tải về 1 thư (ghi nhận 1" in d.log
 
 
 def test_polling_without_idle(setup):
@@ -257,7 +257,7 @@ def test_second_daemon_on_same_data_dir_exits_1(setup):
     second = subprocess.run([sys.executable, "-m", "mailbot.cli", "--config", str(setup.data_dir.parent / "mailbot.toml"),
                              "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert second.returncode == 1
-    assert "already running" in second.stderr
+    assert "một mailbot khác đang chạy" in second.stderr
     assert str(first.proc.pid) in second.stderr
     assert first.proc.poll() is None  # the first one goes on
     assert first.stop() == 0

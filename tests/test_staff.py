@@ -120,7 +120,8 @@ def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app,
     with app.store.read() as conn:
         outbox_before = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)).scalar()
 
-    assert staff.reprocess(app) == "messages 2, documents 1, changed 1, recovered 1, failed 0"
+    assert staff.reprocess(app) == \
+        "đọc lại 2 thư, 1 văn bản; 1 hồ sơ thay đổi, 1 thư lỗi trước đây nay đọc được, 0 thư lỗi"
 
     with app.store.read() as conn:
         subs = {s.unit_id: s for s in st.submission_rows(conn)}
@@ -132,7 +133,8 @@ def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app,
     assert subs["thcs-phu-bai"].status == "accepted"  # the staff decision stands
     assert subs["thcs-phu-bai"].document["indicators"]["to_roi"] == 7
     assert outbox_after == outbox_before  # reprocess never queues mail
-    assert staff.reprocess(app) == "messages 2, documents 2, changed 0, recovered 0, failed 0"  # idempotent
+    assert staff.reprocess(app) == \
+        "đọc lại 2 thư, 2 văn bản; 0 hồ sơ thay đổi, 0 thư lỗi trước đây nay đọc được, 0 thư lỗi"  # idempotent
 
 
 def test_a_document_our_parser_chokes_on_waits_for_a_person(app, monkeypatch):
