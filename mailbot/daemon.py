@@ -83,7 +83,7 @@ def _acquire_lock(app: App) -> lockmod.Held:
     except lockmod.DataDirBusy as exc:
         where = app.config.storage.data_dir if app.store.engine.dialect.name == "sqlite" else "its database"
         raise AlreadyRunning(f"another mailbot is already running on {where} ({exc.holder}); "
-                             "stop it first (systemctl stop mailbot)") from None
+                             "stop it first (systemctl stop mailbot)", exc.holder) from None
 
 
 def _real_now() -> dt.datetime:
