@@ -93,6 +93,9 @@ class FormConfig:
     needs_photos: bool = False
     blank: str | None = None  # path of the blank form attached to reminders
     deadline_text: str | None = None  # how letters say the deadline: "trước ngày 29/9/2017"
+    # Reminders once the campaign week has begun; None: only for a form due on or after its start
+    # (a week's schedule, due before it, is no longer asked for once the week is under way).
+    remind_after_week_start: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
             needs_photos=f.get("needs_photos", bool, fid == "mau2"),
             blank=str(resolve(f.get("blank", str, None))) if "blank" in fr else None,
             deadline_text=f.get("deadline_text", str, None),
+            remind_after_week_start=f.get("remind_after_week_start", bool, None),
         ))
     if not forms:
         raise ConfigError("campaign.forms: at least one form is required")

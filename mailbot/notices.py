@@ -400,6 +400,10 @@ class PlannedReminder:
     offset: int
     due_at: dt.datetime
     skipped: list[tuple[int, dt.datetime]] = field(default_factory=list)
+    send: bool = True  # False: the latest moment is stale too; everything is recorded as skipped
+
+
+CATCH_UP = dt.timedelta(hours=24)  # a reminder whose moment is older than this is never sent
 
 
 def reminder_moment(form: FormConfig, offset: int, tz) -> dt.datetime:
@@ -408,8 +412,24 @@ def reminder_moment(form: FormConfig, offset: int, tz) -> dt.datetime:
     return dt.datetime.combine(day, form.send_at, tzinfo=tz)
 
 
+def reminds_at(app: App, form: FormConfig, moment: dt.datetime) -> bool:
+    """Whether a reminder of `form` may go out at `moment`: not once the campaign week has begun
+    for a form due before it (the week's schedule), unless `remind_after_week_start` says so."""
+    tz = app.config.campaign.timezone
+    week_start = dt.datetime.combine(app.config.campaign.week_start, dt.time(0), tzinfo=tz)
+    allowed = form.remind_after_week_start
+    if allowed is None:
+        allowed = form.deadline >= week_start
+    return allowed or moment < week_start
+
+
 def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[PlannedReminder]:
-    """The reminders due at `now` that were never decided, latest offset only."""
+    """The reminders due at `now` that were never decided, latest offset only.
+
+    A catch-up after downtime sends only the latest moment due, and only if it
+    is less than CATCH_UP old and allowed (`reminds_at`); every other undecided
+    moment is recorded as skipped.
+    """
     tz = app.config.campaign.timezone
     units = app.config.units
     statuses = st.unit_form_status(conn, units, app.config.campaign.form_ids)
@@ -423,6 +443,7 @@ def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[Planned
         if not due:
             continue
         latest_at, latest = due[-1]
+        send = now - latest_at < CATCH_UP and reminds_at(app, form, latest_at)
         for unit in units:
             if not unit.emails or statuses[(unit.id, form.id)][0] != "missing":
                 continue
@@ -430,7 +451,7 @@ def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[Planned
             if latest in done:
                 continue
             skipped = [(o, t) for t, o in due[:-1] if o not in done]
-            plans.append(PlannedReminder(unit, form, latest, latest_at, skipped))
+            plans.append(PlannedReminder(unit, form, latest, latest_at, skipped, send=send))
     return plans
 
 
@@ -467,25 +488,27 @@ def queue_due_reminders(app: App) -> int:
     count = 0
     with app.store.transaction() as conn:
         for plan in plan_reminders(conn, app, now):
-            msg = build_reminder(app, plan)
-            oid = outbox.enqueue(conn, dedupe_key=f"reminder:{plan.unit.id}:{plan.form.id}:{plan.offset}",
-                                 kind="reminder", recipient=", ".join(plan.unit.emails), msg=msg,
-                                 unit_id=plan.unit.id, now=now)
+            oid = None
+            if plan.send:
+                msg = build_reminder(app, plan)
+                oid = outbox.enqueue(conn, dedupe_key=f"reminder:{plan.unit.id}:{plan.form.id}:{plan.offset}",
+                                     kind="reminder", recipient=", ".join(plan.unit.emails), msg=msg,
+                                     unit_id=plan.unit.id, now=now)
             for offset, at in plan.skipped:
                 conn.execute(st.reminders.insert().values(
                     unit_id=plan.unit.id, form=plan.form.id, offset_days=offset, due_at=st.utc_iso(at),
                     status="skipped", outbox_id=None, decided_at=st.utc_iso(now)))
             conn.execute(st.reminders.insert().values(
                 unit_id=plan.unit.id, form=plan.form.id, offset_days=plan.offset, due_at=st.utc_iso(plan.due_at),
-                status="sent", outbox_id=oid, decided_at=st.utc_iso(now)))
-            count += 1
+                status="sent" if plan.send else "skipped", outbox_id=oid, decided_at=st.utc_iso(now)))
+            count += plan.send
     return count
 
 
 def render_due_reminders(app: App) -> str:
     """What `remind --dry-run` prints: the reminders that would go now; nothing is recorded."""
     with app.store.read() as conn:
-        plans = plan_reminders(conn, app, app.now())
+        plans = [p for p in plan_reminders(conn, app, app.now()) if p.send]
     if not plans:
         return "Không có thư nhắc nào đến hạn gửi."
     out = [f"Số thư nhắc sẽ gửi: {len(plans)}"]

@@ -402,6 +402,59 @@ def test_reminder_moment_follows_the_contract(tmp_path):
     assert notices.reminder_moment(form, 1, tz).isoformat() == "2017-09-29T07:30:00+07:00"
 
 
+def _reminder_rows(app: App) -> dict[tuple[str, str, int], str]:
+    with app.store.read() as conn:
+        r = st.reminders
+        return {(x.unit_id, x.form, x.offset_days): x.status for x in conn.execute(sa.select(r))}
+
+
+def test_a_catch_up_never_sends_a_reminder_more_than_a_day_late(tmp_path, smtp_server):
+    """Stopped from 24/9 to 13/10: no Mẫu 1 reminder at all (its last moment, 29/9, is long past), only
+    Mẫu 2's reminder of the day; every stale moment is recorded as skipped."""
+    clock = Clock("2017-10-13T08:00")
+    app = make_app(tmp_path, smtp_server, clock)
+    assert "Mẫu 1" not in notices.render_due_reminders(app)
+    assert notices.queue_due_reminders(app) == 3  # Mẫu 2 (0d, 13/10 07:30) to the three units owing it
+    outbox.deliver_due(app)
+    subjects = [m["Subject"] for m in delivered(smtp_server)]
+    assert len(subjects) == 3 and all("Mẫu 2" in s for s in subjects), subjects
+    rows = _reminder_rows(app)
+    assert rows[("tthtcd-phu-bai", "mau1", 1)] == "skipped"  # the latest Mẫu 1 moment: 4 days past
+    assert rows[("tthtcd-phu-bai", "mau1", -3)] == "skipped"
+    assert rows[("tthtcd-phu-bai", "mau2", 0)] == "sent"
+    assert rows[("tthtcd-phu-bai", "mau2", -1)] == "skipped"
+    assert notices.queue_due_reminders(app) == 0  # decided once
+
+
+def test_a_reminder_less_than_a_day_late_is_still_sent(tmp_path, smtp_server):
+    clock = Clock("2017-09-29T07:29")  # 23 h 59 min after the 0d reminder (28/9 07:30)
+    app = make_app(tmp_path, smtp_server, clock)
+    assert notices.queue_due_reminders(app) == 4
+    assert _reminder_rows(app)[("thcs-phu-bai", "mau1", 0)] == "sent"
+    clock.set("2017-09-30T07:31")  # +1d (29/9 07:30) is a day and a minute old: skipped
+    assert notices.queue_due_reminders(app) == 0
+    assert _reminder_rows(app)[("thcs-phu-bai", "mau1", 1)] == "skipped"
+
+
+def _late_mau1(tmp_path, **form_extra):
+    cfg = config_dict(tmp_path)
+    cfg["campaign"]["forms"][0].update(reminders=["0d", "+4d"], **form_extra)  # +4d: 2/10, the week's first day
+    return cfgmod.from_dict(cfg, base_dir=tmp_path)
+
+
+def test_no_schedule_reminder_once_the_week_has_begun_unless_configured(tmp_path):
+    app = open_app(_late_mau1(tmp_path), Clock("2017-10-02T08:00"))
+    assert notices.queue_due_reminders(app) == 0
+    assert _reminder_rows(app)[("thcs-phu-bai", "mau1", 4)] == "skipped"
+    app.close()
+
+    allowed = tmp_path / "allowed"
+    app = open_app(_late_mau1(allowed, remind_after_week_start=True), Clock("2017-10-02T08:00"))
+    assert notices.queue_due_reminders(app) == 4
+    assert _reminder_rows(app)[("thcs-phu-bai", "mau1", 4)] == "sent"
+    app.close()
+
+
 # ------------------------------------------------------------ digest
 
 def test_digest_once_a_day_with_standing_and_work_to_do(tmp_path, smtp_server):
