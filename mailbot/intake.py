@@ -355,7 +355,7 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
                  readings: Iterable[Reading], received_at: dt.datetime) -> str:
     """Insert attachments, submissions and photos of one message; returns its outcome."""
     roster = app.roster(conn)
-    sender = roster.by_address(parsed.envelope.from_addr)
+    sender = sender_unit(app, roster, parsed)
     authenticated = sender_verdict(app, parsed) != "fail"
     if sender:
         conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(unit_id=sender.id))
@@ -409,6 +409,18 @@ def sender_verdict(app: App, parsed: ParsedMessage | None) -> str | None:
     if parsed is None:
         return None
     return sender_authentication(parsed.envelope.auth_results, app.config.mailbox.authserv_id)
+
+
+def sender_unit(app: App, roster: Roster, parsed: ParsedMessage):
+    """The unit a message comes from: its sender's; or, when one of the office's own people
+    (digest recipients, [web] staff, our address) forwards a unit's message, the forwarded
+    message's sender's — if exactly one unit on the roster is named."""
+    env = parsed.envelope
+    unit = roster.by_address(env.from_addr)
+    if unit is not None or not env.from_addr or env.from_addr.lower() not in app.staff_addresses:
+        return unit
+    named = {u.id: u for u in (roster.by_address(a) for a in parsed.forwarded_from) if u is not None}
+    return next(iter(named.values())) if len(named) == 1 else None
 
 
 def decide(roster: Roster, sender, doc: Document, *, authenticated: bool) -> tuple[str | None, str, list[dict]]:

@@ -71,6 +71,9 @@ class ParsedMessage:
     envelope: Envelope
     parts: list[Part] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Senders of the messages this one forwards: attached (message/rfc822) or quoted inline
+    # ("From: …" / "Từ: …" under a forward marker), lowercased, in order, without repeats.
+    forwarded_from: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- entry point
@@ -102,14 +105,17 @@ def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMe
     del mp
 
     parts: list[Part] = []
+    forwarded: list[str] = []
     try:
-        _walk(msg, parts, problems)
+        _walk(msg, parts, problems, forwarded)
     except Exception as exc:  # keep what was found before the odd part
         log.warning("walking the MIME tree failed: %s", exc)
         problems.append(f"MIME structure could not be read completely: {type(exc).__name__}")
     if not msg.keys():
         problems.append("no headers")
-    return ParsedMessage(envelope=envelope, parts=parts, problems=problems)
+    forwarded += inline_forward_senders(envelope.body_text)
+    return ParsedMessage(envelope=envelope, parts=parts, problems=problems,
+                         forwarded_from=list(dict.fromkeys(forwarded)))
 
 
 def _parse_bytes(raw: bytes) -> email.message.Message:
@@ -497,8 +503,13 @@ _SKIPPED_MESSAGE_TYPES = ("message/delivery-status", "message/disposition-notifi
                           "message/feedback-report", "message/external-body", "message/partial")
 
 
-def _walk(root: email.message.Message, parts: list[Part], problems: list[str]) -> None:
-    """Every attachment once, in MIME order; message/rfc822 entries open into their files."""
+def _walk(root: email.message.Message, parts: list[Part], problems: list[str],
+          senders: list[str] | None = None) -> None:
+    """Every attachment once, in MIME order; message/rfc822 entries open into their files.
+
+    The sender of each forwarded message met on the way is added to `senders`.
+    """
+    senders = [] if senders is None else senders
     # (part, forwarded, depth, is the signature of a multipart/signed)
     stack: list[tuple[email.message.Message, bool, int, bool]] = [(root, False, 0, False)]
     while stack:
@@ -511,11 +522,15 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str]) -
         payload = part.get_payload()
         if isinstance(payload, list) and ctype in _MESSAGE_TYPES and _cte(part) in ("base64", "quoted-printable"):
             # The stdlib parses an encoded message/rfc822 as if it were plain: hand on its bytes.
-            found = _leaf(part, ctype, forwarded, len(parts) + 1, problems, data=_encoded_message_bytes(part))
+            data = _encoded_message_bytes(part)
+            _note_sender(_parse_bytes(header_block(data)), senders)
+            found = _leaf(part, ctype, forwarded, len(parts) + 1, problems, data=data)
             if found is not None:
                 parts.append(found)
             continue
         if isinstance(payload, list):  # multipart/* or a parsed message/rfc822
+            if ctype in _MESSAGE_TYPES and payload and isinstance(payload[0], email.message.Message):
+                _note_sender(payload[0], senders)
             inner_forwarded = forwarded or ctype in _MESSAGE_TYPES
             children = [p for p in payload if isinstance(p, email.message.Message)]
             signed = ctype == "multipart/signed"
@@ -530,6 +545,36 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str]) -
         found = _leaf(part, ctype, forwarded, len(parts) + 1, problems)
         if found is not None:
             parts.append(found)
+
+
+def _note_sender(inner: email.message.Message, senders: list[str]) -> None:
+    """Add the From address of a forwarded message; a header no decoder foresaw adds nothing."""
+    try:
+        _, addr = _first_address(None, _text(inner.get("from")))
+    except Exception:  # noqa: BLE001 - hostile headers: the forward is simply not attributed
+        return
+    if addr:
+        senders.append(addr)
+
+
+# A forward quoted in the body: a marker line, then the original's header lines.
+_FORWARD_MARKER = re.compile(r"(?im)^[\s>*-]*(?:-{2,}\s*)?(?:forwarded message|original message|begin forwarded message"
+                             r"|thư chuyển tiếp|tin nhắn đã chuyển tiếp|thư đã chuyển tiếp|chuyển tiếp thư)\b")
+_FORWARD_FROM = re.compile(r"(?im)^[\s>*]*(?:from|từ|người gửi)\s*:\s*\**\s*(.+)$")
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def inline_forward_senders(body_text: str) -> list[str]:
+    """Senders named in a forward quoted inline (Gmail, Outlook, Thunderbird; English or Vietnamese)."""
+    marker = _FORWARD_MARKER.search(body_text or "")
+    if not marker:
+        return []
+    out = []
+    for m in _FORWARD_FROM.finditer(body_text, marker.end()):
+        found = _ADDRESS.search(m.group(1))
+        if found:
+            out.append(found.group(0).lower())
+    return out
 
 
 def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,

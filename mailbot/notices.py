@@ -21,6 +21,7 @@ import email.message
 import email.utils
 import functools
 import logging
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +213,9 @@ def encode_subject(subject: str) -> str:
     return email.header.Header(line, charset, header_name="Subject").encode(linesep="\n")
 
 
+_FORWARD_PREFIX = re.compile(r"^\s*(?:(?:fwd?|tr|chuyển tiếp)\s*:\s*)+", re.IGNORECASE)
+
+
 def reply_subject(subject: str | None) -> str:
     s = (subject or "").strip()
     if not s:
@@ -240,6 +244,15 @@ def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: s
         conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
             summary="no receipt: sender not on the roster, authentication failed"))
         return None
+    recipients = [m.from_addr]
+    forward = m.from_addr.lower() in app.staff_addresses
+    if forward:
+        # One of the office's own people forwarded it: the receipt is the unit's, and goes to the
+        # unit's registered addresses; staff never get a unit's (or a stranger's) receipt.
+        unit = app.config.unit(m.unit_id) if m.unit_id else None
+        if unit is None or not unit.emails:
+            return None
+        recipients = list(unit.emails)
     key = f"receipt:{message_pk}"
     existing = outbox.queued_id(conn, key)
     if existing is not None:
@@ -256,9 +269,13 @@ def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: s
                         f"vì mẫu thư templates/receipt có lỗi: {exc}")
         return None
     refs = " ".join(x for x in ((m.references or "").split() + [m.message_id or ""]) if x) or None
-    msg = compose(app, to=[m.from_addr], subject=reply_subject(m.subject), text=text, html=html,
-                  auto="auto-replied", in_reply_to=m.message_id, references=refs)
-    return outbox.enqueue(conn, dedupe_key=key, kind="receipt", recipient=m.from_addr, msg=msg,
+    if forward:  # the unit never saw the staff member's message: no thread to join
+        msg = compose(app, to=recipients, subject=reply_subject(_FORWARD_PREFIX.sub("", m.subject or "")),
+                      text=text, html=html, auto="auto-replied")
+    else:
+        msg = compose(app, to=recipients, subject=reply_subject(m.subject), text=text, html=html,
+                      auto="auto-replied", in_reply_to=m.message_id, references=refs)
+    return outbox.enqueue(conn, dedupe_key=key, kind="receipt", recipient=", ".join(recipients), msg=msg,
                           message_pk=message_pk, unit_id=context["unit"].id if context["unit"] else None,
                           now=app.now())
 

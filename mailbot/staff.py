@@ -14,7 +14,8 @@ import parsers
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import Unit
-from mailbot.intake import Reading, decide, read_file, record_files, rejection_reason, sender_verdict, settle
+from mailbot.intake import (Reading, decide, read_file, record_files, rejection_reason, sender_unit, sender_verdict,
+                            settle)
 from mailbot.message import read_message
 from mailbot.units import Roster, canonical
 from mailbot.unpack import expand
@@ -427,7 +428,7 @@ def reprocess(app: App) -> str:
 def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Reading]) -> int:
     s, a = st.submissions, st.attachments
     roster = app.roster(conn)
-    sender = roster.by_address(parsed.envelope.from_addr)
+    sender = sender_unit(app, roster, parsed)
     authenticated = sender_verdict(app, parsed) != "fail"
     existing = conn.execute(sa.select(s.c.id, s.c.unit_id, s.c.form, s.c.status, s.c.decided_by, s.c.document,
                                       a.c.sha256)

@@ -18,6 +18,8 @@ def test_demo_runs_a_whole_cycle_and_says_where_the_outputs_are(tmp_path):
     kinds = [m["Auto-Submitted"] for m in sent]
     assert kinds.count("auto-replied") == 10  # 11 messages, one of them an auto-reply: never answered
     assert sum(1 for m in sent if m["Subject"].startswith("Tình hình tiếp nhận báo cáo")) == 1  # the digest
+    reminders = [m["Subject"] for m in sent if m["Subject"].startswith(("Nhắc", "Đề nghị"))]
+    assert reminders and all("Mẫu 2" in s for s in reminders)  # 13/10: Mẫu 1's moments are long past
     assert not [m for m in sent if m["To"] == "tthtcd.thuyduong@example.org" and m["Auto-Submitted"] == "auto-replied"
                 and "Đang đi công tác" in m["Subject"]]
 
@@ -38,4 +40,5 @@ def test_demo_runs_a_whole_cycle_and_says_where_the_outputs_are(tmp_path):
     # The demo leaves a working configuration: every command runs on its data.
     again = CliRunner().invoke(main, ["--config", str(out / "mailbot.toml"), "status", "--json"])
     assert again.exit_code == 0, again.output
-    assert json.loads(again.output)["needs_review"] == 2
+    assert json.loads(again.output)["needs_review"] == 1  # the stranger; staff's forward counts for the unit
+    assert units["tthtcd-thuy-phuong"]["mau2"]["status"] == "received"

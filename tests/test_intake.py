@@ -321,3 +321,57 @@ def test_a_message_the_server_cannot_deliver_is_skipped_after_three_cycles_and_s
     finally:  # the server may have moved it from new/ to cur/
         for p in (imap_account.maildir() / "cur").iterdir():
             os.chmod(p, 0o644)
+
+
+def _receipts(app) -> list[tuple[str, str]]:
+    """(recipient, subject) of every queued receipt."""
+    with app.store.read() as conn:
+        ob = st.outbox
+        return [(r.recipient, r.subject) for r in conn.execute(
+            sa.select(ob.c.recipient, ob.c.subject).where(ob.c.kind == "receipt").order_by(ob.c.id))]
+
+
+def test_a_staff_forward_counts_for_the_unit_it_forwards(app, imap_account):
+    """A digest recipient forwards a unit's mail (attached, or quoted inline the way Gmail does):
+    the form is the unit's, its receipt goes to the unit's address, staff get none."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from mailbot import outbox
+
+    staff_addr = app.config.digest.to[0]
+    inner = make_mail(PHU_BAI, "Báo cáo kết quả", [("bc.docx", mau2())])
+    append(imap_account, forward(staff_addr, inner, subject="Fwd: Báo cáo kết quả"))
+    inline = make_mail(staff_addr.upper(), "Fwd: Lịch hoạt động", [("lich.docx", mau1("Trường THCS Phú Bài"))],
+                       body="Chuyển anh xử lý.\n\n---------- Forwarded message ---------\n"
+                            f"From: Trường THCS Phú Bài <{THCS}>\nDate: Wed, 27 Sep 2017\nSubject: Lịch hoạt động\n")
+    append(imap_account, inline)
+    poll(app)
+    with app.store.read() as conn:
+        subs = {s.unit_id: s for s in st.submission_rows(conn)}
+        status = st.unit_form_status(conn, app.config.units, ("mau1", "mau2"))
+    assert (subs["tthtcd-phu-bai"].status, subs["tthtcd-phu-bai"].from_addr) == ("accepted", staff_addr)
+    assert subs["thcs-phu-bai"].status == "accepted"
+    assert status[("tthtcd-phu-bai", "mau2")][0] == status[("thcs-phu-bai", "mau1")][0] == "received"
+    assert staff.review_items(app) == []
+    assert _receipts(app) == [(PHU_BAI, "Re: Báo cáo kết quả"), (THCS, "Re: Lịch hoạt động")]
+    outbox.deliver_due(app)
+    [eml] = [p for p in (Path(app.config.smtp.directory)).glob("*-receipt.eml")
+             if b"tthtcd.phubai" in p.read_bytes()]
+    msg = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    assert msg["To"] == PHU_BAI and msg["In-Reply-To"] is None
+    assert msg.get_body(("plain",)).get_content().startswith("Kính gửi: Trung tâm HTCĐ phường Phú Bài,")
+
+
+def test_a_staff_forward_of_a_stranger_waits_for_staff_and_answers_nobody(app, imap_account):
+    inner = make_mail("hieutruong.canhan@gmail.com", "Báo cáo", [("bc.docx", mau2("Trường THCS Thủy Dương"))])
+    append(imap_account, forward(app.config.digest.to[0], inner))
+    # A unit forwarding someone else's mail is the unit's own message, as before.
+    append(imap_account, forward(THCS, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", mau2())])))
+    poll(app)
+    with app.store.read() as conn:
+        subs = st.submission_rows(conn)
+    assert [(s.unit_id, s.status) for s in subs] == [("thcs-thuy-duong", "needs_review"),
+                                                      ("thcs-phu-bai", "needs_review")]
+    assert [c for r in subs for c in (x["code"] for x in r.review)] == ["unknown_sender", "unit_mismatch"]
+    assert _receipts(app) == [(THCS, "Re: Fwd: Gửi báo cáo")]  # none to the staff member

@@ -82,8 +82,8 @@ def test_accept_needs_a_known_unit(app):
 def test_a_staff_address_is_never_remembered_as_a_unit(app):
     from tests.mailgen import forward
 
-    inner = make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(5))])
-    deliver(app, forward("staff@example.org", inner))  # staff forwarded a unit's report (digest.to)
+    inner = make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report(5))])
+    deliver(app, forward("staff@example.org", inner))  # staff forwarded a stranger's report (digest.to)
     poll(app)
     [(sid, status)] = statuses(app)
     assert status == "needs_review"
