@@ -12,6 +12,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
@@ -64,11 +65,40 @@ def _no_borders(table) -> None:
         table._tbl.tblPr.remove(borders)
 
 
+def _widths(table, widths) -> None:
+    """Fixed column widths, written where Word (cells) and LibreOffice (the grid) both read them."""
+    table.autofit = False
+    for col, w in zip(table.columns, widths):
+        col.width = w
+    for row in table.rows:
+        for cell, w in zip(row.cells, widths):
+            cell.width = w
+
+
+def _indent(table, by) -> None:
+    """Shift a table left (negative) or right from the margin."""
+    ind = table._tbl.tblPr.find(qn("w:tblInd"))
+    if ind is None:
+        ind = OxmlElement("w:tblInd")
+        table._tbl.tblPr.append(ind)
+    ind.set(qn("w:w"), str(int(by.twips)))
+    ind.set(qn("w:type"), "dxa")
+
+
+def _count(n: int, what: str) -> str:
+    """"3 đơn vị"; zero in words, as the office writes it: "không có đơn vị nào"."""
+    return f"{n} {what}" if n else f"không có {what} nào"
+
+
 def summary_lines(app: App, c: Consolidation) -> list[str]:
     """How many units reported, on time, late, missing: the generated part of the report."""
     owing = len(c.owing)
-    lines = [f"Tổng số đơn vị phải báo cáo: {owing} đơn vị. Đã nhận và tổng hợp báo cáo của {len(c.counted)} "
-             f"đơn vị, trong đó {c.on_time} đơn vị gửi đúng hạn, {c.late} đơn vị gửi muộn."]
+    if c.counted:
+        lines = [f"Tổng số đơn vị phải báo cáo: {owing} đơn vị. Đã nhận và tổng hợp báo cáo của "
+                 f"{len(c.counted)} đơn vị, trong đó {_count(c.on_time, 'đơn vị')} gửi đúng hạn, "
+                 f"{_count(c.late, 'đơn vị')} gửi muộn."]
+    else:
+        lines = [f"Tổng số đơn vị phải báo cáo: {owing} đơn vị. Chưa nhận được báo cáo của đơn vị nào."]
     for kind in c.kinds:
         owe_k = sum(1 for u in c.owing if u.kind == kind)
         got_k = sum(1 for r in c.counted if r.unit.kind == kind)
@@ -109,8 +139,12 @@ def report_docx(app: App, path: Path) -> None:
     section.left_margin, section.right_margin = Cm(3), Cm(2)
     section.top_margin, section.bottom_margin = Cm(2), Cm(2)
 
+    # Nghị định 30/2020/NĐ-CP: the issuing body on the left, the national title on the right,
+    # each on one line (the right column is wide enough for "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM").
     head = doc.add_table(rows=1, cols=2)
     _no_borders(head)
+    _widths(head, (Cm(7.6), Cm(9.9)))
+    _indent(head, Cm(-1.2))  # 17.5 cm wide, starting 1.2 cm into the left margin
     left = [(f"UBND {locality.upper()}", False, False)] if locality else []
     left += [("PHÒNG GIÁO DỤC VÀ ĐÀO TẠO", True, False), ("Số:        /BC-PGDĐT", False, False)]
     _cell(head.cell(0, 0), left, size=12)
@@ -119,9 +153,12 @@ def report_docx(app: App, path: Path) -> None:
                             (f"{place}, ngày {now.day} tháng {now.month} năm {now.year}", False, True)], size=12)
 
     _para(doc)
-    title = definition.get("title") or campaign.form(c.form).title
-    _para(doc, f"{title.upper()} NĂM {campaign.week_start.year}", bold=True, size=14,
-          align=WD_ALIGN_PARAGRAPH.CENTER, space_after=6)
+    # The type of document, then what it is about: the campaign's full name ("… hưởng ứng …").
+    _para(doc, "BÁO CÁO", bold=True, size=14, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
+    about = f"Kết quả tổ chức {campaign.name}"
+    if str(campaign.week_start.year) not in campaign.name:
+        about += f" năm {campaign.week_start.year}"
+    _para(doc, about, bold=True, size=14, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=6)
     _para(doc, "Kính gửi:", align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
     _para(doc, f"- Ủy ban nhân dân {locality};" if locality else "- Ủy ban nhân dân;",
           align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
@@ -153,10 +190,7 @@ def report_docx(app: App, path: Path) -> None:
         _cell(cells[1], [(vn_number(c.totals[ind.key]), False, False)])
         note = f"{blanks[ind.key]} đơn vị để trống" if blanks[ind.key] else ""
         _cell(cells[2], [(note, False, True)], size=11)
-    widths = (Cm(10.5), Cm(3), Cm(2.5))
-    for row in table.rows:
-        for cell, w in zip(row.cells, widths):
-            cell.width = w
+    _widths(table, (Cm(9.8), Cm(4.2), Cm(2)))
 
     sections = {s.get("key"): s for s in definition.get("sections", [])}
     for key, heading in (("thuan_loi_kho_khan", "2. Những thuận lợi, khó khăn:"),

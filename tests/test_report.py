@@ -18,6 +18,7 @@ from pathlib import Path
 import icalendar
 import pytest
 from docx import Document
+from docx.oxml.ns import qn
 from openpyxl import load_workbook
 
 from mailbot import config as cfgmod
@@ -347,7 +348,11 @@ def test_report_counts_the_accepted_report_while_a_later_one_awaits_review(tmp_p
     out = report.report_json(app)
     path = tmp_path / "r.xlsx"
     report.report_xlsx(app, path)
+    report.report_docx(app, tmp_path / "r.docx")
     app.close()
+    texts = [p.text for p in Document(str(tmp_path / "r.docx")).paragraphs]
+    assert ("Tổng số đơn vị phải báo cáo: 6 đơn vị. Đã nhận và tổng hợp báo cáo của 1 đơn vị, trong đó "
+            "1 đơn vị gửi đúng hạn, không có đơn vị nào gửi muộn.") in texts  # zero in words
     assert out["totals"]["to_roi"] == 40
     assert out["units_counted"] == ["gdnn-gdtx"]
     assert out["units_needing_review"] == ["gdnn-gdtx"]
@@ -374,7 +379,9 @@ def test_report_docx_is_the_form_filled_with_the_totals(seeded, tmp_path):
     assert right == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
                      "Hương Thủy, ngày 14 tháng 10 năm 2017"]
     texts = [p.text for p in doc.paragraphs]
-    assert "BÁO CÁO KẾT QUẢ TỔ CHỨC TUẦN LỄ HỌC TẬP SUỐT ĐỜI NĂM 2017" in texts
+    # The type of document, then its subject: the campaign's own name ("… hưởng ứng …"), once the year.
+    title = texts.index("BÁO CÁO")
+    assert texts[title + 1] == "Kết quả tổ chức Tuần lễ hưởng ứng học tập suốt đời năm 2017"
     assert "- Ủy ban nhân dân thị xã Hương Thủy;" in texts
     assert ("Tổng số đơn vị phải báo cáo: 6 đơn vị. Đã nhận và tổng hợp báo cáo của 3 đơn vị, "
             "trong đó 2 đơn vị gửi đúng hạn, 1 đơn vị gửi muộn.") in texts
@@ -399,6 +406,15 @@ def test_report_docx_is_the_form_filled_with_the_totals(seeded, tmp_path):
     assert by_key["ke_hoach"][1] == "3"
     assert by_key["phong_su"][1] == "0"
     assert by_key["trien_lam"][1:] == ["3", "1 đơn vị để trống"]
+
+    # Widths fixed where Word and LibreOffice read them: the national title fits on one line
+    # (Nghị định 30/2020), and the labels get most of the page.
+    def grid(t):
+        return [int(c.get(qn("w:w"))) / 567 for c in t._tbl.tblGrid.findall(qn("w:gridCol"))]
+
+    assert grid(head)[1] >= 9.8 and sum(grid(head)) <= 17.6
+    assert grid(table)[0] >= 9.5 and sum(grid(table)) <= 16.01  # 16 cm between the margins
+    assert all(c.width == table.columns[0].width for c in table.columns[0].cells)
 
     sign = doc.tables[2]
     assert sign.cell(0, 1).text.split("\n") == ["TRƯỞNG PHÒNG", "(Ký tên, đóng dấu)"]
@@ -548,8 +564,7 @@ def test_every_output_works_before_anything_arrived(tmp_path):
     assert total[1] == "TỔNG CỘNG (0 đơn vị)" and total[2:-1] == [0] * len(KEYS)
     assert len(icalendar.Calendar.from_ical((out / "s.ics").read_bytes()).walk("VEVENT")) == 0
     texts = [p.text for p in Document(str(out / "r.docx")).paragraphs]
-    assert ("Tổng số đơn vị phải báo cáo: 6 đơn vị. Đã nhận và tổng hợp báo cáo của 0 đơn vị, "
-            "trong đó 0 đơn vị gửi đúng hạn, 0 đơn vị gửi muộn.") in texts
+    assert "Tổng số đơn vị phải báo cáo: 6 đơn vị. Chưa nhận được báo cáo của đơn vị nào." in texts
     with zipfile.ZipFile(out / "p.zip") as zf:
         assert zf.namelist() == ["Danh mục hình ảnh.csv"]
     assert load_workbook(out / "s.xlsx")["Lịch hoạt động"].max_row == 2
