@@ -113,6 +113,21 @@ def duration(delta: dt.timedelta) -> str:
     return "chưa đến 1 giờ"
 
 
+def time_left(now: dt.datetime, deadline: dt.datetime) -> str:
+    """How far a deadline is, as the office says it: never a figure rounded down into a wrong one
+    ("còn 6 giờ" at 17:00 before 23:59 is wrong), so the hour on the day, else calendar days."""
+    local = deadline.astimezone(now.tzinfo)
+    if local <= now:
+        return "đã quá hạn"
+    days = (local.date() - now.date()).days
+    at = f"{local.hour} giờ {local.minute:02d}"
+    if days == 0:
+        return f"hạn cuối {at} hôm nay"
+    if days == 1:
+        return f"hạn cuối {at} ngày mai"
+    return f"còn {days} ngày đến hạn"
+
+
 def deadline_text(form: FormConfig, tz) -> str:
     """How letters say a deadline: the form's own `deadline_text` ("trước ngày 29/9/2017"),
     else "ngày 13/10/2017" for an end-of-day deadline, else the hour and the day."""
@@ -480,7 +495,7 @@ def build_reminder(app: App, plan: PlannedReminder) -> email.message.EmailMessag
     if plan.offset > 0:
         subject = f"Đề nghị gửi {form.label} – {app.config.campaign.name}"
     else:
-        subject = f"Nhắc gửi {form.label} (hạn gửi: {deadline_text(form, tz)}) – {app.config.campaign.name}"
+        subject = f"Nhắc gửi {form.label}, hạn gửi {deadline_text(form, tz)} – {app.config.campaign.name}"
     attachments = []
     blank = blank_form(app, form)
     if blank is not None:
@@ -667,7 +682,8 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
         received = [u for u in owing if statuses[(u.id, f.id)][0] == "received"]
         left = f.deadline - now
         forms.append(dict(form=f, deadline=deadline_text(f, tz), owing=len(owing), received=len(received),
-                          missing=missing, review=review, late=left.total_seconds() < 0, left=left))
+                          missing=missing, review=review, late=left.total_seconds() < 0, left=left,
+                          left_text=time_left(now, f.deadline)))
 
     # What needs a person.
     review_items = []

@@ -28,26 +28,26 @@ TNEF_MAX_OBJECTS = 5000
 TNEF_MAX_COPY_BYTES = 1024 * 1024 * 1024  # what tnefparse's slicing may copy in total
 FORWARDED = "thư chuyển tiếp"  # container of a part that came inside a forwarded message
 
-_SEND_FORMS = "đề nghị quý đơn vị gửi trực tiếp các tệp mẫu."
-_ASK_WORD = "đề nghị quý đơn vị gửi kèm tệp Word (.doc hoặc .docx)."
+_SEND_FORMS = "đề nghị đơn vị gửi trực tiếp các tệp mẫu."
+_ASK_WORD = "đề nghị đơn vị gửi kèm tệp Word (.doc hoặc .docx)."
 
-PROBLEM_TOO_BIG = "Tệp có dung lượng quá lớn nên chưa được tiếp nhận; đề nghị quý đơn vị gửi tệp có dung lượng nhỏ hơn."
+PROBLEM_TOO_BIG = "Tệp có dung lượng quá lớn nên chưa được tiếp nhận; đề nghị đơn vị gửi tệp có dung lượng nhỏ hơn."
 PROBLEM_ZIP_TOO_MANY = "Tệp nén có quá nhiều tệp bên trong; " + _SEND_FORMS
 PROBLEM_ZIP_TOO_LARGE = "Tệp nén có dung lượng giải nén quá lớn; " + _SEND_FORMS
 PROBLEM_ZIP_RATIO = "Tệp nén có cấu trúc bất thường nên chưa được mở; " + _SEND_FORMS
 PROBLEM_ZIP_DEEP = "Tệp này nằm trong nhiều lớp tệp nén hoặc thư chuyển tiếp nên chưa được mở; " + _SEND_FORMS
 PROBLEM_ZIP_EMPTY = "Tệp nén không có tệp nào bên trong; " + _SEND_FORMS
-PROBLEM_ZIP_BROKEN = "Tệp nén bị lỗi, không mở được; đề nghị quý đơn vị nén lại hoặc gửi trực tiếp các tệp mẫu."
+PROBLEM_ZIP_BROKEN = "Tệp nén bị lỗi, không mở được; đề nghị đơn vị nén lại hoặc gửi trực tiếp các tệp mẫu."
 PROBLEM_ZIP_MEMBER_BROKEN = "Tệp này trong tệp nén bị lỗi, không đọc được; " + _SEND_FORMS
 PROBLEM_ENCRYPTED = ("Tệp này trong tệp nén được đặt mật khẩu nên không mở được; "
-                     "đề nghị quý đơn vị gửi tệp không đặt mật khẩu.")
+                     "đề nghị đơn vị gửi tệp không đặt mật khẩu.")
 PROBLEM_TNEF = ("Tệp đính kèm do Outlook đóng gói (winmail.dat) không mở được; "
-                "đề nghị quý đơn vị gửi lại thư với các tệp mẫu đính kèm trực tiếp.")
+                "đề nghị đơn vị gửi lại thư với các tệp mẫu đính kèm trực tiếp.")
 PROBLEM_PDF = "Tệp PDF không đọc được số liệu; " + _ASK_WORD
 PROBLEM_SPREADSHEET = "Tệp bảng tính không đọc được số liệu của biểu mẫu; " + _ASK_WORD
-PROBLEM_ARCHIVE = "Tệp nén dạng này chưa mở được; đề nghị quý đơn vị gửi trực tiếp các tệp mẫu hoặc nén dạng .zip."
-PROBLEM_CORRUPT = "Tệp bị lỗi, không mở được; đề nghị quý đơn vị kiểm tra và gửi lại tệp."
-PROBLEM_EMPTY = "Tệp đính kèm không có nội dung; đề nghị quý đơn vị gửi lại tệp."
+PROBLEM_ARCHIVE = "Tệp nén dạng này chưa mở được; đề nghị đơn vị gửi trực tiếp các tệp mẫu hoặc nén dạng .zip."
+PROBLEM_CORRUPT = "Tệp bị lỗi, không mở được; đề nghị đơn vị kiểm tra và gửi lại tệp."
+PROBLEM_EMPTY = "Tệp đính kèm không có nội dung; đề nghị đơn vị gửi lại tệp."
 PROBLEM_PROGRAM = "Tệp chương trình không được tiếp nhận vì lý do an toàn; " + _ASK_WORD
 PROBLEM_OTHER = "Tệp này không phải tệp Word hoặc hình ảnh nên chưa đọc được; " + _ASK_WORD
 

@@ -25,7 +25,7 @@ class ConversionUnavailable(DocumentError):
     def __init__(self) -> None:
         super().__init__(
             "needs_conversion",
-            "Phòng GD&ĐT chưa đọc được tệp ở định dạng này; đề nghị quý đơn vị lưu văn bản "
+            "Phòng GD&ĐT chưa đọc được tệp ở định dạng này; đề nghị đơn vị lưu văn bản "
             "ở định dạng Word .docx rồi gửi lại.",
         )
 
@@ -33,7 +33,7 @@ class ConversionUnavailable(DocumentError):
 def _conversion_failed() -> DocumentError:
     return DocumentError(
         "conversion_failed",
-        "Tệp không mở được để đọc nội dung; đề nghị quý đơn vị mở văn bản bằng Microsoft Word, "
+        "Tệp không mở được để đọc nội dung; đề nghị đơn vị mở văn bản bằng Microsoft Word, "
         "lưu ở định dạng .docx rồi gửi lại.",
     )
 

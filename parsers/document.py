@@ -33,12 +33,12 @@ PICTURE_TYPES = ("jpeg", "png", "heic", "tiff", "webp", "bmp")
 # The Vietnamese sentence for each problem code; safety.py's wording wins for
 # the codes it shares, so a unit reads the same sentence whichever step failed.
 MESSAGES = {
-    "not_a_document": "Tệp đính kèm không phải văn bản Word; đề nghị quý đơn vị gửi Mẫu 1 hoặc Mẫu 2 "
+    "not_a_document": "Tệp đính kèm không phải văn bản Word; đề nghị đơn vị gửi Mẫu 1 hoặc Mẫu 2 "
                       "dưới dạng tệp Word (.docx hoặc .doc).",
-    "needs_conversion": "Phòng GD&ĐT chưa đọc được tệp ở định dạng này; đề nghị quý đơn vị lưu văn bản "
+    "needs_conversion": "Phòng GD&ĐT chưa đọc được tệp ở định dạng này; đề nghị đơn vị lưu văn bản "
                         "ở định dạng Word .docx rồi gửi lại.",
     "not_a_form": "Tệp không phải biểu mẫu báo cáo theo kế hoạch (Mẫu 1 hoặc Mẫu 2); "
-                  "đề nghị quý đơn vị gửi đúng mẫu.",
+                  "đề nghị đơn vị gửi đúng mẫu.",
     "plan_with_blank_forms": "Tệp đính kèm là văn bản kế hoạch kèm các biểu mẫu còn để trống, chưa phải báo cáo "
                              "của đơn vị; đề nghị đơn vị điền thông tin vào Mẫu 1 hoặc Mẫu 2 rồi gửi lại.",
     "blank_forms": "Tệp đính kèm chỉ gồm các biểu mẫu còn để trống, chưa có thông tin của đơn vị; "

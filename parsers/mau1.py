@@ -378,7 +378,7 @@ def read_schedule(content: DocxContent, formdef: dict, ctx: ParseContext) -> Doc
         doc.problems.append(Problem(
             "missing_unit_name",
             "Văn bản chưa ghi tên đơn vị (dòng “Trung tâm HTCĐ xã phường/ Trường …” còn để trống); "
-            "đề nghị quý đơn vị ghi rõ tên đơn vị.",
+            "đề nghị đơn vị ghi rõ tên đơn vị.",
             "unit_name",
         ))
     if first_table is None:

@@ -19,16 +19,16 @@ MiB = 1024 * 1024
 
 # The Vietnamese sentence for each code, fit to quote to a unit in a receipt.
 MESSAGES = {
-    "empty_file": "Tệp đính kèm rỗng (không có nội dung); đề nghị quý đơn vị gửi lại tệp.",
-    "corrupt_file": "Tệp bị hỏng, không mở được; đề nghị quý đơn vị gửi lại tệp.",
-    "zip_bomb": "Tệp có cấu trúc bất thường nên không mở được; đề nghị quý đơn vị lưu lại văn bản "
+    "empty_file": "Tệp đính kèm rỗng (không có nội dung); đề nghị đơn vị gửi lại tệp.",
+    "corrupt_file": "Tệp bị hỏng, không mở được; đề nghị đơn vị gửi lại tệp.",
+    "zip_bomb": "Tệp có cấu trúc bất thường nên không mở được; đề nghị đơn vị lưu lại văn bản "
                 "bằng Microsoft Word (định dạng .docx) rồi gửi lại.",
-    "too_large": "Tệp quá lớn, không xử lý được; đề nghị quý đơn vị giảm dung lượng "
+    "too_large": "Tệp quá lớn, không xử lý được; đề nghị đơn vị giảm dung lượng "
                  "(ví dụ bớt hình ảnh trong văn bản) rồi gửi lại.",
-    "encrypted": "Tệp được đặt mật khẩu nên không mở được; đề nghị quý đơn vị bỏ mật khẩu rồi gửi lại.",
-    "not_a_document": "Tệp không phải văn bản Word; đề nghị quý đơn vị gửi văn bản ở định dạng .docx.",
+    "encrypted": "Tệp được đặt mật khẩu nên không mở được; đề nghị đơn vị bỏ mật khẩu rồi gửi lại.",
+    "not_a_document": "Tệp không phải văn bản Word; đề nghị đơn vị gửi văn bản ở định dạng .docx.",
     "bad_xml": "Nội dung tệp không đúng định dạng văn bản Word, không đọc được; "
-               "đề nghị quý đơn vị lưu lại bằng Microsoft Word (định dạng .docx) rồi gửi lại.",
+               "đề nghị đơn vị lưu lại bằng Microsoft Word (định dạng .docx) rồi gửi lại.",
 }
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -182,7 +182,7 @@ def test_empty_template_gives_missing_unit_and_no_activities() -> None:
         "problems": [
             {"code": "missing_unit_name", "field": "unit_name",
              "message": "Văn bản chưa ghi tên đơn vị (dòng “Trung tâm HTCĐ xã phường/ Trường …” còn để trống); "
-                        "đề nghị quý đơn vị ghi rõ tên đơn vị."},
+                        "đề nghị đơn vị ghi rõ tên đơn vị."},
             {"code": "no_activities", "field": "activities", "message": "Bảng lịch hoạt động chưa có hoạt động nào."},
         ],
     }

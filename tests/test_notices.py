@@ -297,7 +297,7 @@ def test_no_attachment_receipt_says_what_to_send(tmp_path, smtp_server):
         pk2 = add_message(conn, app, from_addr="thcsphubai@example.org", received="2017-09-27T11:05",
                           unit_id="thcs-phu-bai", outcome="no_attachment", subject="Lịch")
         add_attachment(conn, pk2, "lich.pdf", role="other", filetype="pdf",
-                       problem="Tệp PDF không đọc được số liệu; đề nghị quý đơn vị gửi kèm tệp Word (.doc hoặc .docx).")
+                       problem="Tệp PDF không đọc được số liệu; đề nghị đơn vị gửi kèm tệp Word (.doc hoặc .docx).")
         notices.queue_receipt(conn, app, pk2)
     outbox.deliver_due(app)
     first, second = delivered(smtp_server)
@@ -316,7 +316,7 @@ def test_unreadable_document_is_explained(tmp_path, smtp_server):
                          unit_id="thcs-phu-bai", outcome="no_attachment")
         doc = {"form": None, "unit_name": None, "problems": [
             {"code": "unreadable", "field": None,
-             "message": "Tệp .doc chưa chuyển đổi được; đề nghị quý đơn vị lưu lại dưới dạng .docx và gửi lại."}]}
+             "message": "Tệp .doc chưa chuyển đổi được; đề nghị đơn vị lưu lại dưới dạng .docx và gửi lại."}]}
         add_submission(conn, app, pk, "lich cu.doc", doc, unit_id="thcs-phu-bai", status="rejected",
                        received="2017-09-27T11:00")
         notices.queue_receipt(conn, app, pk)
@@ -528,7 +528,7 @@ def test_document_naming_another_unit_waits_for_staff(tmp_path, smtp_server):
     msg = delivered(smtp_server)[0]
     text, html = text_of(msg), html_of(msg)
     assert "Kính gửi: Trường THCS Phú Bài," in text
-    assert "«Trung tâm HTCĐ phường Phú Bài», chưa trùng với tên quý đơn vị" in text
+    assert "«Trung tâm HTCĐ phường Phú Bài», chưa khớp với tên Trường THCS Phú Bài" in text
     assert "cán bộ phụ trách sẽ kiểm tra trước khi ghi nhận" in text
     assert "hoạt động:" not in text  # nothing is said to be recorded
     assert "&lt;b&gt;lich&lt;/b&gt;.docx" in html and "<b>lich</b>" not in html

@@ -91,7 +91,7 @@ def test_roles_by_bytes_not_by_name():
 
 
 def test_pdf_problem_text():
-    assert PROBLEM_PDF == "Tệp PDF không đọc được số liệu; đề nghị quý đơn vị gửi kèm tệp Word (.doc hoặc .docx)."
+    assert PROBLEM_PDF == "Tệp PDF không đọc được số liệu; đề nghị đơn vị gửi kèm tệp Word (.doc hoặc .docx)."
 
 
 def test_docx_is_never_unpacked():
@@ -145,7 +145,7 @@ def test_zip_with_ten_thousand_members_is_refused():
 
 def test_too_many_members_problem_text():
     assert PROBLEM_ZIP_TOO_MANY == ("Tệp nén có quá nhiều tệp bên trong; "
-                                    "đề nghị quý đơn vị gửi trực tiếp các tệp mẫu.")
+                                    "đề nghị đơn vị gửi trực tiếp các tệp mẫu.")
 
 
 def test_zip_bomb_of_200_mb_zeros_is_refused_before_extracting():
@@ -217,7 +217,7 @@ def test_zip_with_only_junk():
 
 def test_zip_problem_constants_are_polite_vietnamese():
     for text in (PROBLEM_ZIP_BROKEN, PROBLEM_ZIP_DEEP, PROBLEM_ZIP_RATIO, PROBLEM_ZIP_TOO_LARGE, PROBLEM_TNEF):
-        assert "đề nghị quý đơn vị" in text and text.endswith(".")
+        assert "đề nghị đơn vị" in text and text.endswith(".")
 
 
 # ---------------------------------------------------------------- zip member names
