@@ -350,7 +350,7 @@ def _stranger_context(conn: Connection, app: App, m, ctx: dict[str, Any]) -> dic
         form = _form(app, sub.form)
         if sub.status == "rejected" or form is None:
             problem = " ".join(p.get("message", "") for p in sub.document.get("problems", [])).strip()
-            ctx["file_problems"].append({"filename": sub.filename, "problem": problem or (
+            ctx["file_problems"].append({"filename": sub.filename, "problem": courteous(problem) or (
                 "Tệp này không phải biểu mẫu của kế hoạch nên chưa được ghi nhận.")})
             continue
         named = app.config.unit(sub.unit_id) if sub.unit_id else None
@@ -363,6 +363,13 @@ def _stranger_context(conn: Connection, app: App, m, ctx: dict[str, Any]) -> dic
     ctx["photos"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(ph.c.message_pk == m.id)).scalar()
     ctx["nothing_usable"] = not ctx["documents"] and not ctx["photos"]
     return ctx
+
+
+def courteous(text: str) -> str:
+    """A problem message written for the office's own units ("đề nghị đơn vị …"), as said to a
+    sender not on the roster, who is outside the office's authority."""
+    return re.sub(r"(?i)\b(đ)ề nghị đơn vị\b", lambda m: ("K" if m.group(1).isupper() else "k")
+                  + "ính đề nghị Quý Ông/Bà", text)
 
 
 def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:

@@ -368,6 +368,89 @@ def test_receipt_text_is_vietnamese_without_internal_words(tmp_path, smtp_server
         assert word.lower() not in text
 
 
+# The office's own units are written to as by their superior (VIETNAMESE.md, corrected); the courtesy
+# forms are for senders outside its authority.
+COURTESY = ("quý đơn vị", "kính đề nghị", "xin vui lòng", "quý ông/bà")
+
+
+def test_every_letter_to_a_unit_is_in_the_superiors_register(tmp_path, smtp_server):
+    """Receipts of every kind (a form with blanks and no photos, nothing usable, photos only, a file
+    that could not be read, a failure, a message too large) and reminders of every offset."""
+    clock = Clock("2017-10-13T07:30")
+    app = make_app(tmp_path, smtp_server, clock)
+    with app.store.transaction() as conn:
+        def message(outcome="recorded"):
+            return add_message(conn, app, from_addr="tthtcd.phubai@example.org", received="2017-10-12T10:00",
+                               unit_id="tthtcd-phu-bai", outcome=outcome)
+        pk = message()
+        add_submission(conn, app, pk, "bc.docx", mau2_doc(trien_lam=None), unit_id="tthtcd-phu-bai",
+                       received="2017-10-12T10:00")
+        notices.queue_receipt(conn, app, pk)
+        notices.queue_receipt(conn, app, message(outcome="no_attachment"))
+        pk = message()
+        add_photo(conn, pk, "tthtcd-phu-bai", "anh.jpg")
+        notices.queue_receipt(conn, app, pk)
+        pk = message()
+        add_submission(conn, app, pk, "x.docx", {"form": None, "unit_name": None, "problems": [
+            {"code": "corrupt_file", "message": "Tệp bị hỏng, không mở được; đề nghị đơn vị gửi lại tệp."}]},
+            unit_id="tthtcd-phu-bai", status="rejected", received="2017-10-12T10:00")
+        notices.queue_receipt(conn, app, pk)
+        notices.queue_receipt(conn, app, message(outcome="failed"))
+        notices.queue_receipt(conn, app, message(outcome="too_large"))
+    for when in ("2017-10-10T07:30", "2017-10-12T07:30", "2017-10-13T07:30", "2017-10-14T07:30"):
+        clock.set(when)
+        assert notices.queue_due_reminders(app) > 0
+    outbox.deliver_due(app)
+    letters = delivered(smtp_server)
+    assert len(letters) == 6 + 2 * 4  # two units still owe Mẫu 2: four reminders each
+    for msg in letters:
+        for body in (text_of(msg), html_of(msg)):
+            assert "Phú Bài" in body or "Dương Hòa" in body or "Thủy" in body  # the unit's own name
+            assert not [w for w in COURTESY if w in body.lower()], (msg["Subject"], body)
+        assert ") (" not in msg["Subject"]  # never two brackets in a row
+    reminder = next(m for m in letters if m["Subject"].startswith("Nhắc gửi Mẫu 2"))
+    assert reminder["Subject"].startswith("Nhắc gửi Mẫu 2 (Báo cáo kết quả), hạn gửi ngày 13/10/2017 – ")
+    assert "Đề nghị đơn vị" in text_of(reminder)
+    receipt = next(text_of(m) for m in letters if "Chưa điền" in text_of(m))
+    assert receipt.startswith("Kính gửi: Trung tâm HTCĐ phường Phú Bài,")
+    assert "Đề nghị đơn vị kiểm tra, bổ sung:" in receipt
+
+
+def test_a_stranger_is_written_to_with_courtesy(tmp_path, smtp_server):
+    app = make_app(tmp_path, smtp_server)
+    with app.store.transaction() as conn:
+        pk = add_message(conn, app, from_addr="someone@gmail.example", received="2017-10-12T10:00")
+        add_submission(conn, app, pk, "x.docx", {"form": None, "unit_name": None, "problems": [
+            {"code": "corrupt_file", "message": "Tệp bị hỏng, không mở được; đề nghị đơn vị gửi lại tệp."}]},
+            unit_id=None, status="rejected", received="2017-10-12T10:00")
+        notices.queue_receipt(conn, app, pk)
+        failed = add_message(conn, app, from_addr="other@gmail.example", received="2017-10-12T10:00",
+                             outcome="failed")
+        notices.queue_receipt(conn, app, failed)
+    outbox.deliver_due(app)
+    unknown, failure = (text_of(m) for m in delivered(smtp_server))
+    assert unknown.startswith("Kính gửi: Quý Ông/Bà,")
+    assert "không mở được; kính đề nghị Quý Ông/Bà gửi lại tệp." in unknown
+    assert failure.startswith("Kính gửi: Quý Ông/Bà,") and "thư của quý đơn vị" in failure
+
+
+def test_time_left_is_never_rounded_down_into_a_wrong_figure():
+    deadline = at("2017-10-13T23:59:59")
+    assert notices.time_left(at("2017-10-13T17:00"), deadline) == "hạn cuối 23 giờ 59 hôm nay"
+    assert notices.time_left(at("2017-10-12T17:00"), deadline) == "hạn cuối 23 giờ 59 ngày mai"
+    assert notices.time_left(at("2017-10-10T23:00"), deadline) == "còn 3 ngày đến hạn"
+    assert notices.time_left(at("2017-10-14T00:00"), deadline) == "đã quá hạn"
+
+
+def test_the_digest_on_deadline_day_says_the_hour_not_a_rounded_count(tmp_path):
+    app = make_app(tmp_path, clock=Clock("2017-10-13T17:00"))
+    text = notices.render_digest(app)
+    assert "Mẫu 2 (Báo cáo kết quả), hạn gửi ngày 13/10/2017: đã nhận 0/3 đơn vị; hạn cuối 23 giờ 59 hôm nay." \
+        in text
+    assert "còn 6 giờ" not in text
+    assert "(chưa có đơn vị nào gửi)" in text and "(0 đơn vị" not in text
+
+
 # ------------------------------------------------------------ reminders
 
 def test_reminder_carries_blank_form_and_headers(tmp_path, smtp_server):
