@@ -195,8 +195,7 @@ def test_receipt_for_accepted_mau1(tmp_path, smtp_server):
     assert text.startswith("Kính gửi: Trung tâm HTCĐ phường Phú Bài,")
     assert "Mẫu 1 (Lịch hoạt động)" in text
     assert "Lịch hoạt động Phú Bài.docx" in text
-    assert "10 giờ 02 phút ngày 27/9/2017, đúng hạn" in text
-    assert "Mã hồ sơ: HTSD2017-0001" in text
+    assert "10 giờ 02 phút ngày 27/9/2017, đúng hạn.\nMã hồ sơ: HTSD2017-0001." in text
     assert "gồm 3 hoạt động" in text
     assert "Thứ Hai, 2/10/2017: 2 hoạt động" in text
     assert "Thứ Tư, 4/10/2017: 1 hoạt động" in text
@@ -206,6 +205,22 @@ def test_receipt_for_accepted_mau1(tmp_path, smtp_server):
     # A second delivery run sends nothing more.
     assert outbox.deliver_due(app).sent == 0
     assert len(smtp_server.messages) == 1
+
+
+def test_a_receipt_for_two_forms_gives_each_file_its_own_reference(tmp_path, smtp_server):
+    app = make_app(tmp_path, smtp_server)
+    with app.store.transaction() as conn:
+        pk = add_message(conn, app, from_addr="tthtcd.phubai@example.org", received="2017-10-12T10:00",
+                         unit_id="tthtcd-phu-bai")
+        add_submission(conn, app, pk, "lich.docx", mau1_doc(), unit_id="tthtcd-phu-bai", received="2017-10-12T10:00")
+        add_submission(conn, app, pk, "bc.docx", mau2_doc(), unit_id="tthtcd-phu-bai", received="2017-10-12T10:00")
+        notices.queue_receipt(conn, app, pk)
+    outbox.deliver_due(app)
+    text = text_of(delivered(smtp_server)[0])
+    assert "(tệp «lich.docx») lúc 10 giờ 00 phút ngày 12/10/2017, sau thời hạn gửi (trước ngày 29/9/2017). " \
+           "Mã hồ sơ của tệp: HTSD2017-0001-1.\n" in text
+    assert "(tệp «bc.docx») lúc 10 giờ 00 phút ngày 12/10/2017, đúng hạn. Mã hồ sơ của tệp: HTSD2017-0001-2.\n" in text
+    assert "\nMã hồ sơ: HTSD2017-0001.\n" in text
 
 
 def test_receipt_for_mau2_lists_figures_problems_and_asks_for_photos(tmp_path, smtp_server):
