@@ -550,7 +550,7 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str],
 def _note_sender(inner: email.message.Message, senders: list[str]) -> None:
     """Add the From address of a forwarded message; a header no decoder foresaw adds nothing."""
     try:
-        _, addr = _first_address(None, _text(inner.get("from")))
+        _, addr = _first_address(_first(inner.get_all("from")))
     except Exception:  # noqa: BLE001 - hostile headers: the forward is simply not attributed
         return
     if addr:
