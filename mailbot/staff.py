@@ -224,7 +224,7 @@ def review_text(app: App) -> str:
         out.append("Tệp không tiếp nhận (đơn vị đã được đề nghị gửi lại; không cần quyết định):")
         for f in unreadable:
             who = f"{f['unit']} ({_unit_name(app, f['unit'])})" if f["unit"] else (f["from"] or "người gửi không rõ")
-            out.append(f"  {f['reference']}  tệp «{f['file']}» từ {who}: {f['reason']} — {f['problem']}")
+            out.append(f"  {f['reference']}  tệp «{f['file']}» từ {who}: {f['problem'] or 'không đọc được'}")
     return "\n".join(out).rstrip()
 
 

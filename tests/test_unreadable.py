@@ -52,7 +52,8 @@ def test_a_corrupt_attachment_is_a_rejected_submission_staff_see_everywhere(app)
 
     review = staff.review_text(app)
     assert "Tệp không tiếp nhận" in review
-    assert "«Bao cao.docx» từ tthtcd-phu-bai" in review and "corrupt_file" in review
+    assert "«Bao cao.docx» từ tthtcd-phu-bai" in review and "không mở được" in review
+    assert "corrupt_file" not in review  # staff read the reason in Vietnamese, not its code
 
     [exported] = report.export_json(app)["submissions"]
     assert (exported["status"], exported["reason"]) == ("rejected", "corrupt_file")
