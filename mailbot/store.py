@@ -327,7 +327,10 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
     # Position and count within the message, over all its submissions (before any filter).
     rank = sa.select(s.c.id.label("sid"),
                      sa.func.row_number().over(partition_by=s.c.message_pk, order_by=s.c.id).label("k"),
-                     sa.func.count().over(partition_by=s.c.message_pk).label("n")).subquery()
+                     sa.func.count().over(partition_by=s.c.message_pk).label("n"))
+    if message_pk is not None:  # one message (a receipt): rank only its rows, not the whole table
+        rank = rank.where(s.c.message_pk == message_pk)
+    rank = rank.subquery()
     q = (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
                    a.c.filename, a.c.sha256, s.c.document, s.c.review, m.c.message_id, m.c.from_addr,
                    m.c.reference, s.c.reason, rank.c.k, rank.c.n)

@@ -45,12 +45,12 @@ MESSAGES = {
                    "đề nghị đơn vị điền thông tin vào Mẫu 1 hoặc Mẫu 2 rồi gửi lại.",
     "parse_error": "Phòng GD&ĐT chưa đọc được nội dung tệp; cán bộ của Phòng sẽ kiểm tra lại.",
     "scanned_pdf": "Tệp là bản chụp hoặc bản quét, Phòng GD&ĐT chưa đọc được số liệu từ đó; "
-                   "đề nghị quý đơn vị gửi kèm tệp Word (.docx hoặc .doc) của báo cáo.",
+                   "đề nghị đơn vị gửi kèm tệp Word (.docx hoặc .doc) của báo cáo.",
     "not_a_page": "Ảnh không phải bản chụp biểu mẫu.",
-    "ocr_review": "Lịch hoạt động được đọc từ bản chụp nên có thể chưa chính xác; đề nghị quý đơn vị "
+    "ocr_review": "Lịch hoạt động được đọc từ bản chụp nên có thể chưa chính xác; đề nghị đơn vị "
                   "đối chiếu các hoạt động trong thư này hoặc gửi tệp Word (.docx hoặc .doc) của Mẫu 1.",
     "pages_not_read": "Tệp PDF có {total} trang; Phòng GD&ĐT chỉ đọc {read} trang đầu. Nếu biểu mẫu "
-                      "nằm ở các trang sau, đề nghị quý đơn vị gửi riêng tệp biểu mẫu.",
+                      "nằm ở các trang sau, đề nghị đơn vị gửi riêng tệp biểu mẫu.",
     **{k: v for k, v in safety.MESSAGES.items() if k != "not_a_document"},
 }
 

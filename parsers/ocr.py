@@ -39,7 +39,7 @@ CONFIDENT = 70.0  # a figure read with a lower word confidence (0..100) is not t
 
 class OcrUnavailable(DocumentError):
     def __init__(self) -> None:
-        super().__init__("ocr_unavailable", "Phòng GD&ĐT chưa đọc được bản chụp này; đề nghị quý đơn vị "
+        super().__init__("ocr_unavailable", "Phòng GD&ĐT chưa đọc được bản chụp này; đề nghị đơn vị "
                                             "gửi kèm tệp Word (.docx hoặc .doc) của biểu mẫu.")
 
 
@@ -66,14 +66,14 @@ def load(data: bytes) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data))
         if img.width * img.height > MAX_PIXELS:
-            raise DocumentError("too_large", "Ảnh quá lớn, không xử lý được; đề nghị quý đơn vị gửi ảnh "
+            raise DocumentError("too_large", "Ảnh quá lớn, không xử lý được; đề nghị đơn vị gửi ảnh "
                                              "có độ phân giải nhỏ hơn.")
         img = ImageOps.exif_transpose(img)
         return img.convert("RGB")
     except DocumentError:
         raise
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-        raise DocumentError("corrupt_file", "Tệp ảnh bị hỏng, không mở được; đề nghị quý đơn vị gửi lại tệp.")
+        raise DocumentError("corrupt_file", "Tệp ảnh bị hỏng, không mở được; đề nghị đơn vị gửi lại tệp.")
 
 
 def looks_like_page(img: Image.Image) -> bool:
@@ -296,7 +296,7 @@ def ocr_words(gray: np.ndarray, timeout: float = PAGE_TIMEOUT) -> list[layout.Wo
                               input=buf.getvalue(), capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise DocumentError("ocr_timeout", "Bản chụp quá phức tạp, Phòng GD&ĐT chưa đọc được trong thời gian "
-                                           "cho phép; đề nghị quý đơn vị gửi kèm tệp Word của biểu mẫu.") from None
+                                           "cho phép; đề nghị đơn vị gửi kèm tệp Word của biểu mẫu.") from None
     except OSError:
         raise OcrUnavailable() from None
     if proc.returncode != 0:
@@ -338,7 +338,7 @@ def render_pdf_pages(data: bytes, pages: list[int]) -> list[Image.Image]:
     try:
         doc = pdfium.PdfDocument(data)
     except Exception:  # pdfium raises its own error types
-        raise DocumentError("corrupt_file", "Tệp bị hỏng, không mở được; đề nghị quý đơn vị gửi lại tệp.") from None
+        raise DocumentError("corrupt_file", "Tệp bị hỏng, không mở được; đề nghị đơn vị gửi lại tệp.") from None
     try:
         out = []
         for n in pages:
@@ -401,7 +401,7 @@ def judge(doc, content: layout.ReadContent, reread, formdef: dict) -> None:
             doc.problems.append(Problem(
                 "ocr_unsure",
                 f"{names.get(key, key)}: số liệu trên bản chụp đọc được là \u201c{value}\u201d nhưng chưa rõ; "
-                "đề nghị quý đơn vị xác nhận.",
+                "đề nghị đơn vị xác nhận.",
                 key))
 
 

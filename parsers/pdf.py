@@ -84,8 +84,8 @@ def read_pdf(data: bytes, max_pages: int = MAX_PAGES) -> PdfText:
         pdf.close()
 
 
-_CORRUPT = "Tệp bị hỏng, không mở được; đề nghị quý đơn vị gửi lại tệp."
-_ENCRYPTED = "Tệp được đặt mật khẩu nên không mở được; đề nghị quý đơn vị bỏ mật khẩu rồi gửi lại."
+_CORRUPT = "Tệp bị hỏng, không mở được; đề nghị đơn vị gửi lại tệp."
+_ENCRYPTED = "Tệp được đặt mật khẩu nên không mở được; đề nghị đơn vị bỏ mật khẩu rồi gửi lại."
 
 _TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines",
                    "snap_tolerance": 3, "join_tolerance": 3, "intersection_tolerance": 3}

@@ -431,6 +431,15 @@ def test_every_letter_to_a_unit_is_in_the_superiors_register(tmp_path, smtp_serv
     assert "Đề nghị đơn vị kiểm tra, bổ sung:" in receipt
 
 
+def test_problem_messages_quoted_to_units_use_the_superiors_register():
+    """Parsers and unpacking write the problems receipts quote to units (a stranger's receipt turns
+    them courteous, notices.courteous): never "quý đơn vị" at the source."""
+    root = Path(__file__).resolve().parent.parent
+    for path in [*sorted((root / "parsers").glob("*.py")), root / "mailbot" / "unpack.py"]:
+        text = path.read_text(encoding="utf-8").lower()
+        assert "quý đơn vị" not in text and "kính đề nghị" not in text, path
+
+
 def test_a_stranger_is_written_to_with_courtesy(tmp_path, smtp_server):
     app = make_app(tmp_path, smtp_server)
     with app.store.transaction() as conn:
