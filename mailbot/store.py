@@ -324,27 +324,33 @@ def document_reference(message_reference: str | None, index: int, count: int) ->
 def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str | None = None,
                     form: str | None = None, message_pk: int | None = None) -> list[SubmissionRow]:
     s, m, a = submissions, messages, attachments
-    # Position and count within the message, over all its submissions (before any filter).
-    rank = sa.select(s.c.id.label("sid"),
-                     sa.func.row_number().over(partition_by=s.c.message_pk, order_by=s.c.id).label("k"),
-                     sa.func.count().over(partition_by=s.c.message_pk).label("n"))
-    if message_pk is not None:  # one message (a receipt): rank only its rows, not the whole table
-        rank = rank.where(s.c.message_pk == message_pk)
+    filters = []
+    if status:
+        filters.append(s.c.status == status)
+    if unit_id:
+        filters.append(s.c.unit_id == unit_id)
+    if form:
+        filters.append(s.c.form == form)
+    if message_pk is not None:
+        filters.append(s.c.message_pk == message_pk)
+    # Position and count of each file within its message, over all the message's submissions (a
+    # filter must not renumber them), ranked only for the messages the filters select.
+    r = submissions.alias("r")
+    rank = sa.select(r.c.id.label("sid"),
+                     sa.func.row_number().over(partition_by=r.c.message_pk, order_by=r.c.id).label("k"),
+                     sa.func.count().over(partition_by=r.c.message_pk).label("n"))
+    if message_pk is not None:
+        rank = rank.where(r.c.message_pk == message_pk)
+    elif filters:
+        rank = rank.where(r.c.message_pk.in_(sa.select(s.c.message_pk).where(*filters)))
     rank = rank.subquery()
     q = (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
                    a.c.filename, a.c.sha256, s.c.document, s.c.review, m.c.message_id, m.c.from_addr,
                    m.c.reference, s.c.reason, rank.c.k, rank.c.n)
          .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id)
                       .join(rank, rank.c.sid == s.c.id))
+         .where(*filters)
          .order_by(s.c.received_at, s.c.id))
-    if status:
-        q = q.where(s.c.status == status)
-    if unit_id:
-        q = q.where(s.c.unit_id == unit_id)
-    if form:
-        q = q.where(s.c.form == form)
-    if message_pk is not None:
-        q = q.where(s.c.message_pk == message_pk)
     return [SubmissionRow(id=r.id, message_pk=r.message_pk, unit_id=r.unit_id, form=r.form, status=r.status,
                           received_at=from_iso(r.received_at), late=bool(r.late), filename=r.filename,
                           sha256=r.sha256 or "", document=json.loads(r.document), review=json.loads(r.review or "[]"),
