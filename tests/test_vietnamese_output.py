@@ -34,6 +34,7 @@ archive keep outputs throwaway embedded sample new current queue queued outbox n
 def english_words(text: str) -> list[str]:
     text = re.sub(r"(?<![\w])--?[A-Za-z][\w-]*", " ", text)  # option names: --dry-run, -o
     text = re.sub(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", " ", text)  # variables: MAILBOT_NOW
+    text = re.sub(r"\b[a-z_]+\.[a-z_]+\b", " ", text)  # configuration keys: mailbox.authserv_id, digest.to
     return sorted({w for w in re.findall(r"[A-Za-z]+", text) if w.lower() in ENGLISH})
 
 
