@@ -130,12 +130,12 @@ def time_left(now: dt.datetime, deadline: dt.datetime) -> str:
 
 def deadline_text(form: FormConfig, tz) -> str:
     """How letters say a deadline: the form's own `deadline_text` ("trước ngày 29/9/2017"),
-    else "ngày 13/10/2017" for an end-of-day deadline, else the hour and the day."""
+    else "chậm nhất ngày 13/10/2017" for an end-of-day deadline, else the hour and the day."""
     if form.deadline_text:
         return form.deadline_text
     local = form.deadline.astimezone(tz)
     if local.time() >= dt.time(23, 59):
-        return "ngày " + short_date(local.date())
+        return "chậm nhất ngày " + short_date(local.date())
     return f"trước {local.hour} giờ {local.minute:02d} phút ngày {short_date(local.date())}"
 
 

@@ -238,7 +238,7 @@ def test_receipt_for_mau2_lists_figures_problems_and_asks_for_photos(tmp_path, s
     text = text_of(msg)
     assert "Kính gửi: Trường THCS Phú Bài," in text
     assert "Mẫu 2 (Báo cáo kết quả)" in text
-    assert "sau thời hạn gửi (ngày 13/10/2017)" in text
+    assert "sau thời hạn gửi (chậm nhất ngày 13/10/2017)" in text
     assert "1.200" in text and "1.500" in text
     assert "(chưa điền)" in text
     assert "Chưa điền: Số buổi triển lãm" in text
@@ -424,7 +424,7 @@ def test_every_letter_to_a_unit_is_in_the_superiors_register(tmp_path, smtp_serv
             assert not [w for w in COURTESY if w in body.lower()], (msg["Subject"], body)
         assert ") (" not in msg["Subject"]  # never two brackets in a row
     reminder = next(m for m in letters if m["Subject"].startswith("Nhắc gửi Mẫu 2"))
-    assert reminder["Subject"].startswith("Nhắc gửi Mẫu 2 (Báo cáo kết quả), hạn gửi ngày 13/10/2017 – ")
+    assert reminder["Subject"].startswith("Nhắc gửi Mẫu 2 (Báo cáo kết quả), hạn gửi chậm nhất ngày 13/10/2017 – ")
     assert "Đề nghị đơn vị" in text_of(reminder)
     receipt = next(text_of(m) for m in letters if "Chưa điền" in text_of(m))
     assert receipt.startswith("Kính gửi: Trung tâm HTCĐ phường Phú Bài,")
@@ -469,7 +469,7 @@ def test_time_left_is_never_rounded_down_into_a_wrong_figure():
 def test_the_digest_on_deadline_day_says_the_hour_not_a_rounded_count(tmp_path):
     app = make_app(tmp_path, clock=Clock("2017-10-13T17:00"))
     text = notices.render_digest(app)
-    assert "Mẫu 2 (Báo cáo kết quả), hạn gửi ngày 13/10/2017: đã nhận 0/3 đơn vị; hạn cuối 23 giờ 59 hôm nay." \
+    assert "Mẫu 2 (Báo cáo kết quả), hạn gửi chậm nhất ngày 13/10/2017: đã nhận 0/3 đơn vị; hạn cuối 23 giờ 59 hôm nay." \
         in text
     assert "còn 6 giờ" not in text
     assert "(chưa có đơn vị nào gửi)" in text and "(0 đơn vị" not in text
