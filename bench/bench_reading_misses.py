@@ -28,13 +28,20 @@ from tests.readgen import header_cases, plan_cases, roster_units, when_cases  # 
 class Tally:
     def __init__(self, name: str):
         self.name, self.right, self.total, self.misses, self.docs = name, 0, 0, [], 0
+        self.fields: dict[str, list[int]] = {}  # field → [right, total]
 
     def check(self, case: str, what: str, got, want) -> None:
         self.total += 1
+        tally = self.fields.setdefault(what, [0, 0])
+        tally[1] += 1
         if got == want:
             self.right += 1
+            tally[0] += 1
         else:
             self.misses.append(f"{case}: {what} = {got!r}, want {want!r}")
+
+    def by_field(self) -> str:
+        return ", ".join(f"{k} {r}/{n}" for k, (r, n) in self.fields.items())
 
     def line(self) -> str:
         pct = 100.0 * self.right / self.total if self.total else 100.0
@@ -126,6 +133,9 @@ def main() -> None:
     for t in tallies:
         print(t.line())
     print(f"({elapsed:.1f} s)")
+    print()
+    for t in tallies[:4]:
+        print(f"{t.name.strip()}: {t.by_field()}")
     if args.misses:
         for t in tallies:
             for m in t.misses:

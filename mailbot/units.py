@@ -19,6 +19,7 @@ from parsers.text import fold
 # Folded phrase → canonical token. Order matters: longer phrases first.
 _CANON = [
     (r"\btrung tam hoc tap cong dong\b", "tthtcd"),
+    (r"\btt hoc tap cong dong\b", "tthtcd"),
     (r"\btrung tam htcd\b", "tthtcd"),
     (r"\btt htcd\b", "tthtcd"),
     (r"\btthtcd\b", "tthtcd"),

@@ -65,7 +65,7 @@ def _is_plan(paragraphs: list[str], formdefs: list[dict]) -> bool:
     for line in paragraphs:
         if form_titles and line.startswith(tuple(form_titles)):
             return False
-        if any(line == t or (line.startswith(t + " ") and len(line.split()) <= 12) for t in plan_titles):
+        if any(line == t or (line.startswith(t + " ") and len(line.split()) <= 20) for t in plan_titles):
             return True
     return False
 

@@ -126,14 +126,20 @@ def _prefix(text: str, words: _Words) -> str | None:
 
 
 def _superior(text: str, words: _Words) -> int:
-    """How many words of `text` name a superior body ("UBND", "Ủy ban nhân dân"), or 0."""
+    """How many words of `text` up to the end of a superior body's name, or 0.
+
+    "UBND XÃ THỦY VÂN" → 1; "ĐẢNG ỦY - UBND XÃ THỦY VÂN" → 4 (a joint
+    heading: the last body named is the one whose place follows).
+    """
     tokens = text.split()
-    for k in range(1, min(6, len(tokens)) + 1):
-        head = fold(" ".join(tokens[:k]))
-        if head in words.superiors:
-            return k
-        if not any(s.startswith(head) for s in words.superiors):
-            return 0
+    for first in range(min(4, len(tokens))):
+        for k in range(1, min(6, len(tokens) - first) + 1):
+            head = fold(" ".join(tokens[first:first + k]))
+            if head in words.superiors and (first == 0 or not fold(" ".join(tokens[:first])).startswith(
+                    tuple(p for p in words.places))):
+                return first + k
+            if not head or not any(s.startswith(head) for s in words.superiors):
+                break
     return 0
 
 

@@ -166,10 +166,8 @@ def _leftover(t: str, a: str, found: list[tuple[int, int, int, int]]) -> str:
         for s, e, _, _ in reversed(found):
             left = left[:s] + " " + left[e:]
     left = clean_line(re.sub(r"[-–—,;:()]", " ", left))
-    words = left.split()
-    if all(fold(w) in _FILLER_WORDS or w.lower() == "tới" for w in words):
-        return ""
-    return left
+    # "Chiều (từ 14h00)" → "Chiều": fillers go, the words that say something stay.
+    return " ".join(w for w in left.split() if not (fold(w) in _FILLER_WORDS or w.lower() == "tới"))
 
 
 # ---------------------------------------------------------------- dates
@@ -301,6 +299,7 @@ _CLOCK = re.compile(
 )
 _BARE_HOUR = re.compile(r"(?<![\d/.:])\d{1,2}\s*(?:-|–|—)\s*$")  # "14-" before "16h"
 _DAY_WORD = re.compile(r"(?:(?<=\s)|^)ngay\s*$")
+_PRIMES = str.maketrans({"’": "'", "′": "'", "‘": "'"})
 _WHOLE_WEEK_WORDS = re.compile(r"\b(?:ca tuan|trong tuan|suot tuan|hang ngay|cac ngay trong tuan)\b")
 
 
@@ -314,7 +313,7 @@ def split_when(text: str) -> tuple[str, str]:
     Each part goes to parse_date / parse_time; words that are neither (Sáng,
     Cả ngày) stay in the time text, where they become the note.
     """
-    t = clean_line(text or "")
+    t = clean_line(text or "").translate(_PRIMES)  # "7h30’": typed or autocorrected apostrophes
     a = _ascii(t)
     if len(a) != len(t):
         t = a  # a letter changed length when folded: keep positions right, lose the marks

@@ -83,6 +83,14 @@ _SCHOOL_CELLS = [
     ("PHÒNG GD&ĐT THỊ XÃ HƯƠNG THỦY\nTRUNG TÂM HTCĐ…\nHOẶC TRƯỜNG THCS THỦY DƯƠNG", "TRƯỜNG THCS THỦY DƯƠNG",
      "thcs-thuy-duong"),
     ("UBND THỊ XÃ HƯƠNG THỦY\nTRƯỜNG THCS PHÚ BÀI", "TRƯỜNG THCS PHÚ BÀI", "thcs-phu-bai"),
+    # Abbreviated places, a joint heading, the short "TT" form, mixed case.
+    ("UBND P. THỦY CHÂU\nTRUNG TÂM HTCĐ", "TRUNG TÂM HTCĐ P. THỦY CHÂU", "tthtcd-thuy-chau"),
+    ("UBND PHƯỜNG THỦY PHƯƠNG\nTT HỌC TẬP CỘNG ĐỒNG", "TT HỌC TẬP CỘNG ĐỒNG PHƯỜNG THỦY PHƯƠNG", "tthtcd-thuy-phuong"),
+    ("ĐẢNG ỦY - UBND XÃ THỦY VÂN\nTRUNG TÂM HTCĐ", "TRUNG TÂM HTCĐ XÃ THỦY VÂN", "tthtcd-thuy-van"),
+    ("ỦY BAN NHÂN DÂN\nXÃ PHÚ SƠN\nTRUNG TÂM HTCĐ", "TRUNG TÂM HTCĐ XÃ PHÚ SƠN", "tthtcd-phu-son"),
+    ("UBND XÃ THỦY VÂN\nTRUNG TÂM HTCĐ XÃ", "TRUNG TÂM HTCĐ XÃ THỦY VÂN", "tthtcd-thuy-van"),
+    ("Trung tâm HTCĐ…………………\nHoặc Trường THCS Phú Bài", "Trường THCS Phú Bài", "thcs-phu-bai"),
+    ("UBND xã Thủy Vân\nTrung tâm HTCĐ", "Trung tâm HTCĐ xã Thủy Vân", "tthtcd-thuy-van"),
     ("TRUNG TÂM HTCĐ…\nHOẶC TRƯỜNG……", None, None),
     ("UBND THỊ XÃ HƯƠNG THỦY\nTRUNG TÂM HTCĐ…\nHOẶC TRƯỜNG……", None, None),
 ]
@@ -184,6 +192,12 @@ WHEN = [
     ("7g30 ngày 3/10/2017", "2017-10-03", "07:30", None, ""),
     ("9h 02/10", "2017-10-02", "09:00", None, ""),
     ("13h30 – 17h, 05/10/2017", "2017-10-05", "13:30", "17:00", ""),
+    ("Chiều 2/10 (từ 14h00)", "2017-10-02", "14:00", None, "Chiều"),
+    ("Thứ 3 (3/10/2017) lúc 14h", "2017-10-03", "14:00", None, ""),
+    ("Ngày 3/10 (7h30 - 11h00)", "2017-10-03", "07:30", "11:00", ""),
+    ("7h30 - 02/10", "2017-10-02", "07:30", None, ""),
+    ("8h30 ngày 7.10.2017", "2017-10-07", "08:30", None, ""),
+    ("Buổi sáng ngày 03/10/2017", "2017-10-03", None, None, "Buổi sáng"),
 ]
 WHEN_HEADERS = ["Thời gian", "Thời gian (giờ, ngày)", "Ngày giờ", "Ngày, giờ", "Thời gian tổ chức", "Giờ, ngày"]
 

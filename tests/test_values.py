@@ -100,6 +100,7 @@ def test_parse_count_round_trip(n: int, sep: str, unit: str, prefix: str) -> Non
         ("Cả tuần", None, None, "Cả tuần"),
         ("", None, None, ""),
         ("Sáng 7h30", "07:30", None, "Sáng"),
+        ("Chiều (từ 14h00)", "14:00", None, "Chiều"),
         ("2 giờ chiều", "14:00", None, "chiều"),
         ("19h30 tối", "19:30", None, "tối"),
         ("25h", None, None, "25h"),
@@ -213,6 +214,7 @@ def test_parse_date_range_round_trip(d: dt.date, days: int) -> None:
     ("9h 02/10", "02/10", "9h"),
     ("7.30, 02.10.2017", ", 02.10.2017", "7.30,"),
     ("14-16h ngày 3/10", "ngày 3/10", "14-16h"),
+    ("7h30’ ngày 02/10", "ngày 02/10", "7h30'"),
     # Words that are neither stay with the time (they become the note); "Cả ngày" keeps "ngày".
     ("Cả ngày 07/10/2017", "Cả ngày 07/10/2017", "Cả ngày"),
     ("Sáng thứ Năm (05/10)", "Sáng thứ Năm (05/10)", "Sáng"),
