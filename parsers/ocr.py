@@ -104,12 +104,30 @@ def prepare(img: Image.Image) -> PageImage:
     scale = _scale_for(img)
     if abs(scale - 1) > 0.05:
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
-    rgb = np.asarray(img, dtype=np.uint8)
+    rgb = np.asarray(img, dtype=np.int16)
     gray = rgb.max(axis=2)  # red seal and blue signature become light; black print stays dark
+    ink = (gray - rgb.min(axis=2) > 45) & (gray > 100)  # coloured and not dark: seal or pen, not print
+    gray = np.where(ink, 255, gray).astype(np.uint8)
+    cut = _otsu(gray)
+    gray = np.where(gray > cut, 255, gray).astype(np.uint8)  # paper, grain and faint ink edges become white
     angle = skew_angle(gray)
     if abs(angle) > 0.05:
         gray = np.asarray(Image.fromarray(gray).rotate(-angle, resample=Image.BICUBIC, expand=True, fillcolor=255))
     return PageImage(gray, angle)
+
+
+def _otsu(gray: np.ndarray) -> int:
+    """The grey level that best splits print from paper (Otsu), kept within sane bounds."""
+    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    total = hist.sum()
+    levels = np.arange(256)
+    w0 = np.cumsum(hist)
+    m0 = np.cumsum(hist * levels)
+    w1 = total - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (m0[-1] * w0 / total - m0) ** 2 / (w0 * w1)
+    between[~np.isfinite(between)] = 0
+    return int(min(max(int(between.argmax()) + 25, 110), 200))
 
 
 def _scale_for(img: Image.Image) -> float:
@@ -168,7 +186,7 @@ def _runs_mask(dark: np.ndarray, k: int, axis: int) -> np.ndarray:
 
 def find_tables(gray: np.ndarray) -> tuple[list[layout.Ruled], np.ndarray]:
     """Ruled tables (cell boxes in pixels) and the mask of their lines."""
-    dark = gray < 150
+    dark = gray < 200
     h, w = dark.shape
     k = max(30, w // 40)
     hmask = _runs_mask(dark, k, axis=1)
@@ -239,7 +257,10 @@ def _groups(hs: list[_HLine], vs: list[_VLine], tol: int = 8):
 
 
 def _cells(hs: list[_HLine], vs: list[_VLine], hmask: np.ndarray, vmask: np.ndarray):
-    """Cell boxes: grid slots joined where the line between them is missing (a merged cell)."""
+    """Cell boxes: grid slots joined where the line between them is missing (a merged cell).
+
+    A line a pen stroke or a fold interrupts still counts: a quarter of it is enough,
+    while a merged cell has none (text never makes runs that long)."""
     ys = [x.y for x in hs]
     xs = [x.x for x in vs]
     nr, nc = len(ys) - 1, len(xs) - 1
@@ -265,11 +286,11 @@ def _cells(hs: list[_HLine], vs: list[_VLine], hmask: np.ndarray, vmask: np.ndar
 
     for r in range(nr):
         for c in range(nc - 1):
-            if covered(vmask, xs[c + 1], ys[r], ys[r + 1], True) < 0.5:
+            if covered(vmask, xs[c + 1], ys[r], ys[r + 1], True) < 0.25:
                 parent[find(r * nc + c + 1)] = find(r * nc + c)
     for r in range(nr - 1):
         for c in range(nc):
-            if covered(hmask, ys[r + 1], xs[c], xs[c + 1], False) < 0.5:
+            if covered(hmask, ys[r + 1], xs[c], xs[c + 1], False) < 0.25:
                 parent[find((r + 1) * nc + c)] = find(r * nc + c)
     boxes: dict[int, list[int]] = {}
     for r in range(nr):
@@ -282,7 +303,7 @@ def _cells(hs: list[_HLine], vs: list[_VLine], hmask: np.ndarray, vmask: np.ndar
 
 # ------------------------------------------------------------------ Tesseract
 
-def ocr_words(gray: np.ndarray, timeout: float = PAGE_TIMEOUT) -> list[layout.Word]:
+def ocr_words(gray: np.ndarray, timeout: float = PAGE_TIMEOUT, psm: int = 3) -> list[layout.Word]:
     """Tesseract (Vietnamese) words with boxes in points and confidences 0..100."""
     exe = shutil.which("tesseract")
     if exe is None:
@@ -292,7 +313,7 @@ def ocr_words(gray: np.ndarray, timeout: float = PAGE_TIMEOUT) -> list[layout.Wo
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TESSDATA_PREFIX")}
     env["OMP_THREAD_LIMIT"] = "1"
     try:
-        proc = subprocess.run([exe, "stdin", "stdout", "-l", "vie", "--psm", "3", "--dpi", str(DPI), "tsv"],
+        proc = subprocess.run([exe, "stdin", "stdout", "-l", "vie", "--psm", str(psm), "--dpi", str(DPI), "tsv"],
                               input=buf.getvalue(), capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise DocumentError("ocr_timeout", "Bản chụp quá phức tạp, Phòng GD&ĐT chưa đọc được trong thời gian "
@@ -307,9 +328,69 @@ def ocr_words(gray: np.ndarray, timeout: float = PAGE_TIMEOUT) -> list[layout.Wo
         if len(f) < 12 or f[0] != "5" or not f[11].strip():
             continue
         left, top, width, height = (int(x) for x in f[6:10])
+        if float(f[10]) < 60 and not any(ch.isalnum() for ch in f[11]):
+            continue  # specks of a seal or a signature read as punctuation
         words.append(layout.Word(f[11].strip(), left * PT, (left + width) * PT, top * PT, (top + height) * PT,
                                  conf=float(f[10])))
     return words
+
+
+def _short_cells(gray: np.ndarray, tables: list[layout.Ruled], words: list[layout.Word]) -> list[tuple]:
+    """Cells with ink and nothing, or little and unsure, read: the page pass drops or
+    garbles lone figures ("4", "12"), which a pass over the cells alone reads well."""
+    out = []
+    h, w = gray.shape
+    for t in tables:
+        for (x0, y0, x1, y1) in t.cells:
+            inside = [wd for wd in words
+                      if x0 <= (wd.x0 + wd.x1) / 2 <= x1 and y0 <= (wd.top + wd.bottom) / 2 <= y1]
+            if inside and (min(wd.conf or 0 for wd in inside) >= CONFIDENT
+                           or sum(len(wd.text) for wd in inside) > 24):
+                continue
+            a, b = int(x0 / PT) + 6, int(x1 / PT) - 6
+            c, d = int(y0 / PT) + 6, int(y1 / PT) - 6
+            if b - a < 8 or d - c < 8:
+                continue
+            crop = gray[max(c, 0):min(d, h), max(a, 0):min(b, w)]
+            if (crop < 128).sum() >= 25:
+                out.append((a, c, crop, inside))
+    return out
+
+
+def _reread(cells: list[tuple], words: list[layout.Word], timeout: float) -> list[layout.Word]:
+    """The missed cells, stacked into one picture with white between them, read in one
+    pass; a cell's new reading replaces the page pass's only when it is surer."""
+    if not cells:
+        return words
+    pad, gap = 20, 40
+    width = max(crop.shape[1] for _, _, crop, _ in cells) + 2 * pad
+    height = sum(crop.shape[0] + gap for _, _, crop, _ in cells) + gap
+    sheet = np.full((height, width), 255, dtype=np.uint8)
+    places = []
+    y = gap
+    for a, c, crop, _ in cells:
+        sheet[y:y + crop.shape[0], pad:pad + crop.shape[1]] = crop
+        places.append((y, y + crop.shape[0], a - pad, c - y))
+        y += crop.shape[0] + gap
+    found: list[list[layout.Word]] = [[] for _ in cells]
+    for wd in ocr_words(sheet, timeout, psm=6):
+        mid = (wd.top + wd.bottom) / 2 / PT
+        for k, (top, bottom, dx, dy) in enumerate(places):
+            if top - gap / 2 <= mid <= bottom + gap / 2:
+                found[k].append(layout.Word(wd.text, wd.x0 + dx * PT, wd.x1 + dx * PT, wd.top + dy * PT,
+                                            wd.bottom + dy * PT, conf=wd.conf))
+                break
+    out = list(words)
+    for (_, _, _, inside), new in zip(cells, found):
+        if not new:
+            continue
+        if inside:  # the surer reading of the two wins
+            if min(wd.conf or 0 for wd in new) <= min(wd.conf or 0 for wd in inside):
+                continue
+            gone = {id(wd) for wd in inside}
+            out = [wd for wd in out if id(wd) not in gone]
+        out.extend(new)
+    return out
 
 
 def read_page(img: Image.Image, timeout: float = PAGE_TIMEOUT) -> layout.Page:
@@ -320,6 +401,7 @@ def read_page(img: Image.Image, timeout: float = PAGE_TIMEOUT) -> layout.Page:
     grown = lines | np.roll(lines, 1, 0) | np.roll(lines, -1, 0) | np.roll(lines, 1, 1) | np.roll(lines, -1, 1)
     clean[grown] = 255
     words = ocr_words(clean, timeout)
+    words = _reread(_short_cells(clean, tables, words), words, timeout)
     return layout.page_blocks(words, tables)
 
 
@@ -374,12 +456,18 @@ def judge(doc, content: layout.ReadContent, reread, formdef: dict) -> None:
             continue
         for r, row in enumerate(table.rows):
             for c, text in enumerate(row):
-                if table.origin[r][c] != (r, c) or not any(ch.isdigit() for ch in text):
+                if table.origin[r][c] != (r, c) or not text.strip():
+                    continue
+                # Figures in the cell changed ("4" → "74"): the indicators whose value then
+                # changes came from it. A label's numbering ("2." → "72.") changes nothing.
+                # A cell without figures ("Có", "x") is blanked instead.
+                probe = _DIGITS.sub(lambda m: "7" + m.group(), text) if _DIGITS.search(text) else ""
+                if not probe and len(text) > 12:
                     continue
                 slots = [(rr, cc) for rr in range(len(table.rows)) for cc in range(len(table.rows[rr]))
                          if table.origin[rr][cc] == (r, c)]
                 for rr, cc in slots:
-                    table.rows[rr][cc] = ""
+                    table.rows[rr][cc] = probe
                 try:
                     changed = reread(content).indicators
                 finally:
@@ -405,4 +493,5 @@ def judge(doc, content: layout.ReadContent, reread, formdef: dict) -> None:
                 key))
 
 
+_DIGITS = __import__("re").compile(r"\d+")
 _LEADING = __import__("re").compile(r"^\s*(?:[-+•]+|\d{1,2}\s*[.)])\s*")

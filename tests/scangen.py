@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 
 def rasterise(pdf: bytes, dpi: int = 200) -> list[Image.Image]:
@@ -40,10 +40,11 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def stamp(img: Image.Image, centre: tuple[int, int], radius: int) -> None:
-    """A red round seal (rings, text, star), drawn over whatever is there."""
-    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    """A red round seal (rings, text, star), inked over whatever is there (ink darkens:
+    black print under it stays black)."""
+    layer = Image.new("RGB", img.size, (255, 255, 255))
     d = ImageDraw.Draw(layer)
-    red = (200, 30, 40, 170)
+    red = (215, 60, 70)
     x, y = centre
     for r, w in ((radius, 6), (int(radius * 0.8), 3), (int(radius * 0.45), 3)):
         d.ellipse((x - r, y - r, x + r, y + r), outline=red, width=w)
@@ -54,19 +55,21 @@ def stamp(img: Image.Image, centre: tuple[int, int], radius: int) -> None:
         r = radius * 0.9
         d.text((x + r * math.cos(a) - 6, y + r * math.sin(a) - 8), ch, fill=red, font=font)
     d.regular_polygon((x, y, radius * 0.3), 5, fill=red)
-    img.paste(Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB"))
+    img.paste(ImageChops.multiply(img.convert("RGB"), layer))
 
 
 def signature(img: Image.Image, box: tuple[int, int, int, int], seed: int = 0) -> None:
-    """A blue pen scribble across a box."""
+    """A blue pen scribble across a box (ink over print: the print stays dark)."""
     rnd = random.Random(seed)
-    d = ImageDraw.Draw(img)
+    layer = Image.new("RGB", img.size, (255, 255, 255))
+    d = ImageDraw.Draw(layer)
     x0, y0, x1, y1 = box
     pts = []
     for i in range(40):
         t = i / 39
         pts.append((x0 + t * (x1 - x0), (y0 + y1) / 2 + math.sin(t * 9 + rnd.random()) * (y1 - y0) / 2))
     d.line(pts, fill=(20, 40, 160), width=4, joint="curve")
+    img.paste(ImageChops.multiply(img, layer))
 
 
 def scan(page: Image.Image, angle: float = 2.0, seed: int = 0, noise: float = 12.0, quality: int = 70,
