@@ -21,6 +21,7 @@ so worker threads prepare the next messages while one is recorded (5–6,
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -344,11 +345,37 @@ def read_file(app: App, f: File) -> Reading:
     r = Reading(file=f, sha256=sha)
     if f.role == "document" and f.data is not None:
         r.document = parsers.parse(f.data, app.parse_context())
+    elif f.role == "photo" and f.data is not None and _is_form_photo(app, r):
+        pass  # a photo of a printed form: read as that form (r.document, r.file set)
     elif f.role == "photo" and f.data is not None:
         r.photo = inspect(f.data, app.config.campaign.timezone)
         if r.photo.thumbnail:
             r.thumb_sha256 = app.archive.put(r.photo.thumbnail)
     return r
+
+
+def _is_form_photo(app: App, r: Reading) -> bool:
+    """A photo or scan of a printed page whose text classifies as a form becomes that form.
+
+    The parser turns an ordinary photo away on a cheap look before any OCR,
+    and a page that is no form stays a photo."""
+    doc = parsers.parse(r.file.data, app.parse_context())
+    if doc.form is None:
+        return False
+    r.document = doc
+    r.file = dataclasses.replace(r.file, role="document")
+    return True
+
+
+def signed_copies(readings: list[Reading]) -> set[int]:
+    """Indexes of PDFs and scans of a form the same message also brings as a Word file.
+
+    The Word file is the record; the signed PDF is kept as its signed copy
+    (archived, listed for staff and in the receipt), never counted twice."""
+    word = {r.document.form for r in readings
+            if r.document is not None and r.document.form and r.document.source == "docx"}
+    return {i for i, r in enumerate(readings)
+            if r.document is not None and r.document.source != "docx" and r.document.form in word}
 
 
 def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMessage,
@@ -362,11 +389,15 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
     now = st.utc_iso(st.now_utc())
     useful = 0
     touched: set[tuple[str, str]] = set()
-    for r in readings:
+    readings = list(readings)
+    copies = signed_copies(readings)
+    for n, r in enumerate(readings):
         f = r.file
         role = f.role
         if f.role == "photo" and r.photo and r.photo.problem:
             role = "other"
+        if n in copies:
+            role = "signed_copy"
         att_id = conn.execute(st.attachments.insert().values(
             message_pk=message_pk, filename=f.name, sha256=r.sha256, size=len(f.data or b""),
             filetype=f.filetype, role=role, problem=f.problem or (r.photo.problem and
@@ -376,7 +407,9 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
         if document is None and (code := unreadable_form(f)):
             # A file that may be the form, refused or unreadable before any parser saw it.
             document = Document(form=None, problems=[Problem(code, f.problem or "")])
-        if document is not None:
+        if n in copies:
+            useful += 1
+        elif document is not None:
             unit_id, status, review = decide(roster, sender, document, authenticated=authenticated)
             late = _is_late(app, document.form, received_at)
             conn.execute(st.submissions.insert().values(
@@ -450,7 +483,19 @@ def decide(roster: Roster, sender, doc: Document, *, authenticated: bool) -> tup
         review = [{"code": "unit_mismatch", "unit_named": doc.unit_name, "unit_named_id": named.unit.id,
                    "message": f"Địa chỉ gửi là của {sender.name} nhưng văn bản ghi {doc.unit_name}."}]
         return sender.id, "needs_review", review
+    if doc.source == "ocr" and not ocr_confident(doc):
+        review = [{"code": "ocr_unsure",
+                   "message": "Văn bản đọc từ bản chụp hoặc bản quét, có số liệu chưa chắc chắn; "
+                              "cần cán bộ đối chiếu với bản chụp."}]
+        return sender.id, "needs_review", review
     return sender.id, "accepted", []
+
+
+def ocr_confident(doc: Document) -> bool:
+    """A form read by OCR counts by itself only when every figure was read with confidence."""
+    if any(p.code in ("ocr_unsure", "ocr_review") for p in doc.problems):
+        return False
+    return doc.kind == "indicators" and all(v is not None for v in doc.indicators.values())
 
 
 def rejection_reason(doc: Document) -> str:

@@ -327,6 +327,8 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
         ctx["documents"].append(doc)
         if doc["status"] == "review":
             ctx["under_review"] = True
+    ctx["signed_copies"] = [a.filename for a in conn.execute(sa.select(att.c.filename).where(
+        att.c.message_pk == m.id, att.c.role == "signed_copy").order_by(att.c.id))]
     ph = st.photos
     ctx["photos"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(ph.c.message_pk == m.id)).scalar()
     ctx["photos_earlier"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(
@@ -385,7 +387,8 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
         deadline=deadline_text(form, tz) if form else "", needs_photos=bool(form and form.needs_photos),
         activities=[], activity_days=[], indicators=[], problems=[], review=[r.get("message", "") for r in sub.review],
         unit_named=doc.get("unit_name"), schedule="activities" in doc,
-        unauthenticated=any(r.get("code") == "sender_not_authenticated" for r in sub.review))
+        unauthenticated=any(r.get("code") == "sender_not_authenticated" for r in sub.review),
+        ocr_review=status == "review" and any(r.get("code") == "ocr_unsure" for r in sub.review))
     seen = set()
     for p in doc.get("problems", []):
         msg = (p.get("message") or "").strip()
@@ -403,9 +406,11 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
     if "indicators" in doc:
         names = indicator_names(app, sub.form or "")
         values = doc["indicators"]
+        unsure = {p.get("field") for p in doc.get("problems", []) if p.get("code") == "ocr_unsure"}
         for key in list(names) + [k for k in values if k not in names]:
             if key in values:
-                out["indicators"].append({"key": key, "name": names.get(key, key), "value": values[key]})
+                out["indicators"].append({"key": key, "name": names.get(key, key), "value": values[key],
+                                          "unsure": key in unsure})
     return out
 
 

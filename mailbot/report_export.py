@@ -62,6 +62,8 @@ def export_json(app: App) -> dict:
     }
 
 
+SOURCE_LABELS = {"docx": "Tệp Word", "pdf": "Tệp PDF", "ocr": "Bản chụp (OCR)"}
+
 CSV_COLUMNS = ["id", "reference", "unit", "unit_name", "form", "status", "received_at", "late", "from",
                "message_id", "attachment", "sha256", "document_unit_name", "activities", "problems"]
 
@@ -78,7 +80,9 @@ def export_csv(app: App) -> str:
     inds = indicators(app)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(CSV_COLUMNS + [i.key for i in inds])
+    # How it was read: "source" (docx, pdf, ocr) and, for OCR, the lowest confidence of its figures
+    # (each figure's confidence is in the JSON export).
+    w.writerow(CSV_COLUMNS + ["source", "confidence_min"] + [i.key for i in inds])
     for r in _submissions(app):
         doc = r.document
         values = doc.get("indicators") or {}
@@ -87,6 +91,8 @@ def export_csv(app: App) -> str:
                local_iso(app, r.received_at), "true" if r.late else "false", r.from_addr or "",
                r.message_id or "", r.filename, r.sha256, doc.get("unit_name") or "",
                "" if acts is None else len(acts), len(doc.get("problems") or [])]
+        conf = (doc.get("confidence") or {}).values()
+        row += [doc.get("source") or "docx", min(conf) if conf else ""]
         row += ["" if count_value(values.get(i.key)) is None else values[i.key] for i in inds]
         w.writerow([_csv_text(v) for v in row])
     return "\ufeff" + out.getvalue()
@@ -134,7 +140,7 @@ def export_xlsx(app: App, path: Path) -> None:
     ws = wb.create_sheet("Chỉ tiêu Mẫu 2")
     rform = results_form(app)
     headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng", "Thời điểm nhận", "Nộp muộn"]
-    headers += [i.header for i in inds]
+    headers += [i.header for i in inds] + ["Đọc từ", "Độ tin cậy thấp nhất (bản chụp)"]
     rows = []
     for r in subs:
         if r.form != rform:
@@ -142,8 +148,10 @@ def export_xlsx(app: App, path: Path) -> None:
         values = r.document.get("indicators") or {}
         rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), SUBMISSION_STATUS_LABELS.get(r.status, r.status),
                      local_naive(app, r.received_at), "Có" if r.late else ""]
-                    + [count_value(values.get(i.key)) for i in inds])
-    write_table(ws, headers, rows, [9, 22, 34, 16, 16, 9] + [14] * len(inds))
+                    + [count_value(values.get(i.key)) for i in inds]
+                    + [SOURCE_LABELS.get(r.document.get("source") or "docx", ""),
+                       min((r.document.get("confidence") or {}).values(), default=None)])
+    write_table(ws, headers, rows, [9, 22, 34, 16, 16, 9] + [14] * len(inds) + [14, 16])
     print_setup(ws, "1:1")
 
     ws = wb.create_sheet("Hoạt động Mẫu 1")

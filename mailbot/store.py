@@ -94,7 +94,7 @@ attachments = sa.Table(
     sa.Column("sha256", sa.String(64), index=True),  # NULL when the bytes were refused (over a cap)
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("filetype", sa.String(40), nullable=False),  # by the bytes: docx, doc, jpeg, zip, ...
-    sa.Column("role", sa.String(20), nullable=False),  # document | photo | container | other | refused
+    sa.Column("role", sa.String(20), nullable=False),  # document | photo | container | other | refused | signed_copy
     sa.Column("problem", sa.Text),  # Vietnamese, when the file could not be used
 )
 

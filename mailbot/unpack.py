@@ -155,7 +155,7 @@ def _add(out: list[File], name: str, data: bytes, container: str | None, depth: 
 
 def classify(name: str, data: bytes, filetype: str, container: str | None) -> File:
     """Role and problem of a plain (non-container) file."""
-    if filetype in DOCUMENT_TYPES or filetype == "encrypted_office":
+    if filetype in DOCUMENT_TYPES or filetype in ("encrypted_office", "pdf"):
         return File(name, data, filetype, container, None, "document")  # the parser reports on encryption
     if filetype in PHOTO_TYPES:
         return File(name, data, filetype, container, None, "photo")

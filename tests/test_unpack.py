@@ -82,7 +82,7 @@ def test_roles_by_bytes_not_by_name():
         ("bao cao.pdf", "docx", None, "document", None, True),
         ("anh.docx", "jpeg", None, "photo", None, True),
         ("Mau 2.doc", "doc", None, "document", None, True),
-        ("x.jpg", "pdf", None, "other", PROBLEM_PDF, True),
+        ("x.jpg", "pdf", None, "document", None, True),  # PDFs are read
         ("chay.docx", "exe", None, "other", PROBLEM_PROGRAM, True),
         ("rong.docx", "empty", None, "other", PROBLEM_EMPTY, True),
         ("bi mat.docx", "encrypted_office", None, "document", None, True),
