@@ -96,7 +96,8 @@ def test_refused_and_broken_containers_are_rejected_with_their_codes(tmp_path):
         ]))
         poll(app)
         assert submissions(app) == [("qua-lon.docx", "rejected", "too_large"),
-                                    ("nen.zip", "rejected", "corrupt_file")]
+                                    ("nen.zip", "rejected", "corrupt_file"),
+                                    ("ke-hoach.pdf", "rejected", "corrupt_file")]  # PDFs are read: a broken one says so
     finally:
         app.close()
 
