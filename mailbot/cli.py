@@ -37,7 +37,7 @@ class BadConfig(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"mailbot: configuration: {self.format_message()}", err=True)
+        click.echo(f"mailbot: cấu hình: {self.format_message()}", err=True)
 
 
 def _parse_now(value: str | None) -> dt.datetime | None:

@@ -1,50 +1,135 @@
-"""Configuration: TOML → frozen dataclasses.
+"""Configuration: TOML (and the roster CSV) → frozen dataclasses, checked by pydantic.
 
-Every error names the key at fault, so a wrong file stops the program at
-start (exit 2) with a message staff can act on. Secrets never live here:
-`*_env` keys name environment variables, read when a connection is made.
+Strict on purpose: a key the program does not know is a typo that would
+otherwise be ignored silently (a digest sent nowhere, an empty roster), so an
+unknown key or section anywhere stops every command at start (exit 2) with a
+Vietnamese message that names the file, the key and the closest valid one.
+The rules are the dataclasses' types; `_explain` turns pydantic's findings
+into sentences staff can act on. Secrets never live here: `*_env` keys name
+environment variables, read when a connection is made.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
+import io
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError,
+                      ValidationInfo, model_validator)
+from pydantic import dataclasses as pdc
+from pydantic_core import PydanticCustomError
 
 
 class ConfigError(Exception):
-    """The configuration is missing, unreadable or wrong; the message names the key."""
+    """The configuration is missing, unreadable or wrong; the message (Vietnamese) names the file and the key."""
 
 
 SECURITY = ("ssl", "starttls", "none")
 UNIT_KINDS = ("tthtcd", "school", "center", "other")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
+# Every table of the file: unknown keys are errors; `from_addr` may be given by name in code, `from` in the file.
+_RULES = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
 
-@dataclass(frozen=True)
+
+def _problem(key: str | None, message: str) -> PydanticCustomError:
+    """An error about `key` of the table being checked (None: the table itself), already in Vietnamese."""
+    return PydanticCustomError("mailbot", "{message}", {"key": key, "message": message})
+
+
+def _as_list(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
+
+
+def _time_of_day(v: Any) -> Any:
+    if isinstance(v, str):
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v.strip())
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise ValueError(f"phải là giờ dạng HH:MM (ví dụ \"07:30\"), không phải {v!r}")
+        return dt.time(int(m[1]), int(m[2]))
+    return v
+
+
+def _date(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"phải là ngày dạng YYYY-MM-DD (ví dụ 2017-10-02), không phải {v!r}") from None
+    return v
+
+
+def _zone(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"không có múi giờ {v!r} (ví dụ \"Asia/Ho_Chi_Minh\")") from None
+    return v
+
+
+def _resolve(v: Any, info: ValidationInfo) -> Any:
+    """Paths in the file are relative to the file's folder; `~` is the user's home."""
+    if v is None or not info.context:
+        return v
+    q = Path(os.path.expanduser(str(v)))
+    q = q if q.is_absolute() else info.context["base_dir"] / q
+    return q if isinstance(v, Path) else str(q)
+
+
+Str = Annotated[str, Strict()]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Float = Annotated[float, BeforeValidator(lambda v: float(v) if type(v) is int else v), Strict()]
+Strings = Annotated[tuple[Str, ...], BeforeValidator(_as_list)]
+TimeOfDay = Annotated[dt.time, BeforeValidator(_time_of_day)]
+Day = Annotated[dt.date, BeforeValidator(_date)]
+Zone = Annotated[ZoneInfo, BeforeValidator(_zone)]
+FilePath = Annotated[Str, AfterValidator(_resolve)]
+Security = Literal["ssl", "starttls", "none"]
+
+
+def _check_security(sec: str, host: str) -> None:
+    if sec == "none" and host not in LOOPBACK:
+        raise _problem("security", f"security = \"none\" chỉ được dùng với máy này (127.0.0.1), không với {host!r}")
+
+
+def _default_port(raw: Any, ssl: int, plain: int) -> Any:
+    if isinstance(raw, dict) and "port" not in raw:
+        raw = {**raw, "port": ssl if raw.get("security", "ssl" if ssl == 993 else "starttls") == "ssl" else plain}
+    return raw
+
+
+@pdc.dataclass(frozen=True, config=_RULES)
 class MailboxConfig:
-    kind: str = "imap"  # imap | maildir
-    host: str = ""
-    port: int = 993
-    security: str = "ssl"
-    username: str = ""
-    password_env: str | None = "MAILBOT_IMAP_PASSWORD"
-    oauth2_token_env: str | None = None
-    oauth2_token_command: str | None = None
-    folder: str = "INBOX"
-    done_keyword: str = "$MailbotDone"
-    mark_seen: bool = False
-    move_to: str | None = None
-    gmail_label: str | None = None
-    path: str | None = None  # maildir backend
-    batch_size: int = 25
-    timeout: float = 60.0
-    authserv_id: str | None = None  # whose Authentication-Results we trust (our receiving server)
+    kind: Literal["imap", "maildir"] = "imap"
+    host: Str = ""
+    port: Int = 993
+    security: Security = "ssl"
+    username: Str = ""
+    password_env: Str | None = "MAILBOT_IMAP_PASSWORD"
+    oauth2_token_env: Str | None = None
+    oauth2_token_command: Str | None = None
+    folder: Str = "INBOX"
+    done_keyword: Str = "$MailbotDone"
+    mark_seen: Bool = False
+    move_to: Str | None = None
+    gmail_label: Str | None = None
+    path: FilePath | None = None  # maildir backend
+    batch_size: Int = 25
+    timeout: Float = 60.0
+    authserv_id: Str | None = None  # whose Authentication-Results we trust (our receiving server)
 
     @property
     def name(self) -> str:
@@ -53,72 +138,178 @@ class MailboxConfig:
             return f"maildir:{self.path}"
         return f"imap://{self.username}@{self.host}:{self.port}"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _file_defaults(cls, raw: Any, info: ValidationInfo) -> Any:
+        raw = _default_port(raw, 993, 143)
+        if info.context and isinstance(raw, dict) and raw.get("kind", "imap") == "imap":
+            if not {"password_env", "oauth2_token_env", "oauth2_token_command"} & raw.keys():
+                raise _problem("password_env", "thiếu khoá bắt buộc (hoặc oauth2_token_env / oauth2_token_command)")
+            raw = {"password_env": None, **raw}  # in the file, no variable unless one is named
+        return raw
 
-@dataclass(frozen=True)
+    @model_validator(mode="after")
+    def _complete(self) -> "MailboxConfig":
+        needed = ("path",) if self.kind == "maildir" else ("host", "username")
+        for key in needed:
+            if not getattr(self, key):
+                raise _problem(key, f"thiếu khoá bắt buộc (với kind = \"{self.kind}\")")
+        if self.kind == "imap":
+            _check_security(self.security, self.host)
+        return self
+
+
+@pdc.dataclass(frozen=True, config=_RULES)
 class SmtpConfig:
-    kind: str = "smtp"  # smtp | directory (write .eml files; demo and dry runs)
-    host: str = ""
-    port: int = 587
-    security: str = "starttls"
-    username: str | None = None
-    password_env: str | None = "MAILBOT_SMTP_PASSWORD"
-    oauth2_token_env: str | None = None
-    oauth2_token_command: str | None = None
-    from_addr: str = ""
-    directory: str | None = None
-    max_per_hour: int = 20
-    timeout: float = 30.0
-    max_strangers_per_hour: int = 20  # receipts to all senders not on the roster, together
+    kind: Literal["smtp", "directory"] = "smtp"  # directory: write .eml files (demo and dry runs)
+    host: Str = ""
+    port: Int = 587
+    security: Security = "starttls"
+    username: Str | None = None
+    password_env: Str | None = "MAILBOT_SMTP_PASSWORD"
+    oauth2_token_env: Str | None = None
+    oauth2_token_command: Str | None = None
+    from_addr: Str = Field("", alias="from")
+    directory: FilePath | None = None
+    max_per_hour: Int = 20
+    timeout: Float = 30.0
+    max_strangers_per_hour: Int = 20  # receipts to all senders not on the roster, together (0: no cap)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_defaults(cls, raw: Any, info: ValidationInfo) -> Any:
+        raw = _default_port(raw, 465, 587)
+        if info.context and isinstance(raw, dict):
+            if "from" not in raw:
+                raise _problem("from", "thiếu khoá bắt buộc (địa chỉ gửi đi, ví dụ \"Phòng GD&ĐT <pgd@example.org>\")")
+            raw = {"password_env": None, **raw}  # in the file, no variable unless one is named
+        return raw
+
+    @model_validator(mode="after")
+    def _complete(self) -> "SmtpConfig":
+        key = "directory" if self.kind == "directory" else "host"
+        if not getattr(self, key):
+            raise _problem(key, f"thiếu khoá bắt buộc (với kind = \"{self.kind}\")")
+        if self.kind == "smtp":
+            _check_security(self.security, self.host)
+        return self
 
 
-@dataclass(frozen=True)
+@pdc.dataclass(frozen=True, config=_RULES)
 class StorageConfig:
-    data_dir: Path = Path("./data")
-    database: str | None = None
+    data_dir: Annotated[Path, AfterValidator(_resolve)] = Field(Path("./data"), validate_default=True)
+    database: Str | None = None
 
     @property
     def database_url(self) -> str:
         return self.database or f"sqlite:///{(self.data_dir / 'mailbot.sqlite3').resolve()}"
 
 
-@dataclass(frozen=True)
+_OFFSET = re.compile(r"([+-]?\d+)\s*d")
+
+
+def parse_offset(text: str, key: str = "reminders") -> int:
+    m = _OFFSET.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"mỗi mốc nhắc có dạng \"-3d\", \"0d\", \"+1d\", không phải {text!r}")
+    return int(m[1])
+
+
+def _offsets(v: Any) -> Any:
+    v = _as_list(v)
+    if isinstance(v, (list, tuple)):
+        return tuple(sorted({x if type(x) is int else parse_offset(x) for x in v}))
+    return v
+
+
+@pdc.dataclass(frozen=True, config=_RULES)
 class FormConfig:
-    id: str
-    title: str
-    deadline: dt.datetime
-    reminders: tuple[int, ...] = (-3, -1, 0, 1)  # calendar days from the deadline's date
-    send_at: dt.time = dt.time(7, 30)
-    label: str = ""  # how letters name it: "Mẫu 1 (Lịch hoạt động)"
-    definition: str | None = None  # path of a form definition .toml; default: parsers/forms/<id>.toml
-    needs_photos: bool = False
-    blank: str | None = None  # path of the blank form attached to reminders
-    deadline_text: str | None = None  # how letters say the deadline: "trước ngày 29/9/2017"
+    id: Str
+    title: Str
+    deadline: dt.datetime  # aware; a date or a time without offset is read in the campaign's timezone
+    reminders: Annotated[tuple[Int, ...], BeforeValidator(_offsets)] = (-3, -1, 0, 1)  # days from the deadline's date
+    send_at: TimeOfDay = dt.time(7, 30)
+    label: Str = ""  # how letters name it: "Mẫu 1 (Lịch hoạt động)"
+    definition: FilePath | None = None  # path of a form definition .toml; default: parsers/forms/<id>.toml
+    needs_photos: Bool | None = None  # default: only mau2
+    blank: FilePath | None = None  # path of the blank form attached to reminders
+    deadline_text: Str | None = None  # how letters say the deadline: "trước ngày 29/9/2017"
     # Reminders once the campaign week has begun; None: only for a form due on or after its start
     # (a week's schedule, due before it, is no longer asked for once the week is under way).
-    remind_after_week_start: bool | None = None
+    remind_after_week_start: Bool | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", _default_label(self.id))
+        if self.needs_photos is None:
+            object.__setattr__(self, "needs_photos", self.id == "mau2")
 
 
-@dataclass(frozen=True)
+@pdc.dataclass(frozen=True, config=_RULES)
 class Rule:
     """A plan rule checked in the digest, e.g. each TTHTCĐ runs ≥ 2 talks."""
 
-    kind: str
-    form: str
-    indicator: str
-    min: int
-    label: str
+    form: Str
+    indicator: Str
+    min: Int
+    label: Str
+    kind: Str = "tthtcd"
 
 
-@dataclass(frozen=True)
+def _deadlines_in(raw: Any) -> Any:
+    """Deadlines written as a date or without an offset are in the campaign's timezone."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("forms"), list):
+        return raw
+    try:
+        tz = ZoneInfo(raw.get("timezone", "Asia/Ho_Chi_Minh"))
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return raw  # the timezone's own error is reported
+    forms = []
+    for f in raw["forms"]:
+        d = f.get("deadline") if isinstance(f, dict) else None
+        if isinstance(d, str):
+            try:
+                d = dt.datetime.fromisoformat(d)
+            except ValueError:
+                raise _problem(f"forms[{len(forms)}].deadline",
+                               f"phải là ngày giờ (ví dụ 2017-09-28T23:59:59+07:00), không phải {d!r}") from None
+        if isinstance(d, dt.date) and not isinstance(d, dt.datetime):
+            d = dt.datetime.combine(d, dt.time(23, 59, 59))
+        if isinstance(d, dt.datetime) and d.tzinfo is None:
+            d = d.replace(tzinfo=tz)
+        forms.append({**f, "deadline": d} if isinstance(f, dict) and "deadline" in f else f)
+    return {**raw, "forms": forms}
+
+
+@pdc.dataclass(frozen=True, config=_RULES)
 class CampaignConfig:
-    id: str
-    name: str
-    timezone: ZoneInfo
-    week_start: dt.date
-    week_end: dt.date
+    id: Str
+    name: Str
+    week_start: Day
+    week_end: Day
     forms: tuple[FormConfig, ...]
-    reference_prefix: str = "HS"
+    timezone: Zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    reference_prefix: Str = ""  # default: from the id, htsd-2017 → HTSD2017
     rules: tuple[Rule, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _localise(cls, raw: Any) -> Any:
+        return _deadlines_in(raw)
+
+    def __post_init__(self) -> None:
+        if not self.reference_prefix:
+            object.__setattr__(self, "reference_prefix", _default_prefix(self.id))
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "CampaignConfig":
+        if self.week_end < self.week_start:
+            raise _problem("week_end", "trước week_start")
+        if not self.forms:
+            raise _problem("forms", "cần ít nhất một mẫu ([[campaign.forms]])")
+        if len({f.id for f in self.forms}) != len(self.forms):
+            raise _problem("forms", "hai mẫu trùng id")
+        return self
 
     def form(self, form_id: str) -> FormConfig:
         for f in self.forms:
@@ -131,46 +322,92 @@ class CampaignConfig:
         return tuple(f.id for f in self.forms)
 
 
-@dataclass(frozen=True)
+@pdc.dataclass(frozen=True, config=_RULES)
 class DigestConfig:
-    to: tuple[str, ...] = ()
-    send_at: dt.time = dt.time(17, 0)
+    to: Strings = ()
+    send_at: TimeOfDay = dt.time(17, 0)
 
 
-@dataclass(frozen=True)
+@pdc.dataclass(frozen=True, config=_RULES)
 class ScheduleConfig:
-    poll_seconds: int = 60
-    idle: bool = True
+    poll_seconds: Annotated[Int, Field(ge=5)] = 60
+    idle: Bool = True
 
 
-@dataclass(frozen=True)
+@pdc.dataclass(frozen=True, config=_RULES)
 class OfficeConfig:
-    name: str = "Phòng Giáo dục và Đào tạo"
-    short_name: str = "Phòng GD&ĐT"
-    contact: str = ""  # who to ask: "đồng chí … , điện thoại …"
+    name: Str = "Phòng Giáo dục và Đào tạo"
+    short_name: Str = "Phòng GD&ĐT"
+    contact: Str = ""  # who to ask: "đồng chí … , điện thoại …"
 
 
-@dataclass(frozen=True)
+@pdc.dataclass(frozen=True, config=_RULES)
 class LimitsConfig:
-    max_message_bytes: int = 40 * 1024 * 1024
-    max_attachment_bytes: int = 25 * 1024 * 1024
-    zip_max_members: int = 200
-    zip_max_total_bytes: int = 100 * 1024 * 1024
-    zip_max_ratio: int = 200
-    convert_timeout: float = 60.0
+    max_message_bytes: Int = 40 * 1024 * 1024
+    max_attachment_bytes: Int = 25 * 1024 * 1024
+    zip_max_members: Int = 200
+    zip_max_total_bytes: Int = 100 * 1024 * 1024
+    zip_max_ratio: Int = 200
+    convert_timeout: Float = 60.0
 
 
-@dataclass(frozen=True)
+@pdc.dataclass(frozen=True, config=_RULES)
+class WebConfig:
+    """The staff site's keys (contract); accepted and checked now, used by `mailbot web`."""
+
+    host: Str = "127.0.0.1"
+    port: Int = 8080
+    base_url: Str = ""  # what staff open; used in mailed links
+    staff: Strings | None = None  # may sign in; default: digest.to
+    session_hours: Annotated[Int, Field(ge=1)] = 12
+
+
+def _unit_id(v: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", v):
+        raise ValueError(f"chỉ gồm chữ thường không dấu, chữ số, '-', '_' hoặc '.', không phải {v!r}")
+    return v
+
+
+def _addresses(v: tuple[str, ...]) -> tuple[str, ...]:
+    out = tuple(e.strip().lower() for e in v)
+    for e in out:
+        if "@" not in e:
+            raise ValueError(f"{e!r} không phải địa chỉ thư")
+    return out
+
+
+@pdc.dataclass(frozen=True, config=_RULES)
 class Unit:
-    id: str
-    name: str
-    kind: str = "other"
-    emails: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-    forms: tuple[str, ...] | None = None  # None: every form of the campaign
+    id: Annotated[Str, AfterValidator(_unit_id)]
+    name: Str
+    kind: Literal["tthtcd", "school", "center", "other"] = "other"
+    emails: Annotated[Strings, AfterValidator(_addresses)] = ()
+    aliases: Strings = ()
+    forms: Strings | None = None  # None: every form of the campaign
 
     def owes(self, form_id: str) -> bool:
         return self.forms is None or form_id in self.forms
+
+
+_SECTION: Any = Field(default_factory=dict, validate_default=True)  # an absent section: its defaults, paths resolved
+
+
+@pdc.dataclass(frozen=True, config=_RULES)
+class _File:
+    """The configuration file's top level: its sections and the two keys outside any section."""
+
+    mailbox: MailboxConfig
+    smtp: SmtpConfig
+    campaign: CampaignConfig
+    storage: StorageConfig = _SECTION
+    digest: DigestConfig = _SECTION
+    schedule: ScheduleConfig = _SECTION
+    office: OfficeConfig = _SECTION
+    limits: LimitsConfig = _SECTION
+    web: WebConfig = _SECTION
+    units: tuple[Unit, ...] = ()
+    units_file: FilePath | None = None
+    templates_dir: FilePath | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +423,7 @@ class Config:
     units: tuple[Unit, ...]
     templates_dir: Path | None = None
     path: Path | None = None
+    web: WebConfig = WebConfig()
 
     def unit(self, unit_id: str) -> Unit | None:
         for u in self.units:
@@ -197,7 +435,7 @@ class Config:
 # ---------------------------------------------------------------- loading
 
 def find_config(explicit: str | None) -> Path:
-    """`--config`, else ./mailbot.toml, else $MAILBOT_CONFIG (CONTRACT.md)."""
+    """`--config`, else ./mailbot.toml, else $MAILBOT_CONFIG."""
     if explicit:
         return Path(explicit)
     local = Path("mailbot.toml")
@@ -206,7 +444,8 @@ def find_config(explicit: str | None) -> Path:
     env = os.environ.get("MAILBOT_CONFIG")
     if env:
         return Path(env)
-    raise ConfigError("no configuration: give --config PATH, create ./mailbot.toml or set MAILBOT_CONFIG")
+    raise ConfigError("không tìm thấy cấu hình: dùng --config ĐƯỜNG_DẪN, tạo ./mailbot.toml "
+                      "hoặc đặt biến môi trường MAILBOT_CONFIG")
 
 
 def load(path: str | Path) -> Config:
@@ -214,249 +453,29 @@ def load(path: str | Path) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{path}: không có tệp này") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: tệp phải lưu ở mã UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: không đúng cú pháp TOML: {exc}") from None
     return from_dict(raw, base_dir=path.parent.resolve(), path=path)
 
 
-class _Section:
-    """Typed access to one TOML table; every error names the dotted key."""
-
-    def __init__(self, data: Any, name: str):
-        if not isinstance(data, dict):
-            raise ConfigError(f"[{name}] must be a table")
-        self.data = data
-        self.name = name
-        self.used: set[str] = set()
-
-    def key(self, k: str) -> str:
-        return f"{self.name}.{k}" if self.name else k
-
-    def get(self, k: str, typ: type | tuple[type, ...], default: Any = ..., *, required: bool = False) -> Any:
-        self.used.add(k)
-        if k not in self.data:
-            if required or default is ...:
-                raise ConfigError(f"missing key: {self.key(k)}")
-            return default
-        v = self.data[k]
-        if typ is float and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if typ is int and isinstance(v, bool):
-            raise ConfigError(f"{self.key(k)} must be a whole number")
-        if not isinstance(v, typ):
-            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
-            raise ConfigError(f"{self.key(k)} must be {names}, not {type(v).__name__}")
-        return v
-
-    def choice(self, k: str, choices: tuple[str, ...], default: Any = ...) -> str:
-        v = self.get(k, str, default)
-        if v not in choices:
-            raise ConfigError(f"{self.key(k)} must be one of {', '.join(choices)}, not {v!r}")
-        return v
-
-    def strings(self, k: str, default: tuple[str, ...] | None = ()) -> tuple[str, ...] | None:
-        v = self.get(k, (list, str), default)
-        if v is default:
-            return default
-        if isinstance(v, str):
-            v = [v]
-        if not all(isinstance(x, str) for x in v):
-            raise ConfigError(f"{self.key(k)} must be a list of strings")
-        return tuple(v)
-
-    def time_of_day(self, k: str, default: dt.time) -> dt.time:
-        v = self.get(k, (str, dt.time), None)
-        if v is None:
-            return default
-        if isinstance(v, dt.time):
-            return v
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v.strip())
-        if not m or int(m[1]) > 23 or int(m[2]) > 59:
-            raise ConfigError(f"{self.key(k)} must be a time HH:MM, not {v!r}")
-        return dt.time(int(m[1]), int(m[2]))
-
-    def date(self, k: str) -> dt.date:
-        v = self.get(k, (dt.date, str))
-        if isinstance(v, dt.datetime):
-            return v.date()
-        if isinstance(v, str):
-            try:
-                return dt.date.fromisoformat(v)
-            except ValueError:
-                raise ConfigError(f"{self.key(k)} must be a date YYYY-MM-DD, not {v!r}") from None
-        return v
-
-    def sub(self, k: str) -> "_Section":
-        self.used.add(k)
-        return _Section(self.data.get(k, {}), self.key(k))
-
-
-_OFFSET = re.compile(r"([+-]?\d+)\s*d")
-
-
-def parse_offset(text: str, key: str) -> int:
-    m = _OFFSET.fullmatch(text.strip())
-    if not m:
-        raise ConfigError(f"{key}: reminder offsets look like \"-3d\", \"0d\", \"+1d\", not {text!r}")
-    return int(m[1])
-
-
-def _check_security(sec: str, host: str, key: str) -> None:
-    if sec == "none" and host not in LOOPBACK:
-        raise ConfigError(f"{key}: security = \"none\" is allowed only on loopback, not {host!r}")
-
-
 def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None = None) -> Config:
-    root = _Section(raw, "")
-
-    def resolve(p: str | None) -> Path | None:
-        if p is None:
-            return None
-        q = Path(os.path.expanduser(p))
-        return q if q.is_absolute() else base_dir / q
-
-    # [mailbox]
-    m = root.sub("mailbox")
-    mkind = m.choice("kind", ("imap", "maildir"), "imap")
-    if mkind == "maildir":
-        mailbox = MailboxConfig(kind="maildir", path=str(resolve(m.get("path", str, required=True))),
-                                done_keyword=m.get("done_keyword", str, "$MailbotDone"),
-                                folder=m.get("folder", str, "INBOX"),
-                                authserv_id=m.get("authserv_id", str, None))
-    else:
-        host = m.get("host", str, required=True)
-        sec = m.choice("security", SECURITY, "ssl")
-        _check_security(sec, host, "mailbox.security")
-        mailbox = MailboxConfig(
-            host=host,
-            port=m.get("port", int, 993 if sec == "ssl" else 143),
-            security=sec,
-            username=m.get("username", str, required=True),
-            password_env=m.get("password_env", str, None),
-            oauth2_token_env=m.get("oauth2_token_env", str, None),
-            oauth2_token_command=m.get("oauth2_token_command", str, None),
-            folder=m.get("folder", str, "INBOX"),
-            done_keyword=m.get("done_keyword", str, "$MailbotDone"),
-            mark_seen=m.get("mark_seen", bool, False),
-            move_to=m.get("move_to", str, None),
-            gmail_label=m.get("gmail_label", str, None),
-            batch_size=m.get("batch_size", int, 25),
-            timeout=m.get("timeout", float, 60.0),
-            authserv_id=m.get("authserv_id", str, None),
-        )
-        if not (mailbox.password_env or mailbox.oauth2_token_env or mailbox.oauth2_token_command):
-            raise ConfigError("mailbox.password_env (or oauth2_token_env / oauth2_token_command) is required")
-
-    # [smtp]
-    s = root.sub("smtp")
-    skind = s.choice("kind", ("smtp", "directory"), "smtp")
-    from_addr = s.get("from", str, required=True)
-    if skind == "directory":
-        smtp = SmtpConfig(kind="directory", directory=str(resolve(s.get("directory", str, required=True))),
-                          from_addr=from_addr, max_strangers_per_hour=s.get("max_strangers_per_hour", int, 20))
-    else:
-        host = s.get("host", str, required=True)
-        sec = s.choice("security", SECURITY, "starttls")
-        _check_security(sec, host, "smtp.security")
-        smtp = SmtpConfig(
-            host=host,
-            port=s.get("port", int, 465 if sec == "ssl" else 587),
-            security=sec,
-            username=s.get("username", str, None),
-            password_env=s.get("password_env", str, None),
-            oauth2_token_env=s.get("oauth2_token_env", str, None),
-            oauth2_token_command=s.get("oauth2_token_command", str, None),
-            from_addr=from_addr,
-            max_per_hour=s.get("max_per_hour", int, 20),
-            timeout=s.get("timeout", float, 30.0),
-            max_strangers_per_hour=s.get("max_strangers_per_hour", int, 20),
-        )
-
-    # [storage]
-    st = root.sub("storage")
-    storage = StorageConfig(data_dir=resolve(st.get("data_dir", str, "./data")),
-                            database=st.get("database", str, None))
-
-    # [campaign]
-    c = root.sub("campaign")
-    tzname = c.get("timezone", str, "Asia/Ho_Chi_Minh")
+    """Check the whole file against the dataclasses (every error at once), then the roster."""
+    where = str(path) if path else "cấu hình"
     try:
-        tz = ZoneInfo(tzname)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"campaign.timezone: unknown timezone {tzname!r}") from None
-    week_start, week_end = c.date("week_start"), c.date("week_end")
-    if week_end < week_start:
-        raise ConfigError("campaign.week_end is before campaign.week_start")
-    forms_raw = c.get("forms", list, required=True)
-    forms = []
-    for i, fr in enumerate(forms_raw):
-        f = _Section(fr, f"campaign.forms[{i}]")
-        fid = f.get("id", str, required=True)
-        deadline = f.get("deadline", (dt.datetime, dt.date, str))
-        if isinstance(deadline, str):
-            try:
-                deadline = dt.datetime.fromisoformat(deadline)
-            except ValueError:
-                raise ConfigError(f"{f.key('deadline')} must be a date-time, not {deadline!r}") from None
-        if not isinstance(deadline, dt.datetime):
-            deadline = dt.datetime.combine(deadline, dt.time(23, 59, 59))
-        if deadline.tzinfo is None:
-            deadline = deadline.replace(tzinfo=tz)
-        offsets = tuple(parse_offset(o, f.key("reminders")) for o in f.strings("reminders", ("-3d", "-1d", "0d", "+1d")))
-        forms.append(FormConfig(
-            id=fid,
-            title=f.get("title", str, required=True),
-            deadline=deadline,
-            reminders=tuple(sorted(set(offsets))),
-            send_at=f.time_of_day("send_at", dt.time(7, 30)),
-            label=f.get("label", str, _default_label(fid)),
-            definition=str(resolve(f.get("definition", str, None))) if "definition" in fr else None,
-            needs_photos=f.get("needs_photos", bool, fid == "mau2"),
-            blank=str(resolve(f.get("blank", str, None))) if "blank" in fr else None,
-            deadline_text=f.get("deadline_text", str, None),
-            remind_after_week_start=f.get("remind_after_week_start", bool, None),
-        ))
-    if not forms:
-        raise ConfigError("campaign.forms: at least one form is required")
-    if len({f.id for f in forms}) != len(forms):
-        raise ConfigError("campaign.forms: two forms share one id")
-    rules = []
-    for i, rr in enumerate(c.get("rules", list, [])):
-        r = _Section(rr, f"campaign.rules[{i}]")
-        rules.append(Rule(kind=r.get("kind", str, "tthtcd"), form=r.get("form", str, required=True),
-                          indicator=r.get("indicator", str, required=True), min=r.get("min", int, required=True),
-                          label=r.get("label", str, required=True)))
-    cid = c.get("id", str, required=True)
-    campaign = CampaignConfig(
-        id=cid,
-        name=c.get("name", str, required=True),
-        timezone=tz,
-        week_start=week_start,
-        week_end=week_end,
-        forms=tuple(forms),
-        reference_prefix=c.get("reference_prefix", str, _default_prefix(cid)),
-        rules=tuple(rules),
-    )
-
-    d = root.sub("digest")
-    digest = DigestConfig(to=d.strings("to", ()), send_at=d.time_of_day("send_at", dt.time(17, 0)))
-    sc = root.sub("schedule")
-    schedule = ScheduleConfig(poll_seconds=sc.get("poll_seconds", int, 60), idle=sc.get("idle", bool, True))
-    if schedule.poll_seconds < 5:
-        raise ConfigError("schedule.poll_seconds must be at least 5")
-    o = root.sub("office")
-    office = OfficeConfig(name=o.get("name", str, OfficeConfig.name),
-                          short_name=o.get("short_name", str, OfficeConfig.short_name),
-                          contact=o.get("contact", str, ""))
-    li = root.sub("limits")
-    limits = LimitsConfig(**{k: li.get(k, type(v), v) for k, v in LimitsConfig().__dict__.items()})
-
-    units = _load_units(root, resolve, campaign)
-    tdir = root.get("templates_dir", str, None)
-    return Config(mailbox=mailbox, smtp=smtp, storage=storage, campaign=campaign, digest=digest,
-                  schedule=schedule, office=office, limits=limits, units=units,
-                  templates_dir=resolve(tdir), path=path)
+        f = TypeAdapter(_File).validate_python(raw, context={"base_dir": Path(base_dir)})
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, _File, where)) from None
+    rows: list[tuple[str, Any]] = []
+    if f.units_file:
+        rows += _read_units_csv(Path(f.units_file))
+    rows += [(f"{where}: units[{i}]", u) for i, u in enumerate(f.units)]
+    units = _check_units(rows, f.campaign)
+    return Config(mailbox=f.mailbox, smtp=f.smtp, storage=f.storage, campaign=f.campaign, digest=f.digest,
+                  schedule=f.schedule, office=f.office, limits=f.limits, units=units,
+                  templates_dir=Path(f.templates_dir) if f.templates_dir else None, path=path, web=f.web)
 
 
 def _default_label(form_id: str) -> str:
@@ -468,48 +487,185 @@ def _default_prefix(campaign_id: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", campaign_id.upper()) or "HS"
 
 
-def _load_units(root: _Section, resolve, campaign: CampaignConfig) -> tuple[Unit, ...]:
-    rows: list[tuple[str, dict[str, Any]]] = []
-    units_file = root.get("units_file", str, None)
-    if units_file:
-        p = resolve(units_file)
-        try:
-            with open(p, newline="", encoding="utf-8-sig") as fh:
-                for n, rec in enumerate(csv.DictReader(fh), start=2):
-                    d = {k.strip(): (v or "").strip() for k, v in rec.items() if k}
-                    for lk in ("emails", "aliases", "forms"):
-                        d[lk] = [x.strip() for x in d.get(lk, "").split(";") if x.strip()]
-                    if not d["forms"]:
-                        d.pop("forms")
-                    rows.append((f"units_file {p.name} line {n}", d))
-        except FileNotFoundError:
-            raise ConfigError(f"units_file: {p} not found") from None
-    for i, ur in enumerate(root.get("units", list, [])):
-        rows.append((f"units[{i}]", ur))
-    units, seen_ids, seen_mail = [], set(), {}
-    for where, ur in rows:
-        u = _Section(ur, where)
-        uid = u.get("id", str, required=True)
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", uid):
-            raise ConfigError(f"{where}.id must be lowercase letters, digits, '-', '_' or '.', not {uid!r}")
-        if uid in seen_ids:
-            raise ConfigError(f"{where}.id: {uid!r} is used twice")
-        seen_ids.add(uid)
-        forms = u.strings("forms", None)
-        for fid in forms or ():
+def _check_units(rows: list[tuple[str, Any]], campaign: CampaignConfig) -> tuple[Unit, ...]:
+    units: list[Unit] = []
+    seen_ids: set[str] = set()
+    seen_mail: dict[str, str] = {}
+    for where, u in rows:
+        if not isinstance(u, Unit):
+            try:
+                u = TypeAdapter(Unit).validate_python(u)
+            except ValidationError as exc:
+                raise ConfigError(_explain(exc, Unit, where)) from None
+        if u.id in seen_ids:
+            raise ConfigError(f"{where}: `id`: {u.id!r} đã dùng cho một đơn vị khác")
+        seen_ids.add(u.id)
+        for fid in u.forms or ():
             if fid not in campaign.form_ids:
-                raise ConfigError(f"{where}.forms: unknown form {fid!r}")
-        emails = tuple(e.strip().lower() for e in u.strings("emails", ()))
-        for e in emails:
-            if "@" not in e:
-                raise ConfigError(f"{where}.emails: {e!r} is not an address")
+                raise ConfigError(f"{where}: `forms`: không có mẫu {fid!r}; các mẫu: {', '.join(campaign.form_ids)}")
+        for e in u.emails:
             if e in seen_mail:
-                raise ConfigError(f"{where}.emails: {e} is already the address of {seen_mail[e]}")
-            seen_mail[e] = uid
-        units.append(Unit(id=uid, name=u.get("name", str, required=True),
-                          kind=u.choice("kind", UNIT_KINDS, "other"), emails=emails,
-                          aliases=u.strings("aliases", ()), forms=forms))
+                raise ConfigError(f"{where}: `emails`: {e} đã là địa chỉ của {seen_mail[e]}")
+            seen_mail[e] = u.id
+        units.append(u)
     return tuple(units)
+
+
+# ---------------------------------------------------------------- the roster as a spreadsheet
+
+UNIT_COLUMNS = ("id", "name", "kind", "emails", "aliases", "forms")
+_LIST_COLUMNS = ("emails", "aliases", "forms")
+
+
+def _decode_csv(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text") or Windows-1258 (Excel's
+    "CSV" on a Vietnamese Windows); anything else is refused by name rather than read as garbage."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1258")
+            except UnicodeDecodeError:
+                raise ConfigError(f"{name}: không đọc được bảng mã của tệp; hãy lưu lại dạng "
+                                  "\"CSV UTF-8\" (hoặc UTF-16, Windows-1258)") from None
+    return unicodedata.normalize("NFC", text)  # Windows-1258 writes tone marks as combining characters
+
+
+def _read_units_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Rows of the roster CSV: `,`, `;` or tab between columns, lists inside a cell separated by `;`."""
+    try:
+        text = _decode_csv(path.read_bytes(), str(path))
+    except FileNotFoundError:
+        raise ConfigError(f"units_file: không có tệp {path}") from None
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip() for h in next(reader, [])]
+    for col in header:
+        if col and col not in UNIT_COLUMNS:
+            raise ConfigError(f"{path}: cột `{col}`: không có cột này; {_suggest(col, UNIT_COLUMNS, 'cột')}")
+    for col in ("id", "name"):
+        if col not in header:
+            raise ConfigError(f"{path}: thiếu cột `{col}` (các cột: {','.join(UNIT_COLUMNS)})")
+    rows = []
+    for rec in reader:
+        if not any(c.strip() for c in rec):
+            continue
+        where = f"{path} dòng {reader.line_num}"
+        if len(rec) > len(header):
+            raise ConfigError(f"{where}: có {len(rec)} ô nhưng tiêu đề chỉ có {len(header)} cột")
+        d: dict[str, Any] = {k: v.strip() for k, v in zip(header, rec) if k}
+        for k in _LIST_COLUMNS:
+            if k in d:
+                d[k] = [x.strip() for x in d[k].split(";") if x.strip()]
+        if not d.get("forms"):
+            d.pop("forms", None)
+        if not d.get("kind"):
+            d.pop("kind", None)
+        rows.append((where, d))
+    return rows
+
+
+# ---------------------------------------------------------------- messages
+
+def _suggest(key: str, valid: Any, what: str = "khoá") -> str:
+    valid = sorted(valid)
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if close:
+        return f"có phải `{close[0]}`?"
+    return f"các {what} hợp lệ: {', '.join(valid)}" if valid else f"ở đây không có {what} nào"
+
+
+def _dataclass_in(annotation: Any) -> type | None:
+    if hasattr(annotation, "__pydantic_fields__"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _dataclass_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_at(cls: type, loc: tuple) -> set[str]:
+    """The keys valid in the table at `loc` (a path of keys and list indexes from `cls`)."""
+    for step in loc:
+        if isinstance(step, int):
+            continue
+        info = getattr(cls, "__pydantic_fields__", {}).get(step)
+        if info is None:
+            info = next((i for i in getattr(cls, "__pydantic_fields__", {}).values() if i.alias == step), None)
+        nxt = _dataclass_in(info.annotation) if info else None
+        if nxt is None:
+            return set()
+        cls = nxt
+    return {i.alias or n for n, i in getattr(cls, "__pydantic_fields__", {}).items()}
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for step in loc:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+_SAYS = {
+    "missing": "thiếu khoá bắt buộc", "missing_argument": "thiếu khoá bắt buộc",
+    "int_type": "phải là số nguyên", "int_parsing": "phải là số nguyên", "int_from_float": "phải là số nguyên",
+    "float_type": "phải là số", "float_parsing": "phải là số",
+    "bool_type": "phải là true hoặc false", "bool_parsing": "phải là true hoặc false",
+    "string_type": "phải là chuỗi trong ngoặc kép",
+    "tuple_type": "phải là danh sách, ví dụ [\"a\", \"b\"]", "list_type": "phải là danh sách, ví dụ [\"a\", \"b\"]",
+    "dataclass_type": "phải là một bảng (mục [...])", "dict_type": "phải là một bảng (mục [...])",
+    "dataclass_args_type": "phải là một bảng (mục [...])",
+    "date_type": "phải là ngày dạng YYYY-MM-DD", "date_parsing": "phải là ngày dạng YYYY-MM-DD",
+    "datetime_type": "phải là ngày giờ, ví dụ 2017-09-28T23:59:59+07:00",
+    "datetime_parsing": "phải là ngày giờ, ví dụ 2017-09-28T23:59:59+07:00",
+    "time_type": "phải là giờ dạng HH:MM", "time_parsing": "phải là giờ dạng HH:MM",
+}
+
+
+def _shown(v: Any) -> str:
+    """A value as the file writes it: strings in double quotes."""
+    if isinstance(v, str):
+        return '"' + v.replace('"', '\\"') + '"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _explain(exc: ValidationError, cls: type, where: str) -> str:
+    """pydantic's findings, one line each, in Vietnamese: `file: key: what is wrong`."""
+    lines = []
+    for e in exc.errors(include_url=False):
+        loc, kind, ctx = tuple(e["loc"]), e["type"], e.get("ctx") or {}
+        if kind == "mailbot":
+            if ctx.get("key"):
+                loc += (ctx["key"],)
+            text = ctx["message"]
+        elif kind in ("extra_forbidden", "unexpected_keyword_argument") and len(loc) == 1 and isinstance(
+                e["input"], dict) and cls is _File:  # an unknown [section]
+            sections = sorted(k for k in _keys_at(cls, ()) if k not in ("units_file", "templates_dir"))
+            close = difflib.get_close_matches(str(loc[0]), sections, n=1, cutoff=0.6)
+            text = f"không có mục [{loc[0]}]; " + (f"có phải [{close[0]}]?" if close
+                                                   else f"các mục hợp lệ: {', '.join(sections)}")
+        elif kind in ("extra_forbidden", "unexpected_keyword_argument"):
+            text = f"không có khoá này; {_suggest(str(loc[-1]), _keys_at(cls, loc[:-1]))}"
+        elif kind == "literal_error":
+            choices = str(ctx.get("expected", "")).replace("'", '"').replace(" or ", " hoặc ")
+            text = f"phải là {choices}, không phải {_shown(e['input'])}"
+        elif kind == "value_error":
+            text = str(ctx.get("error", e["msg"]))
+        elif kind in ("greater_than_equal", "greater_than"):
+            text = f"phải {'≥' if kind == 'greater_than_equal' else '>'} {ctx.get('ge', ctx.get('gt'))}"
+        else:
+            text = _SAYS.get(kind, f"giá trị không hợp lệ ({e['msg']})")
+            if kind not in ("missing", "missing_argument") and not isinstance(e["input"], (dict, list)):
+                text += f", không phải {_shown(e['input'])}"
+        lines.append(f"{where}: `{_dotted(loc)}`: {text}" if loc else f"{where}: {text}")
+    return "\n".join(dict.fromkeys(lines))
 
 
 def oauth2_token(token_env: str | None, token_command: str | None, what: str) -> str:
@@ -520,23 +676,23 @@ def oauth2_token(token_env: str | None, token_command: str | None, what: str) ->
     if token_env:
         return secret(token_env, f"{what}.oauth2_token_env")
     if not token_command:
-        raise ConfigError(f"{what}: no OAuth2 token source is configured")
+        raise ConfigError(f"{what}: chưa cấu hình nguồn mã OAuth2 (oauth2_token_env hoặc oauth2_token_command)")
     try:
         r = subprocess.run(token_command, shell=True, capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"{what}.oauth2_token_command did not finish within 30 s") from None
+        raise ConfigError(f"{what}.oauth2_token_command không xong trong 30 giây") from None
     token = r.stdout.strip()
     if r.returncode != 0 or not token:
-        raise ConfigError(f"{what}.oauth2_token_command failed (exit status {r.returncode}"
-                          f"{', no output' if not token else ''})")
+        raise ConfigError(f"{what}.oauth2_token_command bị lỗi (mã thoát {r.returncode}"
+                          f"{', không in ra gì' if not token else ''})")
     return token
 
 
 def secret(env_name: str | None, what: str) -> str:
     """Read a secret from the environment; the error names the variable, never a value."""
     if not env_name:
-        raise ConfigError(f"{what}: no environment variable is configured")
+        raise ConfigError(f"{what}: chưa chỉ định biến môi trường")
     value = os.environ.get(env_name)
     if not value:
-        raise ConfigError(f"{what}: environment variable {env_name} is not set")
+        raise ConfigError(f"{what}: chưa đặt biến môi trường {env_name}")
     return value

@@ -63,7 +63,7 @@ def test_a_missing_configuration_is_exit_2(tmp_path, monkeypatch):
     monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
     result = run("status")
     assert result.exit_code == 2
-    assert "no configuration" in result.output
+    assert "không tìm thấy cấu hình" in result.output
 
 
 def test_config_from_the_environment(tmp_path, monkeypatch):

@@ -299,8 +299,7 @@ def test_imap_password_variable_missing(imap_account, monkeypatch):
     monkeypatch.delenv(imap_account.password_env)
     with pytest.raises(AuthenticationFailed) as err:
         ImapMailbox(imap_account.config).open()
-    assert str(err.value) == (f"mailbox.password_env: environment variable "
-                              f"{imap_account.password_env} is not set")
+    assert str(err.value) == f"mailbox.password_env: chưa đặt biến môi trường {imap_account.password_env}"
 
 
 def test_imap_xoauth2_token_from_env_and_command(imap_account, monkeypatch):
@@ -320,7 +319,7 @@ def test_imap_xoauth2_token_from_env_and_command(imap_account, monkeypatch):
     failing = dataclasses.replace(by_cmd, oauth2_token_command="echo secret-out; exit 3")
     with pytest.raises(AuthenticationFailed) as err:
         ImapMailbox(failing).open()
-    assert str(err.value) == "mailbox.oauth2_token_command failed (exit status 3)"
+    assert str(err.value) == "mailbox.oauth2_token_command bị lỗi (mã thoát 3)"
 
 
 def test_imap_folder_missing(imap_account):

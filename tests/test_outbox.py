@@ -219,5 +219,5 @@ def test_a_failing_token_command_defers_with_a_reason(tmp_path, smtp_server):
     assert outbox.deliver_due(app).deferred == 1
     r = row(app, oid)
     assert r.status == "queued"
-    assert r.last_error == "smtp.oauth2_token_command failed (exit status 3, no output)"
+    assert r.last_error == "smtp.oauth2_token_command bị lỗi (mã thoát 3, không in ra gì)"
     assert smtp_server.messages == []
