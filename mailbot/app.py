@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Callable
 
 import sqlalchemy as sa
@@ -70,10 +73,45 @@ def parse_context(config: Config) -> ParseContext:
                         max_bytes=config.limits.max_attachment_bytes)
 
 
+PRIVATE_DIR = 0o700  # the records and the archive hold units' mail: the service user's alone
+PRIVATE_FILE = 0o600
+
+
+def make_private(path: Path, mode: int) -> None:
+    """Tighten `path` to `mode` when it is ours and looser (made by an older mailbot, or by hand)."""
+    try:
+        st_ = path.stat()
+        if st_.st_uid == os.geteuid() and stat.S_IMODE(st_.st_mode) & ~mode:
+            path.chmod(mode)
+    except FileNotFoundError:
+        pass
+
+
 def open_app(config: Config, clock: Callable[[], dt.datetime] | None = None) -> App:
-    """Create the data directory and bring the schema up to date."""
+    """Create the data directory (private to whoever runs mailbot: 0700, the database 0600)
+    and bring the schema up to date."""
     data_dir = config.storage.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    owner = data_dir.stat().st_uid
+    if os.geteuid() == 0 and owner != 0:  # root would leave files (0600, root's) the service cannot read
+        import pwd
+
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = str(owner)
+        raise RuntimeError(f"thư mục dữ liệu {data_dir} thuộc người dùng {name}: hãy chạy lệnh với quyền "
+                           f"người dùng đó (sudo -u {name} mailbot …), không chạy bằng root")
+    make_private(data_dir, PRIVATE_DIR)
+    url = sa.engine.make_url(config.storage.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        db = Path(url.database)
+        if db.parent.is_dir():
+            os.close(os.open(db, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))  # SQLite gives -wal and -shm its mode
+        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            make_private(f, PRIVATE_FILE)
+    (data_dir / "archive").mkdir(mode=PRIVATE_DIR, exist_ok=True)
+    make_private(data_dir / "archive", PRIVATE_DIR)
     store = st.Store(config.storage.database_url)
     store.migrate()
     app = App(config=config, store=store, archive=Archive(data_dir / "archive"))

@@ -152,6 +152,10 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     Mật khẩu lấy từ biến môi trường, không ghi trong tệp. Xem hướng dẫn của
     từng lệnh: mailbot LỆNH --help.
     """
+    # What mailbot writes (data directory, database, archive, outputs) is private to whoever runs it,
+    # whatever the shell's umask; restored when the command ends (tests call main() in one process).
+    previous = os.umask(0o077)
+    ctx.call_on_close(lambda: os.umask(previous))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("imapclient", "apscheduler.executors", "PIL", "mail-parser", "mailparser"):
