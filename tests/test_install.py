@@ -69,9 +69,10 @@ def test_the_readme_has_two_commands_and_ci_ends_with_its_test_command():
     assert tests == "bash .ci/run"
     ci_lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()
                 if ln.strip() and not ln.lstrip().startswith("#")]
-    test_command = re.search(r"ends with the test command itself, `(.+?)`",
+    test_command = re.search(r"runs the test command itself, `(.+?)`",
                              README.read_text(encoding="utf-8").replace("\n", " ")).group(1)
-    assert ci_lines[-1] == test_command, "the README's test command is what .ci/run runs at its end"
+    assert test_command in ci_lines, "the README's test command is what .ci/run runs, as written"
+    assert ci_lines.index(test_command) > ci_lines.index("bash tools/venv.sh test")
     assert "bash tools/venv.sh test" in ci_lines  # CI makes .venv as the README's first command does
 
 
