@@ -31,8 +31,9 @@ class Archive:
         target = self.path(digest)
         if target.exists() and target.stat().st_size == len(data):
             return digest
-        for folder in (self.root, target.parent.parent, target.parent):  # private to the service user
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            for folder in (self.root, target.parent.parent, target.parent):  # private to the service user
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = target.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")  # workers may race
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             fh.write(data)
