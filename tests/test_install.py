@@ -109,6 +109,11 @@ def test_a_wheel_carries_its_data_and_every_command_runs_from_it_outside_the_sou
                  "mailbot/samples/demo.toml", "mailbot/samples/units.csv", "mailbot/samples/mau1-phu-bai.docx",
                  "parsers/forms/mau1.toml", "parsers/forms/mau2.toml", "parsers/__init__.py"):
         assert name in names, f"{name} is not in the wheel"
+    # Every file of the three folders a command reads from, data included, is in the wheel.
+    shipped = {str(p.relative_to(repo)) for top in ("mailbot", "parsers", "templates")
+               for p in (repo / top).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    missing = {n for n in shipped if (f"mailbot/{n}" if n.startswith("templates/") else n) not in names}
+    assert missing == set(), "add them to [tool.setuptools.package-data] in pyproject.toml"
 
     shutil.rmtree(repo)  # nothing may be read from the source tree
     venv = tmp_path / "venv"
