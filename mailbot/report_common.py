@@ -177,9 +177,17 @@ NUMBER_FORMAT = "#,##0"
 
 
 def cell_value(value):
-    """Text from a message is never a formula, and never holds characters Excel refuses."""
+    """Text without the characters Excel refuses (control characters)."""
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
+def csv_cell(value):
+    """A CSV cell a spreadsheet will not run: text never starts a formula (=, +, -, @ get a leading ')."""
+    value = cell_value(value)
+    if isinstance(value, str) and value.lstrip()[:1] in ("=", "+", "-", "@"):
+        return "'" + value
     return value
 
 
@@ -187,9 +195,10 @@ def write_row(ws: Worksheet, row: int, values: list, *, font: Font = BODY_FONT, 
               border: bool = True, align: Alignment = WRAP) -> None:
     for col, value in enumerate(values, start=1):
         cell = ws.cell(row=row, column=col)
-        cell.value = cell_value(value)
+        value = cell_value(value)
+        cell.value = value
         if isinstance(value, str) and value.startswith("="):
-            cell.data_type = "s"  # a unit's text, not a formula
+            cell.data_type = "s"  # text, never a formula (decided on the value written, not the raw one)
         elif isinstance(value, dt.datetime):
             cell.number_format = DATETIME_FORMAT
         elif isinstance(value, dt.date):

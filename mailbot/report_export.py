@@ -14,7 +14,8 @@ from openpyxl import Workbook
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.report_common import (
-    KIND_LABELS, SUBMISSION_STATUS_LABELS, UNIT_STATUS_LABELS, count_value, form_label, indicators, local_iso,
+    KIND_LABELS, SUBMISSION_STATUS_LABELS, UNIT_STATUS_LABELS, count_value, csv_cell, form_label, indicators,
+    local_iso,
     local_naive, parse_date, print_setup, results_form, schedule_form, unit_name, write_table,
 )
 from mailbot.report_photos import photo_json, photo_rows
@@ -68,13 +69,6 @@ CSV_COLUMNS = ["id", "reference", "unit", "unit_name", "form", "status", "receiv
                "message_id", "attachment", "sha256", "document_unit_name", "activities", "problems"]
 
 
-def _csv_text(value):
-    """A cell a spreadsheet will not run: text from a message never starts a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def export_csv(app: App) -> str:
     """Submissions, one row each, one column per Mẫu 2 indicator; a BOM so Excel reads the Vietnamese."""
     inds = indicators(app)
@@ -94,7 +88,7 @@ def export_csv(app: App) -> str:
         conf = (doc.get("confidence") or {}).values()
         row += [doc.get("source") or "docx", min(conf) if conf else ""]
         row += ["" if count_value(values.get(i.key)) is None else values[i.key] for i in inds]
-        w.writerow([_csv_text(v) for v in row])
+        w.writerow([csv_cell(v) for v in row])
     return "\ufeff" + out.getvalue()
 
 

@@ -16,10 +16,13 @@ from rapidfuzz import fuzz
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _WORD = re.compile(r"[a-z0-9]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200c\u200d\u2060"), None)
+# Control characters (C0, DEL, C1) other than a line break: a space. A document is hostile
+# input too; its text reaches the store, the exports, the digest and the terminal.
+_INVISIBLE.update({c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if c != 0x0A})
 
 
 def clean_line(s: str) -> str:
-    """NFC, invisible characters dropped, runs of spaces collapsed, trimmed."""
+    """NFC, invisible and control characters dropped, runs of spaces collapsed, trimmed."""
     s = unicodedata.normalize("NFC", s).translate(_INVISIBLE)
     return _SPACES.sub(" ", s).strip()
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import io
+import json
 import mailbox as stdmailbox
 import os
 from pathlib import Path
@@ -410,3 +412,87 @@ def test_receipts_to_strangers_share_an_hourly_cap_and_staff_see_the_rest(tmp_pa
     clock.advance(minutes=31)
     assert outbox.deliver_due(app).sent == 2
     assert len(smtp_server.messages) == 6
+
+
+# ------------------------------------------------------------ 5. clean text everywhere it is shown
+
+def _controls(text: str) -> list[str]:
+    import unicodedata
+
+    return [c for c in text if unicodedata.category(c) == "Cc" and c not in "\n\r\t"]
+
+
+def test_control_characters_and_formulas_never_reach_exports_digest_or_cli(tmp_path, smtp_server):
+    from openpyxl import load_workbook
+
+    from mailbot import report, staff
+    from mailbot.report_schedule import schedule_xlsx
+    from tests.docxgen import mau1_docx
+
+    doc = mau1_docx("=1+1", [{"stt": 1, "time": "7h15", "date": "02/10/2017", "place": "+SUM(A1:A9)",
+                              "content": "=HYPERLINK(\"http://evil.example\",\"Bấm\")", "note": "@SUM(1)"}])
+    hostile = ("From: \x01=1+1@x.org\r\nTo: pgd.test@example.org\r\n"
+               "Subject: =?us-ascii?q?=01=3D2+2_=07bell_=1B[31mred?=\r\n"
+               "Message-ID: <h1@x.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+               "--b\r\nContent-Type: text/plain\r\n\r\nx\x1b[2J\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+               "Content-Disposition: attachment; filename*=utf-8''%01%3D1%2B1%1B%5B0m.docx\r\n"
+               "Content-Transfer-Encoding: base64\r\n\r\n").encode()
+    import base64
+
+    hostile += base64.encodebytes(doc).replace(b"\n", b"\r\n") + b"--b--\r\n"
+    named = ("From: =?us-ascii?q?=01=3Dcmd|'_/C_calc'!A0?= <tthtcd.phubai@example.org>\r\n"
+             "To: pgd.test@example.org\r\nSubject: -2+3\r\nMessage-ID: <h2@x.org>\r\n"
+             "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+             "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+             "Content-Disposition: attachment; filename=\"=1+1.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+             ).encode() + base64.encodebytes(doc).replace(b"\n", b"\r\n") + b"--b--\r\n"
+    deliver_to_maildir(tmp_path, [hostile, named])
+    app = smtp_app(tmp_path, smtp_server)
+    run_cycle(app)
+
+    xlsx = tmp_path / "export.xlsx"
+    report.export_xlsx(app, xlsx)
+    schedule = tmp_path / "schedule.xlsx"
+    schedule_xlsx(app, schedule)
+    texts = []
+    for path in (xlsx, schedule):
+        for ws in load_workbook(path).worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    assert cell.data_type != "f", (path.name, ws.title, cell.coordinate, cell.value)
+                    if isinstance(cell.value, str):
+                        texts.append(cell.value)
+    assert any(t.startswith("=") for t in texts)  # the hostile text is there, as text
+    import csv
+
+    rows = list(csv.reader(io.StringIO(report.export_csv(app).lstrip("\ufeff"))))
+    for row in rows[1:]:
+        for value in row:
+            assert value[:1] not in ("=", "+", "-", "@"), value
+            assert not _controls(value), value
+    shown = "\n".join([*texts, notices.render_digest(app), staff.status_text(app), staff.review_text(app),
+                       json.dumps(report.export_json(app), ensure_ascii=False)])
+    assert not _controls(shown)
+    for sent in smtp_server.messages:
+        body = email.message_from_bytes(sent.raw, policy=email.policy.default).get_body(("plain",)).get_content()
+        assert not _controls(body)
+
+
+def test_a_control_character_cannot_hide_a_formula_from_the_xlsx_writer():
+    from openpyxl import Workbook
+
+    from mailbot.report_common import csv_cell, write_row
+
+    ws = Workbook().active
+    write_row(ws, 1, ["\x01=1+1", "=2+2", "\x1b=3+3", "ok"])
+    assert [c.data_type for c in ws[1]] == ["s", "s", "s", "s"]
+    assert ws["A1"].value == "=1+1"
+    assert [csv_cell(v) for v in ("\x01=1+1", "\t+1", "-2", "@A1", "ok", -2)] == [
+        "'=1+1", "'\t+1", "'-2", "'@A1", "ok", -2]
+
+
+def test_document_text_loses_its_control_characters_where_it_is_read():
+    from parsers.text import clean, clean_line
+
+    assert clean_line("Tờ\x00rơi\x1b[31m\x07 =1+1\x85") == "Tờ rơi [31m =1+1"
+    assert clean("dòng 1\r\ndòng\x0b2\x01") == "dòng 1\ndòng\n2"
