@@ -190,7 +190,7 @@ def compose(app: App, *, to: list[str], subject: str, text: str, html: str, auto
     """
     from_addr = app.config.smtp.from_addr
     domain = email.utils.parseaddr(from_addr)[1].rpartition("@")[2] or None
-    rcpts = [a for a in (clean_address(x) for x in to) if a]
+    rcpts = [a for a in (clean_address(x) or clean_address(email.utils.parseaddr(x)[1]) for x in to) if a]
     if not rcpts:
         raise ValueError(f"no usable recipient address in {to!r}")
     msg = email.message.EmailMessage()

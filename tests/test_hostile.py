@@ -496,3 +496,19 @@ def test_document_text_loses_its_control_characters_where_it_is_read():
 
     assert clean_line("Tờ\x00rơi\x1b[31m\x07 =1+1\x85") == "Tờ rơi [31m =1+1"
     assert clean("dòng 1\r\ndòng\x0b2\x01") == "dòng 1\ndòng\n2"
+
+
+def test_compose_writes_only_clean_addresses_and_ids(tmp_path):
+    app = make_app(tmp_path)
+    msg = notices.compose(app, to=["Tổ GDTX <staff@example.org>", "a@b.org\r\nBcc: x@evil.example"],
+                          subject="=?us-ascii?q?x=0D=0ABcc:_y@evil.example?=", text="t", html="<p>t</p>",
+                          auto="auto-replied", in_reply_to="<=?us-ascii?q?a=0D=0ABcc:_z@evil.example?=>",
+                          references="<ok@x.org> <a\r\nb@x.org>")
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    sent = email.message_from_bytes(raw, policy=email.policy.default)
+    assert sent["To"] == "staff@example.org, a@b.org"  # only the addresses; what followed a CR/LF is gone
+    assert sent["Subject"] == "x Bcc: y@evil.example"
+    assert "In-Reply-To" not in sent and sent["References"] == "<ok@x.org>"
+    assert "Bcc" not in [k for k in sent.keys()]
+    with pytest.raises(ValueError):
+        notices.compose(app, to=["not an address"], subject="x", text="t", html="t", auto="auto-replied")
