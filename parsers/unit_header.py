@@ -155,7 +155,13 @@ def _lines(body: list[str], words: _Words) -> list[tuple[str, bool]]:
             for rx in words.alternatives:
                 part = rx.sub(" ", part, count=1) if rx.match(part.strip()) else part
             text = _tidy(part)
-            if text:
+            if not text:
+                continue
+            # "UBND XÃ THỦY VÂN – TRUNG TÂM HTCĐ": superior and unit on one line.
+            pieces = re.split(r"\s+[-–—]\s+", text)
+            if len(pieces) > 1 and _superior(pieces[0], words) and _prefix(pieces[-1], words):
+                out.extend((_tidy(x), alt and i == 0) for i, x in enumerate(pieces) if _tidy(x))
+            else:
                 out.append((text, alt))
     return out
 

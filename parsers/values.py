@@ -167,7 +167,8 @@ def _leftover(t: str, a: str, found: list[tuple[int, int, int, int]]) -> str:
             left = left[:s] + " " + left[e:]
     left = clean_line(re.sub(r"[-–—,;:()]", " ", left))
     # "Chiều (từ 14h00)" → "Chiều": fillers go, the words that say something stay.
-    return " ".join(w for w in left.split() if not (fold(w) in _FILLER_WORDS or w.lower() == "tới"))
+    return " ".join(w for w in left.split()
+                    if re.search(r"\w", w) and not (fold(w) in _FILLER_WORDS or w.lower() == "tới"))
 
 
 # ---------------------------------------------------------------- dates
@@ -295,7 +296,7 @@ def parse_date(text: str, default_year: int, *, week_start: dt.date | None = Non
 # never followed by "/10": "9h 02/10" is nine o'clock on the 2nd).
 _CLOCK = re.compile(
     r"(?<![\d/.:])(?P<h>\d{1,2})\s*(?:(?:gio|h|g)(?![a-z])"
-    r"(?:\s*\d{1,2}(?!\d|\s*[/.]\s*\d|-\d{1,2}-\d)(?:\s*(?:phut|p|')(?![a-z]))?)?|:\d{2}(?![\d/.:]))"
+    r"(?:\s*\d{1,2}(?!\d|[/.]\d|-\d{1,2}-\d)(?:\s*(?:phut|p|')(?![a-z]))?)?|:\d{2}(?![\d/.:]))"
 )
 _BARE_HOUR = re.compile(r"(?<![\d/.:])\d{1,2}\s*(?:-|–|—)\s*$")  # "14-" before "16h"
 _DAY_WORD = re.compile(r"(?:(?<=\s)|^)ngay\s*$")

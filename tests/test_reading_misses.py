@@ -53,6 +53,12 @@ def test_unit_named_in_the_header_cell(case):
     # Unaccented, and "hoac" as the alternative word.
     ([["UBND XA THUY VAN", "TRUNG TAM HTCD...", "hoac truong......"]], "TRUNG TAM HTCD XA THUY VAN"),
     ([["TRUNG TAM HTCD...", "HOAC TRUONG THCS PHU BAI"]], "TRUONG THCS PHU BAI"),
+    # Superior and unit on one line; a school's name wrapped; "V/v" under the number.
+    ([["UBND XÃ THỦY VÂN – TRUNG TÂM HTCĐ"]], "TRUNG TÂM HTCĐ XÃ THỦY VÂN"),
+    ([["PHÒNG GD&ĐT HƯƠNG THỦY", "TRƯỜNG MẦM NON", "THỦY VÂN"]], "TRƯỜNG MẦM NON THỦY VÂN"),
+    ([["UBND XÃ THỦY VÂN", "TRUNG TÂM HTCĐ", "Số: 5/BC-TTHTCĐ", "V/v báo cáo kết quả Tuần lễ"]],
+     "TRUNG TÂM HTCĐ XÃ THỦY VÂN"),
+    ([["HỘI KHUYẾN HỌC", "XÃ THỦY PHÙ", "TRUNG TÂM HTCĐ"]], "TRUNG TÂM HTCĐ XÃ THỦY PHÙ"),
 ])
 def test_unit_from_header_groups(groups, expected):
     assert unit_from_header(groups, UNIT_CONF) == expected

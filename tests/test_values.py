@@ -212,6 +212,7 @@ def test_parse_date_range_round_trip(d: dt.date, days: int) -> None:
     # Clock times first: "30-11" is no date, "02" after "9h" no minute, "7.30" no 7th of month 30.
     ("7h30-11h00 ngày 05/10/2017", "ngày 05/10/2017", "7h30-11h00"),
     ("9h 02/10", "02/10", "9h"),
+    ("9h - 10h30 / 04/10/2017", "- / 04/10/2017", "9h - 10h30 /"),
     ("7.30, 02.10.2017", ", 02.10.2017", "7.30,"),
     ("14-16h ngày 3/10", "ngày 3/10", "14-16h"),
     ("7h30’ ngày 02/10", "ngày 02/10", "7h30'"),
