@@ -12,7 +12,7 @@ from mailbot import intake, staff
 from mailbot import store as st
 from mailbot.mailbox import ImapMailbox
 from tests.appgen import TZ, make_app
-from tests.docxgen import mau1_docx, mau2_docx
+from tests.docxgen import mau1_docx, mau2_docx, plan_docx
 from tests.mailgen import forward, jpeg, make_mail, zip_of
 from tests.servers import append, reset_uidvalidity
 
@@ -375,3 +375,17 @@ def test_a_staff_forward_of_a_stranger_waits_for_staff_and_answers_nobody(app, i
                                                       ("thcs-phu-bai", "needs_review")]
     assert [c for r in subs for c in (x["code"] for x in r.review)] == ["unknown_sender", "unit_mismatch"]
     assert _receipts(app) == [(THCS, "Re: Fwd: Gửi báo cáo")]  # none to the staff member
+
+
+def test_the_plan_with_its_blank_forms_is_a_rejected_file_with_its_reason(app, imap_account):
+    # A unit forwards the town's plan as received, the blank Mẫu 1 and Mẫu 2 still at its end.
+    from email import policy
+    from email.parser import BytesParser
+
+    append(imap_account, make_mail(PHU_BAI, "Kế hoạch Tuần lễ", [("Ke hoach HTSD 2017.docx", plan_docx())]))
+    poll(app)
+    subs = rows(app, st.submissions)
+    assert [(s.form, s.status, s.reason) for s in subs] == [(None, "rejected", "plan_with_blank_forms")]
+    [receipt] = rows(app, st.outbox, st.outbox.c.kind == "receipt")
+    text = BytesParser(policy=policy.default).parsebytes(receipt.raw).get_body(("plain",)).get_content()
+    assert "«Ke hoach HTSD 2017.docx»: Tệp đính kèm là văn bản kế hoạch kèm các biểu mẫu còn để trống" in text
