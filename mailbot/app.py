@@ -54,7 +54,7 @@ class App:
         Mail from these is the office's, never a unit's: a forward by staff is
         attributed to the unit it forwards, and staff get no unit's receipt.
         """
-        web_staff = getattr(getattr(self.config, "web", None), "staff", None) or ()
+        web_staff = self.config.web.staff or ()
         return frozenset(a.lower() for a in (*self.config.digest.to, *web_staff, *self.own_addresses) if a)
 
     def reference(self, message_pk: int) -> str:

@@ -389,3 +389,19 @@ def test_the_plan_with_its_blank_forms_is_a_rejected_file_with_its_reason(app, i
     [receipt] = rows(app, st.outbox, st.outbox.c.kind == "receipt")
     text = BytesParser(policy=policy.default).parsebytes(receipt.raw).get_body(("plain",)).get_content()
     assert "«Ke hoach HTSD 2017.docx»: Tệp đính kèm là văn bản kế hoạch kèm các biểu mẫu còn để trống" in text
+
+
+def test_a_web_staff_member_forwarding_counts_too(tmp_path, imap_account):
+    """[web] staff (who may sign in but get no digest) are the office's people too."""
+    app = make_app(tmp_path, mailbox=imap_account.config, web={"staff": ["thuky.pgd@example.org"]})
+    try:
+        assert "thuky.pgd@example.org" in app.staff_addresses
+        inner = make_mail(THCS, "Báo cáo", [("bc.docx", mau2("Trường THCS Phú Bài"))])
+        append(imap_account, forward("Thuky.PGD@example.org", inner))
+        poll(app)
+        with app.store.read() as conn:
+            [sub] = st.submission_rows(conn)
+        assert (sub.unit_id, sub.status) == ("thcs-phu-bai", "accepted")
+        assert _receipts(app) == [(THCS, "Re: Gửi báo cáo")]
+    finally:
+        app.close()
