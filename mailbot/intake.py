@@ -398,11 +398,11 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
             role = "other"
         if n in copies:
             role = "signed_copy"
-        att_id = conn.execute(st.attachments.insert().values(
+        att_id = conn.execute(st.attachments.insert().values(**st.fit(st.attachments, dict(
             message_pk=message_pk, filename=f.name, sha256=r.sha256, size=len(f.data or b""),
             filetype=f.filetype, role=role, problem=f.problem or (r.photo.problem and
                                                                   "Ảnh không mở được." if r.photo else None),
-        )).inserted_primary_key[0]
+        )))).inserted_primary_key[0]
         document = r.document
         if document is None and (code := unreadable_form(f)):
             # A file that may be the form, refused or unreadable before any parser saw it.
@@ -556,7 +556,7 @@ def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMes
                     outcome: str, *, where: dict, summary: str | None = None, error: str | None = None) -> int:
     now = st.utc_iso(st.now_utc())
     env = parsed.envelope if parsed else None
-    pk = conn.execute(st.messages.insert().values(
+    pk = conn.execute(st.messages.insert().values(**st.fit(st.messages, dict(
         raw_sha256=digest, size=max(fetched.size, len(fetched.raw)),
         message_id=env.message_id if env else None,
         from_addr=env.from_addr if env else None,
@@ -570,7 +570,7 @@ def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMes
         spoofing=spoofing_signal(env.auth_results, app.config.mailbox.authserv_id) if env else None,
         outcome=outcome, summary=summary, error=error,
         created_at=now, updated_at=now,
-    )).inserted_primary_key[0]
+    )))).inserted_primary_key[0]
     conn.execute(st.messages.update().where(st.messages.c.id == pk).values(reference=app.reference(pk)))
     conn.execute(st.message_locations.insert().values(**where, message_pk=pk, flagged=False))
     _advance(conn, where)
@@ -587,8 +587,8 @@ def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App)
         env = parsed.envelope
     except Exception:  # noqa: BLE001 - best effort on a message that already failed
         return None
-    conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
+    conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(**st.fit(st.messages, dict(
         message_id=env.message_id, from_addr=env.from_addr, from_name=env.from_name, subject=env.subject,
         in_reply_to=env.in_reply_to, references=" ".join(env.references), automatic=env.automatic,
-        spoofing=spoofing_signal(env.auth_results, app.config.mailbox.authserv_id)))
+        spoofing=spoofing_signal(env.auth_results, app.config.mailbox.authserv_id)))))
     return sender_verdict(app, parsed)

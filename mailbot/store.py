@@ -283,6 +283,17 @@ def _set_meta(conn: Connection, key: str, value: str) -> None:
         conn.execute(meta.insert().values(key=key, value=value))
 
 
+def fit(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """Cut text to its column's length (received text can be long): PostgreSQL refuses a longer
+    value, where SQLite would store it whole, and a refused insert must not become a crash loop."""
+    out = dict(values)
+    for key, value in values.items():
+        limit = getattr(table.c[key].type, "length", None)
+        if limit and isinstance(value, str) and len(value) > limit:
+            out[key] = value[: limit - 1] + "…"
+    return out
+
+
 def record_event(conn: Connection, kind: str, text: str, at: dt.datetime | None = None) -> None:
     conn.execute(events.insert().values(at=utc_iso(at or now_utc()), kind=kind, text=text))
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from mailbot import config as cfgmod
 from mailbot.app import App, open_app
 from mailbot.config import MailboxConfig
+from tests.servers import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = dt.timezone(dt.timedelta(hours=7))
@@ -19,13 +20,19 @@ def config_dict(tmp_path: Path, **sections: Any) -> dict:
     raw = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
     raw.pop("units")
     raw["units_file"] = str(ROOT / "mailbot" / "samples" / "units.csv")
-    raw["storage"] = {"data_dir": str(tmp_path / "data")}
+    raw["storage"] = storage(tmp_path / "data")
     raw["mailbox"] = {"kind": "maildir", "path": str(tmp_path / "Maildir")}
     raw["smtp"] = {"kind": "directory", "directory": str(tmp_path / "sent"),
                    "from": "Phòng GD&ĐT thị xã Hương Thủy <pgd.test@example.org>"}
     for k, v in sections.items():
         raw[k] = v
     return raw
+
+
+def storage(data_dir: Path) -> dict:
+    """The [storage] section: SQLite in data_dir, or the test's PostgreSQL database (tests/servers.py)."""
+    url = database_url(data_dir)
+    return {"data_dir": str(data_dir), **({"database": url} if url else {})}
 
 
 def make_app(tmp_path: Path, *, mailbox: MailboxConfig | None = None,

@@ -1,4 +1,4 @@
-"""Real servers for integration tests: Dovecot (IMAP) and aiosmtpd (SMTP) on 127.0.0.1.
+"""Real servers for integration tests: Dovecot (IMAP), aiosmtpd (SMTP) and PostgreSQL on 127.0.0.1.
 
 Fixtures (available everywhere through tests/conftest.py's pytest_plugins):
 
@@ -8,9 +8,12 @@ Fixtures (available everywhere through tests/conftest.py's pytest_plugins):
   also offers AUTH=XOAUTH2 and accepts the user's password as the token.
 - ``smtp_server``: an aiosmtpd server per test (``SmtpServer``) recording every
   delivered envelope, with ``refuse()`` for outage tests and ``stall_on()`` for crash tests.
+- ``postgres``: one throwaway PostgreSQL cluster per test session (``PostgresServer``:
+  initdb + pg_ctl on 127.0.0.1). With ``MAILBOT_TEST_DATABASE=postgresql`` every
+  configuration the tests build (``database_url(data_dir)``) names a fresh database on it.
 
 Plain helpers for scripts and benchmarks: ``running_dovecot(tmpdir)``,
-``running_smtp()``, ``append(account, raw, ...)``, ``reset_uidvalidity(account)``.
+``running_smtp()``, ``running_postgres()``, ``append(account, raw, ...)``, ``reset_uidvalidity(account)``.
 
 Missing server software makes the fixtures FAIL, never skip: CI installs it.
 """
@@ -349,6 +352,195 @@ def reset_uidvalidity(account: ImapAccount, folder: str = "INBOX") -> None:
     for p in d.iterdir():
         if p.name == "dovecot-uidlist" or p.name.startswith("dovecot.index"):
             p.unlink()
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+def _postgres_bin() -> Path | None:
+    """Debian keeps initdb and pg_ctl off PATH, under /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent  # a symlink to the version's bin directory
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return versions[-1].parent if versions else None
+
+
+POSTGRES_BIN = _postgres_bin()
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust authentication, no fsync): initdb, pg_ctl.
+
+    PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres`
+    user Debian's package creates (else `nobody`).
+    """
+
+    def __init__(self, root: Path, port: int | None = None):
+        if POSTGRES_BIN is None:
+            raise RuntimeError("PostgreSQL is not installed (need initdb and pg_ctl: apt-get install postgresql); "
+                               "the PostgreSQL tests cannot run")
+        self.host = HOST
+        self.port = port or free_port()
+        self.path = Path(root)
+        self.data = self.path / "data"
+        self.user = "postgres"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                owner = pwd.getpwnam("nobody")
+            self._as = ["runuser", "-u", owner.pw_name, "--"]
+            self.path.chmod(0o755)
+            for d in (self.data, self.path / "run"):
+                d.mkdir(parents=True, exist_ok=True)
+                os.chown(d, owner.pw_uid, owner.pw_gid)
+        else:
+            for d in (self.data, self.path / "run"):
+                d.mkdir(parents=True, exist_ok=True)
+        self._run("initdb", "-D", str(self.data), "-U", self.user, "-A", "trust", "-E", "UTF8",
+                  "--locale=C", "--no-sync")
+        self.running = False
+
+    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
+        r = subprocess.run([*self._as, str(POSTGRES_BIN / tool), *args], capture_output=True, text=True,
+                           timeout=120, cwd=self.path)
+        if r.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()}")
+        return r
+
+    @property
+    def log(self) -> str:
+        p = self.path / "run" / "postgres.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def start(self) -> None:
+        if self.running:
+            return
+        options = (f"-c listen_addresses={self.host} -p {self.port} -k {self.path / 'run'} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.path / "run" / "postgres.log"),
+                      "-w", "-t", "60", "start")
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\nlog:\n{self.log[-3000:]}") from None
+        self.running = True
+
+    def stop(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise ValueError("database names are [a-z][a-z0-9_]*")
+        self._admin(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop it even while a killed test process's sessions linger (WITH (FORCE))."""
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def running_postgres(tmpdir: str | Path | None = None) -> Iterator[PostgresServer]:
+    """Start a throwaway PostgreSQL for scripts and benchmarks; stopped (and removed) on exit."""
+    own = tmpdir is None
+    root = Path(tempfile.mkdtemp(prefix="mailbot-pg-")) if own else Path(tmpdir)
+    try:
+        server = PostgresServer(root)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        if own:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL per test session (fails, never skips, when PostgreSQL is missing)."""
+    if POSTGRES_BIN is None:
+        pytest.fail("PostgreSQL is not installed (apt-get install postgresql); the PostgreSQL tests need it",
+                    pytrace=False)
+    root = Path(tempfile.mkdtemp(prefix="mailbot-pg-"))  # not under pytest's tmp dir: the server's user reads it
+    try:
+        with running_postgres(root) as server:
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# MAILBOT_TEST_DATABASE=postgresql: every configuration the tests build names a fresh
+# PostgreSQL database (one per data directory and test) instead of SQLite in data_dir.
+DATABASE_ENV = "MAILBOT_TEST_DATABASE"
+_db_counter = itertools.count(1)
+
+
+class PerTestDatabases:
+    """The PostgreSQL databases of one test, made on first use, dropped at its end."""
+
+    def __init__(self, server: PostgresServer):
+        self.server = server
+        self.by_dir: dict[Path, str] = {}
+        self.names: list[str] = []
+
+    def url(self, data_dir: Path) -> str:
+        key = Path(data_dir).resolve()
+        if key not in self.by_dir:
+            name = f"mailbot_t{os.getpid()}_{next(_db_counter)}"
+            self.by_dir[key] = self.server.create_database(name)
+            self.names.append(name)
+        return self.by_dir[key]
+
+    def drop(self) -> None:
+        for name in self.names:
+            self.server.drop_database(name)
+
+
+_current: PerTestDatabases | None = None
+
+
+def database_url(data_dir: Path) -> str | None:
+    """The `[storage] database` a test's configuration should name for data_dir: None (SQLite in
+    data_dir) unless MAILBOT_TEST_DATABASE=postgresql, then the test's own PostgreSQL database."""
+    return _current.url(data_dir) if _current is not None else None
+
+
+def store_url(data_dir: Path) -> str:
+    """The SQLAlchemy URL of the records a mailbot with this data_dir keeps (for checks from outside)."""
+    return database_url(data_dir) or f"sqlite:///{Path(data_dir) / 'mailbot.sqlite3'}"
+
+
+@pytest.fixture(autouse=True)
+def test_database(request: pytest.FixtureRequest) -> Iterator[PerTestDatabases | None]:
+    global _current
+    if os.environ.get(DATABASE_ENV, "sqlite") != "postgresql":
+        yield None
+        return
+    _current = PerTestDatabases(request.getfixturevalue("postgres"))
+    try:
+        yield _current
+    finally:
+        dbs, _current = _current, None
+        dbs.drop()
 
 
 # ------------------------------------------------------------------- SMTP

@@ -13,11 +13,14 @@ import email
 import email.policy
 from collections import Counter
 
+import pytest
 import sqlalchemy as sa
 
 from mailbot import notices, outbox
 from mailbot import store as st
 from tests.test_notices import Clock, add_message, add_submission, at, make_app, mau1_doc, mau2_doc
+
+pytestmark = pytest.mark.database
 
 # (when it arrives, unit, form or "bad" for an unreadable file)
 SENDS = [

@@ -16,7 +16,7 @@ import pytest
 from tests.servers import ImapAccount, SmtpServer, append
 from tests.test_daemon import ROOT, receipts, recorded_message_ids, unit_message, wait_until, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 
 def poll(config: Path, log: Path) -> subprocess.Popen:

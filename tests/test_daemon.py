@@ -10,7 +10,6 @@ import email
 import email.policy
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,15 +18,17 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import sqlalchemy as sa
 
 from mailbot import daemon
+from mailbot import store as st
 from mailbot.mailbox import ConnectionLost
 from tests.appgen import make_app
 from tests.docxgen import mau1_docx
 from tests.mailgen import make_mail
-from tests.servers import ImapAccount, SmtpServer, append
+from tests.servers import ImapAccount, SmtpServer, append, database_url, store_url
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS_CSV = ROOT / "mailbot" / "samples" / "units.csv"
@@ -40,8 +41,14 @@ ACTIVITIES = [
 # ------------------------------------------------------------------ helpers (bench/ uses them too)
 
 def write_config(path: Path, *, account: ImapAccount, smtp: SmtpServer, data_dir: Path,
-                 poll_seconds: int = 5, idle: bool = True, password_env: str | None = None) -> Path:
-    """A config for the test servers. Deadlines are far away, so no reminder is due."""
+                 poll_seconds: int = 5, idle: bool = True, password_env: str | None = None,
+                 database: str | None = None) -> Path:
+    """A config for the test servers. Deadlines are far away, so no reminder is due.
+
+    The records go to `database`, else to the test's own (SQLite in data_dir unless
+    MAILBOT_TEST_DATABASE=postgresql).
+    """
+    database = database or database_url(data_dir)
     path.write_text(f"""\
 units_file = "{UNITS_CSV}"
 
@@ -62,6 +69,7 @@ max_per_hour = 1000
 
 [storage]
 data_dir = "{data_dir}"
+{f'database = "{database}"' if database else ""}
 
 [campaign]
 id = "htsd-2017"
@@ -164,26 +172,28 @@ class Daemon:
         self.log_file.close()
 
 
-def finished_polls(data_dir: Path) -> int:
-    db = data_dir / "mailbot.sqlite3"
-    if not db.exists():
-        return 0
+_engines: dict[str, sa.Engine] = {}
+
+
+def _query(data_dir: Path, sql: str) -> list:
+    """Rows from the records of the mailbot on data_dir (SQLite or the test's PostgreSQL); [] before the schema."""
+    url = store_url(data_dir)
+    if url.startswith("sqlite") and not (data_dir / "mailbot.sqlite3").exists():
+        return []
+    engine = _engines.get(url) or _engines.setdefault(url, sa.create_engine(url, poolclass=sa.pool.NullPool))
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM runs WHERE job = 'poll' AND ok").fetchone()[0]
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return 0
+        with engine.connect() as conn:
+            return conn.execute(sa.text(sql)).all()
+    except sa.exc.DBAPIError:  # the schema is not there yet
+        return []
+
+
+def finished_polls(data_dir: Path) -> int:
+    return len(_query(data_dir, "SELECT id FROM runs WHERE job = 'poll' AND ok"))
 
 
 def recorded_message_ids(data_dir: Path) -> Counter:
-    db = data_dir / "mailbot.sqlite3"
-    if not db.exists():
-        return Counter()
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return Counter(r[0] for r in conn.execute("SELECT message_id FROM messages"))
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return Counter()
+    return Counter(r[0] for r in _query(data_dir, "SELECT message_id FROM messages"))
 
 
 # ------------------------------------------------------------------ fixtures
@@ -325,8 +335,8 @@ def test_outage_longer_than_an_hour_is_recorded_for_the_digest(tmp_path):
         health.failed(ConnectionLost("connection refused"))
         health.failed(ConnectionLost("connection refused"))  # recorded once, not at every attempt
         health.ok()
-        with sqlite3.connect(app.config.storage.data_dir / "mailbot.sqlite3") as conn:
-            events = conn.execute("SELECT kind, text FROM events ORDER BY id").fetchall()
+        with app.store.read() as conn:
+            events = conn.execute(sa.select(st.events.c.kind, st.events.c.text).order_by(st.events.c.id)).all()
     finally:
         app.close()
     assert [k for k, _ in events] == ["outage", "outage"]

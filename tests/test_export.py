@@ -7,11 +7,14 @@ import io
 import json
 import zipfile
 
+import pytest
 from openpyxl import load_workbook
 
 from mailbot import report
 from parsers.formdef import load_formdef
 from tests.test_report import KEYS, PHOTO_A, ind, seeded  # noqa: F401 - seeded is a fixture
+
+pytestmark = pytest.mark.database
 
 CONTRACT_SUBMISSION_KEYS = {"id", "unit", "form", "status", "message_id", "from", "received_at", "attachment",
                             "sha256", "late", "document"}

@@ -16,7 +16,7 @@ from tests.docxgen import mau1_docx, mau2_docx, plan_docx
 from tests.mailgen import forward, jpeg, make_mail, zip_of
 from tests.servers import append, reset_uidvalidity
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 PHU_BAI = "tthtcd.phubai@example.org"
 THCS = "thcsphubai@example.org"

@@ -7,12 +7,16 @@ import email.policy
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from mailbot import config as cfgmod
 from mailbot import notices, outbox
 from mailbot import store as st
 from mailbot.app import App, open_app
+from tests.appgen import storage
+
+pytestmark = pytest.mark.database
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 FROM = "Phòng GD&ĐT thị xã Hương Thủy <pgd.test@example.org>"
@@ -57,7 +61,7 @@ def config_dict(tmp_path: Path, smtp_server=None, **over) -> dict:
     raw = {
         "mailbox": {"kind": "maildir", "path": str(tmp_path / "Maildir")},
         "smtp": smtp,
-        "storage": {"data_dir": str(tmp_path / "data")},
+        "storage": storage(tmp_path / "data"),
         "office": {"name": "Phòng Giáo dục và Đào tạo thị xã Hương Thủy", "short_name": "Phòng GD&ĐT",
                    "contact": "bộ phận giáo dục thường xuyên, Phòng GD&ĐT thị xã"},
         "campaign": {

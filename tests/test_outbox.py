@@ -5,12 +5,15 @@ import datetime as dt
 import email
 import email.policy
 
+import pytest
 import sqlalchemy as sa
 
 from mailbot import lock, notices, outbox
 from mailbot import store as st
 from tests.servers import free_port
 from tests.test_notices import Clock, make_app
+
+pytestmark = pytest.mark.database
 
 
 def queue(app, key: str, to: str = "unit@example.org", subject: str = "Thư thử") -> int:

@@ -27,6 +27,9 @@ from mailbot import report
 from mailbot import store as st
 from mailbot.app import App, fixed_clock, open_app
 from parsers.formdef import load_formdef
+from tests.appgen import storage
+
+pytestmark = pytest.mark.database
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 NOW = dt.datetime(2017, 10, 14, 8, 0, tzinfo=TZ)
@@ -51,7 +54,7 @@ def make_app(tmp_path: Path) -> App:
         "mailbox": {"kind": "maildir", "path": str(tmp_path / "Maildir")},
         "smtp": {"kind": "directory", "directory": str(tmp_path / "sent"),
                  "from": "Phòng GD&ĐT thị xã Hương Thủy <pgd.test@example.org>"},
-        "storage": {"data_dir": str(tmp_path / "data")},
+        "storage": storage(tmp_path / "data"),
         "office": {"name": "Phòng Giáo dục và Đào tạo thị xã Hương Thủy"},
         "campaign": {
             "id": "htsd-2017", "name": "Tuần lễ hưởng ứng học tập suốt đời năm 2017",

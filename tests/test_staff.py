@@ -16,6 +16,8 @@ from tests.appgen import make_app
 from tests.docxgen import mau2_docx
 from tests.mailgen import make_mail
 
+pytestmark = pytest.mark.database
+
 PHU_BAI = "tthtcd.phubai@example.org"
 
 

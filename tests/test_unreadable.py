@@ -19,6 +19,8 @@ from tests.appgen import at, make_app
 from tests.mailgen import jpeg, make_mail, zip_of
 from tests.test_staff import PHU_BAI, deliver, poll, report as good_report
 
+pytestmark = pytest.mark.database
+
 
 def corrupt(data: bytes) -> bytes:
     return data[: len(data) // 2]  # a cut download: starts like a .docx, cannot be opened
