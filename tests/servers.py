@@ -219,10 +219,17 @@ class DovecotServer:
                               capture_output=True, text=True, timeout=30)
 
     def kick(self, user: str) -> None:
-        """Drop every session of a user (the connection-loss test)."""
+        """Drop every session of a user (the connection-loss test); returns once they are gone.
+
+        doveadm kick only signals the sessions: without the wait, a client may still
+        use its connection for a command or two, and a test would race the kill.
+        """
         r = self.doveadm("kick", user)
         if r.returncode not in (0, 68):  # 68: nobody was connected
             raise RuntimeError(f"doveadm kick {user} failed ({r.returncode}): {r.stderr.strip()}")
+        deadline = time.monotonic() + 10
+        while self.connections(user) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def connections(self, user: str) -> int:
         """How many sessions the user has (doveadm who)."""
