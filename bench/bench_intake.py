@@ -17,10 +17,15 @@ RSS (VmHWM) is that of one job alone. Run from the repository root:
 
     python bench/bench_intake.py [--messages 500] [--big-count 50000] [--seed fast|poll]
                                  [--only floor,loop,poll,big,empty] [--profile out.prof]
+                                 [--database sqlite|postgresql]
+
+With `--database postgresql` mailbot keeps its records in a throwaway
+PostgreSQL cluster on 127.0.0.1 (tests/servers.py), one database per run.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import base64
 import datetime as dt
 import hashlib
@@ -299,7 +304,7 @@ def child_poll(a: argparse.Namespace) -> dict:
 
     cfg = MailboxConfig(kind="imap", host=a.host, port=a.port, security="none", username=a.user,
                         password_env=a.password_env, timeout=120.0)
-    app = make_app(Path(a.data), mailbox=cfg)
+    app = make_app(Path(a.data), mailbox=cfg, **_storage(a))
     times, summary = [], ""
     profiler = None
     if a.profile:
@@ -318,6 +323,13 @@ def child_poll(a: argparse.Namespace) -> dict:
     return {"seconds": times[0], "times": times, "summary": summary, "rss_kib": vm_hwm_kib()}
 
 
+def _storage(a: argparse.Namespace) -> dict:
+    """make_app's [storage] override: the run's PostgreSQL database, else SQLite in the data dir."""
+    if not a.database_url:
+        return {}
+    return {"storage": {"data_dir": str(Path(a.data) / "data"), "database": a.database_url}}
+
+
 def child_seed(a: argparse.Namespace) -> dict:
     """Record every message of the folder as a finished poll would leave it: rows in
     messages and message_locations (flagged), the high-water UID, and the keyword
@@ -331,7 +343,7 @@ def child_seed(a: argparse.Namespace) -> dict:
 
     cfg = MailboxConfig(kind="imap", host=a.host, port=a.port, security="none", username=a.user,
                         password_env=a.password_env)
-    app = make_app(Path(a.data), mailbox=cfg)
+    app = make_app(Path(a.data), mailbox=cfg, **_storage(a))
     t0 = time.perf_counter()
     c = imapclient.IMAPClient(a.host, port=a.port, ssl=False, timeout=120)
     c.login(a.user, os.environ[a.password_env])
@@ -379,6 +391,8 @@ def main() -> None:
     p.add_argument("--user")
     p.add_argument("--password-env")
     p.add_argument("--data")
+    p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    p.add_argument("--database-url", help=argparse.SUPPRESS)
     a = p.parse_args()
 
     if a.child:
@@ -386,15 +400,28 @@ def main() -> None:
         print(json.dumps(fn(a)))
         return
 
-    from tests.servers import new_account, running_dovecot
+    from tests.servers import new_account, running_dovecot, running_postgres
 
     only = set(a.only.split(","))
     rows: list[tuple[str, str, str, str, str]] = []
     notes: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="mailbot-bench-intake-"))
     root.chmod(0o755)
+    stack = contextlib.ExitStack()
+    databases: dict[str, str] = {}
+    pg = stack.enter_context(running_postgres()) if a.database == "postgresql" else None
+
+    def db(name: str) -> list[str]:
+        """The child's --database-url: one PostgreSQL database per data dir (none on SQLite)."""
+        if pg is None:
+            return []
+        if name not in databases:
+            databases[name] = pg.create_database(f"bench_{name}")
+        return ["--database-url", databases[name]]
+
+    notes.append(f"records in {a.database}")
     try:
-        with running_dovecot(root / "dovecot") as server:
+        with stack, running_dovecot(root / "dovecot") as server:
             t0 = time.perf_counter()
             f = Factory()
             main_user = new_account(server)
@@ -423,7 +450,7 @@ def main() -> None:
 
             if "poll" in only:
                 extra = ["--profile", str(Path(a.profile).resolve())] if a.profile else []
-                r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"),
+                r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"), *db("poll"),
                                "--repeat", "1", *extra])
                 rows.append(("mailbot poll" + ratio(a.messages, r["seconds"]), f"{a.messages}",
                              f"{r['seconds']:.2f}", fmt_rate(a.messages, r["seconds"]),
@@ -440,7 +467,8 @@ def main() -> None:
                 msgs.insert(normal // 2, big)
                 fill_maildir(server, user.username, msgs)
                 warm(user)
-                r = run_child(["--child", "poll", *account_args(user), "--data", str(root / "big"), "--repeat", "1"])
+                r = run_child(["--child", "poll", *account_args(user), "--data", str(root / "big"), "--repeat", "1",
+                               *db("big")])
                 rows.append((f"poll with one {len(big) / 1e6:.0f} MB message", f"{len(msgs)}",
                              f"{r['seconds']:.2f}", fmt_rate(len(msgs), r["seconds"]), f"{r['rss_kib'] / 1024:.0f}"))
                 notes.append(f"big: {r['summary']}")
@@ -450,7 +478,7 @@ def main() -> None:
             if "empty" in only:
                 empty = new_account(server)
                 fill_maildir(server, empty.username, [])
-                r = run_child(["--child", "poll", *account_args(empty), "--data", str(root / "empty"),
+                r = run_child(["--child", "poll", *account_args(empty), "--data", str(root / "empty"), *db("empty"),
                                "--repeat", str(a.repeat)])
                 rows.append(("poll, empty folder (median)", "0", f"{statistics.median(r['times']) * 1000:.1f} ms",
                              "-", f"{r['rss_kib'] / 1024:.0f}"))
@@ -463,15 +491,17 @@ def main() -> None:
                 print(f"# {a.big_count} small messages written in {time.perf_counter() - t1:.1f} s", file=sys.stderr)
                 data = str(root / "full")
                 if a.seed == "fast":
-                    s = run_child(["--child", "seed", *account_args(full), "--data", data])
+                    s = run_child(["--child", "seed", *account_args(full), "--data", data, *db("full")])
                     notes.append(f"seeded {s['messages']} recorded messages by SQL in {s['seconds']:.1f} s")
                 else:
-                    s = run_child(["--child", "poll", *account_args(full), "--data", data, "--repeat", "1"])
+                    s = run_child(["--child", "poll", *account_args(full), "--data", data, "--repeat", "1",
+                                   *db("full")])
                     notes.append(f"seeded by one real poll in {s['seconds']:.1f} s "
                                  f"({fmt_rate(a.big_count, s['seconds'])} msg/s): {s['summary']}")
                     rows.append((f"poll of {a.big_count} small messages", f"{a.big_count}", f"{s['seconds']:.1f}",
                                  fmt_rate(a.big_count, s["seconds"]), f"{s['rss_kib'] / 1024:.0f}"))
-                r = run_child(["--child", "poll", *account_args(full), "--data", data, "--repeat", str(a.repeat)])
+                r = run_child(["--child", "poll", *account_args(full), "--data", data, "--repeat", str(a.repeat),
+                               *db("full")])
                 rows.append((f"poll, {a.big_count} recorded, none new (median)", "0",
                              f"{statistics.median(r['times']) * 1000:.1f} ms", "-", f"{r['rss_kib'] / 1024:.0f}"))
                 notes.append(f"nothing new: {r['summary']}")
