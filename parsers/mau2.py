@@ -214,14 +214,15 @@ def _header_blocks(blocks: list) -> list:
     title = next((i for i, b in enumerate(blocks[:2000]) if isinstance(b, str) and _is_title(b)), None)
     if title is None or title <= 12:
         return blocks[:40]
-    start = title
-    while start > 0 and title - start < 12:
+    start, seen = title, 0
+    while start > 0 and seen < 12:
         block = blocks[start - 1]
         if isinstance(block, Table) and len(block.rows) > 4:
             break
         if isinstance(block, str) and (len(block.split()) > 25 or re.fullmatch(r"mau \d+", fold(block))):
             break  # running text, or the "Mẫu 2" line above a form
         start -= 1
+        seen += bool(block.strip()) if isinstance(block, str) else 1  # blank lines are free
     return blocks[start:title]
 
 

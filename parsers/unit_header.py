@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from parsers.text import clean_line, fold, is_placeholder, one_line
 
 _PLACEHOLDER = re.compile(r"[.…_]{2,}|…")
-_MOTTO = ("cong hoa", "doc lap", "ngay ")
+# Lines that end the unit's lines: the motto, the date, the subject ("V/v …").
+_MOTTO = ("cong hoa", "doc lap", "ngay ", "v v ", "ve viec ")
 # What is left of a prefix line in the blank form: no name at all.
 _TEMPLATE_PLACES = {"", "xa", "phuong", "xaphuong", "thitran", "xathitran"}
 

@@ -12,6 +12,7 @@ from mailbot.units import Roster
 from parsers import parse
 from parsers.docx_grid import DocxContent, Table
 from parsers.mau1 import read_schedule
+from parsers.mau2 import read_report
 from parsers.model import ParseContext
 from parsers.unit_header import unit_from_header
 from parsers.formdef import load_formdef
@@ -59,6 +60,9 @@ def test_unit_named_in_the_header_cell(case):
     ([["UBND XÃ THỦY VÂN", "TRUNG TÂM HTCĐ", "Số: 5/BC-TTHTCĐ", "V/v báo cáo kết quả Tuần lễ"]],
      "TRUNG TÂM HTCĐ XÃ THỦY VÂN"),
     ([["HỘI KHUYẾN HỌC", "XÃ THỦY PHÙ", "TRUNG TÂM HTCĐ"]], "TRUNG TÂM HTCĐ XÃ THỦY PHÙ"),
+    # The subject line under the name, with no "Số:" between, is not part of the name.
+    ([["UBND XÃ THỦY VÂN", "TRUNG TÂM HTCĐ", "V/v báo cáo kết quả Tuần lễ"]], "TRUNG TÂM HTCĐ XÃ THỦY VÂN"),
+    ([["TRƯỜNG THCS PHÚ BÀI", "Về việc báo cáo kết quả"]], "TRƯỜNG THCS PHÚ BÀI"),
 ])
 def test_unit_from_header_groups(groups, expected):
     assert unit_from_header(groups, UNIT_CONF) == expected
@@ -101,3 +105,12 @@ def test_mau1_with_a_report_style_header_table(cell, expected):
     doc = read_schedule(DocxContent([header, "LỊCH HOẠT ĐỘNG", "Trung tâm HTCĐ xã phường/ Trường ……", schedule]),
                         load_formdef("mau1"), ParseContext())
     assert doc.unit_name == expected
+
+
+def test_a_header_far_above_the_title_is_still_read():
+    # Twenty empty lines between the header table and the title (units press Enter to push it down).
+    header = Table([["UBND XÃ THỦY VÂN\nTRUNG TÂM HTCĐ\nSố: 5/BC-TTHTCĐ", "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM"]],
+                   [[(0, 0), (0, 1)]])
+    doc = read_report(DocxContent([header, *[""] * 20, "BÁO CÁO KẾT QUẢ TỔ CHỨC TUẦN LỄ", "NĂM 2017"]),
+                      load_formdef("mau2"), ParseContext())
+    assert (doc.unit_name, doc.report_number) == ("TRUNG TÂM HTCĐ XÃ THỦY VÂN", "5/BC-TTHTCĐ")
