@@ -499,7 +499,7 @@ def ocr_confident(doc: Document) -> bool:
 
 
 def rejection_reason(doc: Document) -> str:
-    """A rejected document's reason: the code of its first problem (CONTRACT.md), e.g. corrupt_file."""
+    """A rejected document's reason: the code of its first problem (the contract's reason), e.g. corrupt_file."""
     return doc.problems[0].code if doc.problems else "not_a_form"
 
 
