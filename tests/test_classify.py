@@ -101,6 +101,8 @@ def test_the_form_filled_in_the_plan_is_the_submission():
         == ("mau2", "")
     assert decide(DocxContent([*PLAN, "LỊCH HOẠT ĐỘNG", MAU1_TABLE, "BÁO CÁO KẾT QUẢ", BLANK_MAU2]), FORMS) \
         == ("mau1", "")
+    # A unit's own file with its schedule filled and the report still blank, before the week.
+    assert decide(DocxContent(["LỊCH HOẠT ĐỘNG", MAU1_TABLE, "BÁO CÁO KẾT QUẢ", BLANK_MAU2]), FORMS) == ("mau1", "")
 
 
 def test_a_blank_form_alone_or_quoting_the_plan_stays_that_form():
