@@ -192,6 +192,8 @@ class SmtpConfig:
             raise _problem(key, f"thiếu khoá bắt buộc (với kind = \"{self.kind}\")")
         if self.kind == "smtp":
             _check_security(self.security, self.host)
+            if (self.oauth2_token_env or self.oauth2_token_command) and not self.username:
+                raise _problem("username", "thiếu khoá bắt buộc khi đăng nhập bằng OAuth2")
         return self
 
 

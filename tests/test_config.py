@@ -86,6 +86,8 @@ def test_every_command_stops_on_a_typo(tmp_path, command):
     ('from = "Phòng GD&ĐT thị xã Hương Thủy <pgd.example@gmail.com>"\n', "", "`smtp.from`: thiếu khoá bắt buộc"),
     ('name = "Tuần lễ hưởng ứng học tập suốt đời năm 2017"\n', "", "`campaign.name`: thiếu khoá bắt buộc"),
     ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi"', "`campaign.timezone`: không có múi giờ"),
+    ('username = "pgd.example@gmail.com"\npassword_env = "MAILBOT_SMTP_PASSWORD"',
+     'oauth2_token_command = "gmail-token"', "`smtp.username`: thiếu khoá bắt buộc khi đăng nhập bằng OAuth2"),
     ("week_end = 2017-10-08", "week_end = 2017-09-01", "`campaign.week_end`: trước week_start"),
     ('emails = ["thcsphubai@example.org"]', 'emails = ["thcsphubai"]', "`units[1].emails`: 'thcsphubai' không phải địa chỉ"),
     ('id = "thcs-phu-bai"', 'id = "THCS Phú Bài"', "`units[1].id`: chỉ gồm chữ thường"),
