@@ -677,6 +677,9 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
         photos = conn.execute(sa.select(sa.func.count()).select_from(st.photos)
                               .where(st.photos.c.message_pk == r.id)).scalar()
         items = [f"{_label(app, s.form)}: {STATUS_TEXT.get(s.status, s.status)}" for s in subs]
+        items += [f"bản có chữ ký «{a.filename}» (lưu kèm tệp Word)" for a in conn.execute(
+            sa.select(st.attachments.c.filename).where(st.attachments.c.message_pk == r.id,
+                                                       st.attachments.c.role == "signed_copy"))]
         if photos:
             items.append(f"{photos} ảnh")
         arrivals.append(dict(at=st.from_iso(r.received_at).astimezone(tz), sender=who(r.unit_id, r.from_addr),

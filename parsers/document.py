@@ -132,9 +132,9 @@ def _read_pdf(data: bytes, ctx: ParseContext) -> DocxContent | Document:
 def _read_picture(data: bytes, ctx: ParseContext) -> DocxContent | Document:
     """A photo or scan of a printed page; an ordinary photo is turned away before any OCR."""
     ocr = importlib.import_module("parsers.ocr")
-    img = ocr.load(data)
-    if not ocr.looks_like_page(img):
+    if not ocr.glance(data):
         return failed("not_a_page")
+    img = ocr.load(data)
     if not ctx.ocr or not ocr.available():
         return failed("scanned_pdf")
     return ocr.read_pictures([img], ctx.ocr_page_timeout)
