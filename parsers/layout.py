@@ -219,12 +219,13 @@ def grid(ruled: Ruled, words: list[Word], space: float) -> tuple[Table, list[lis
 
 def _cell_metrics(cells: list, space: float) -> tuple[float, float]:
     """A table's paragraph pitch and the usual offset of a cell's first line below its top edge."""
-    steps, offsets, sizes = [], [], []
+    steps, offsets, sizes, gaps = [], [], [], []
     for (x0, y0, x1, y1), lines in cells:
         if not lines:
             continue
         offsets.append(lines[0].top - y0)
         sizes.append(lines[0].size)
+        gaps += [b.top - a.top for a, b in zip(lines, lines[1:])]
         for a, b in zip(lines, lines[1:]):
             first = b.words[0]
             if (a.x1 - a.x0) + space + (first.x1 - first.x0) <= x1 - x0 - 2 * _CELL_PAD - 1.0:
@@ -232,6 +233,9 @@ def _cell_metrics(cells: list, space: float) -> tuple[float, float]:
     size = statistics.median(sizes) if sizes else 12.0
     usual = [s for s in steps if s < 2.6 * size]
     pitch = statistics.median(usual) if usual else 1.2 * size
+    closest = [g for g in gaps if 0.5 * size < g < 2.6 * size]
+    if closest:  # never less than the usual spacing of lines: wrapped lines are no empty paragraphs
+        pitch = max(pitch, statistics.median(closest))
     offset = min(offsets) if offsets else 0.0
     return pitch, offset
 
