@@ -149,24 +149,33 @@ def _base_font(name: str) -> str:
 
 # Letters only Unicode Vietnamese has.
 _UNICODE_VIETNAMESE = re.compile("[\u0102\u0103\u0110\u0111\u01a0\u01a1\u01af\u01b0\u0300-\u036f\u1ea0-\u1ef9]")
-# Characters TCVN3 text is full of and Unicode Vietnamese never uses.
-_TCVN3_ONLY = re.compile("[\u00a1-\u00bf\u00c6\u00c7\u00c8\u00cb\u00ce\u00cf\u00d0\u00d1\u00d6\u00d7\u00d8"
-                         "\u00dc\u00de\u00df\u00e4\u00e5\u00e6\u00e7\u00eb\u00ee\u00ef\u00f1\u00f6\u00f7"
-                         "\u00f8\u00fb\u00fc\u00fe]")
+# Symbols TCVN3 text is full of (its a, ă, â, đ… with tones) and no other text uses.
+_TCVN3_SYMBOLS = re.compile("[\u00a1-\u00bf]")
+# Latin-1 letters no Vietnamese word has in Unicode, which both TCVN3 and VNI use
+# (VNI's marks after a vowel: "ø" grave, "ï" dot, "û" hook; "ñ" đ, "ö" ư).
+_LEGACY_LETTERS = re.compile("[\u00c4-\u00c7\u00cb\u00ce\u00cf\u00d1\u00d6\u00d8\u00db\u00dc"
+                             "\u00e4-\u00e7\u00eb\u00ee\u00ef\u00f1\u00f6\u00f8\u00fb\u00fc]")
 
 
 def legacy_encoding_of(text: str) -> str | None:
-    """"tcvn3" when text in a substituted font reads as TCVN3 glyph codes, else None.
+    """"tcvn3" or "vni" when text in a substituted font reads as legacy glyph codes, else None.
 
     Vietnamese in Unicode uses letters outside Latin-1 (ư, ơ, đ, ạ…); TCVN3
-    text written in Latin-1 uses symbols (µ ¸ ¹ «) no Vietnamese word has.
+    text written in Latin-1 uses symbols (µ ¸ ¹ «) no Vietnamese word has,
+    VNI text letters such as ø ï ñ ö after its vowels and no such symbols.
     """
     if not text:
         return None
-    if len(_UNICODE_VIETNAMESE.findall(text)) * 4 > len(_TCVN3_ONLY.findall(text)):
+    symbols = len(_TCVN3_SYMBOLS.findall(text))
+    letters = len(_LEGACY_LETTERS.findall(text))
+    if len(_UNICODE_VIETNAMESE.findall(text)) * 4 > symbols + letters:
         return None
-    letters = sum(ch.isalpha() for ch in text)
-    return "tcvn3" if len(_TCVN3_ONLY.findall(text)) >= max(2, letters // 40) else None
+    enough = max(2, sum(ch.isalpha() for ch in text) // 40)
+    if symbols >= enough:
+        return "tcvn3"
+    if letters >= enough and symbols * 10 <= letters:
+        return "vni"
+    return None
 
 
 # ------------------------------------------------------------------ the lost "ư"

@@ -51,12 +51,12 @@ MAU2_VARIANTS: list[dict] = [
     {"extra_column": True}, {"reorder": True}, {"unaccented": True}, {"upper": True},
     {"header_as_paragraphs": True}, {"superior": "UBND THỊ XÃ HƯƠNG THỦY"},
     {"font": "tcvn3", "merged": True, "tcvn3_via": "run"}, {"no_note_column": True},
-    {"notes": {"to_roi": "Phát tại các thôn", "hoi_thao": "Tổ chức tại nhà văn hóa"}},
+    {"notes": {"to_roi": "Phát tại các thôn", "hoi_thao": "Tổ chức tại nhà văn hóa"}}, {"font": "vni"},
 ]
 MAU1_VARIANTS: list[dict] = [
     {}, {"merged": True}, {"font": "tcvn3"}, {"split_at": 4}, {"extra_column": True},
     {"column_order": ["STT", "Ngày", "Giờ", "Nội dung", "Địa điểm", "Ghi chú"]}, {"no_stt": True},
-    {"repeat_header": 3}, {"unaccented": True},
+    {"repeat_header": 3}, {"unaccented": True}, {"font": "vni", "merged": True},
 ]
 
 

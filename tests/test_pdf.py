@@ -95,6 +95,8 @@ def test_broken_pdf_is_a_clear_problem(data):
 def test_legacy_encoding_is_recognised_by_text():
     tcvn3 = encode("Báo cáo kết quả tổ chức tuần lễ học tập suốt đời", "tcvn3")
     assert pdf.legacy_encoding_of(tcvn3) == "tcvn3"
+    vni = encode("Báo cáo kết quả tổ chức tuần lễ học tập suốt đời của trường", "vni")
+    assert pdf.legacy_encoding_of(vni) == "vni"
     assert pdf.legacy_encoding_of("Báo cáo kết quả tổ chức tuần lễ học tập suốt đời") is None
     assert pdf.legacy_encoding_of("Report 2017, page 1") is None
 
