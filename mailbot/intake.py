@@ -441,7 +441,10 @@ def sender_verdict(app: App, parsed: ParsedMessage | None) -> str | None:
     """What our own receiving server says of the sender: "pass", "fail", or None (unknown, or not configured)."""
     if parsed is None:
         return None
-    return sender_authentication(parsed.envelope.auth_results, app.config.mailbox.authserv_id)
+    env = parsed.envelope
+    if env.from_ambiguous and env.from_addr:
+        return "fail"  # parsers disagree on who wrote it: never credited, with or without authserv_id
+    return sender_authentication(env.auth_results, app.config.mailbox.authserv_id, env.from_addr)
 
 
 def sender_unit(app: App, roster: Roster, parsed: ParsedMessage):

@@ -54,7 +54,8 @@ class Envelope:
     automatic: str | None  # why no receipt may be sent, or None
     spoofing: str | None  # failed authentication checks, or None
     body_text: str  # plain text, at most BODY_TEXT_MAX characters
-    auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
+    auth_results: tuple[str, ...] = ()  # Authentication-Results values as written (not decoded), topmost first
+    from_ambiguous: bool = False  # From is not exactly one plain mailbox: never credited to a roster unit
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ _MSGID = re.compile(r"<[^<>\s]+>")
 
 def _envelope(mp: mailparser.MailParser | None, msg: email.message.Message, own: tuple[str, ...]) -> Envelope:
     headers = header_map(msg)
-    from_name, from_addr = _first_address(_first(msg.get_all("from")))
+    from_values = msg.get_all("from") or []
+    from_name, from_addr = _first_address(_first(from_values))
+    from_ambiguous = len(from_values) != 1 or _single_mailbox(from_values[0]) != from_addr
     to = tuple(a for v in msg.get_all("to") or [] for _, a in addresses(v) if a)
     return_path = None
     if "return-path" in headers:
@@ -158,7 +161,7 @@ def _envelope(mp: mailparser.MailParser | None, msg: email.message.Message, own:
         bare = (m.group(1) if m else rp).strip()
         return_path = "" if not bare else clean_address(bare)
     refs = tuple(r for r in map(clean_msgid, _MSGID.findall(_text(headers.get("references", "")))) if r)
-    auth_results = tuple(header_text(v, limit=2000) for v in msg.get_all("authentication-results") or [])
+    auth_results = tuple(_raw_header_value(v) for v in msg.get_all("authentication-results") or [])
     return Envelope(
         message_id=_msgid(headers.get("message-id")),
         from_addr=from_addr,
@@ -173,6 +176,7 @@ def _envelope(mp: mailparser.MailParser | None, msg: email.message.Message, own:
         spoofing=spoofing_signal(auth_results),
         body_text=_body_text(mp) if mp is not None else "",
         auth_results=auth_results,
+        from_ambiguous=from_ambiguous,
     )
 
 
@@ -306,6 +310,24 @@ def _first_address(value: object) -> tuple[str, str | None]:
 
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_PLAIN_ADDR = r"[^\s<>()\[\],;:\"\\@]+@[^\s<>()\[\],;:\"\\@]+"
+# `addr`, or `[name] <addr>` where the name is one quoted string or words without @ < > , ; : " \
+_SINGLE_MAILBOX = re.compile(rf'\s*(?:({_PLAIN_ADDR})|(?:"(?:[^"\\]|\\.)*"|[^<>@,;:"\\]*)\s*<({_PLAIN_ADDR})>)\s*')
+
+
+def _single_mailbox(value: object) -> str | None:
+    """The cleaned address when an address header is exactly one plain mailbox, else None.
+
+    Mail parsers disagree on `unit@x <attacker@y>`, `<unit@x>attacker@y`,
+    `group: unit@x;, attacker@y` or `unit@x"@y`: which address a reader
+    sees depends on the parser, so such a header names nobody we may credit.
+    """
+    if value is None:
+        return None
+    raw = _text(value) if isinstance(value, email.header.Header) else str(value)
+    raw = _ENCODED_WORD.sub("word", re.sub(r"\r?\n[ \t]*", " ", raw))
+    m = _SINGLE_MAILBOX.fullmatch(raw)
+    return clean_address(m.group(1) or m.group(2)) if m else None
 
 
 def addresses(value: object) -> list[tuple[str, str | None]]:
@@ -401,12 +423,16 @@ def spoofing_signal(auth_results: list | tuple, authserv_id: str | None = None) 
         trusted = trusted_results(auth_results, authserv_id)
         if trusted is None:
             return None
-        failed = [f"{m}={r}" for m in ("dmarc", "spf", "dkim") for r in trusted.get(m, ())[:1]
-                  if r in ("fail", "softfail")]
+        failed = []
+        for r in trusted:
+            key = f"{r.method}={r.result}"
+            if r.method in ("dmarc", "spf", "dkim") and r.result in ("fail", "softfail", "malformed") \
+                    and key not in failed:
+                failed.append(key)
         return ", ".join(failed) or None
     failed: list[str] = []
     for value in auth_results:
-        for method in _AUTH_FAIL.findall(_text(value)):
+        for method in _AUTH_FAIL.findall(_raw_header_value(value)):
             key = f"{method.lower()}=fail"
             if key not in failed:
                 failed.append(key)
@@ -415,83 +441,169 @@ def spoofing_signal(auth_results: list | tuple, authserv_id: str | None = None) 
 
 # ---------------------------------------------------------------- sender authentication (RFC 8601)
 
-def parse_authentication_results(value: str) -> tuple[str, dict[str, tuple[str, ...]]]:
-    """(authserv-id, method → results in order) of one Authentication-Results value.
+AUTH_RESULTS_MAX = 65536  # a longer trusted header is not read: its verdict is "fail", never "pass"
+
+
+def _raw_header_value(value: object) -> str:
+    """A header value exactly as written (never RFC 2047 decoded), unfolded, controls as spaces, capped.
+
+    Authentication-Results values are not encoded words (RFC 8601): decoding
+    them would let a sender's text (an envelope address the server echoes)
+    spell `;dmarc=pass`. One character past the cap is kept so a cut value is
+    recognisable.
+    """
+    text = value if isinstance(value, str) else str(value)
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                   for ch in text[: AUTH_RESULTS_MAX + 1])
+    return text
+
+
+@dataclass(frozen=True)
+class ResInfo:
+    method: str  # lowercased, version dropped
+    result: str  # lowercased
+    props: dict  # "ptype.property" (lowercased) -> value as written (quotes removed)
+
+
+def parse_authentication_results(value: str) -> tuple[str, tuple[ResInfo, ...]]:
+    """(authserv-id, each `method=result` with its properties) of one Authentication-Results value.
 
     A small parser rather than the `authres` package: its last release (2019)
     rejects the UTF-8 addresses (RFC 6532) servers write for SMTPUTF8 senders.
-    Comments and quoted strings are skipped; only `method[/version]=result` of
-    each resinfo is read, which is all the verdict needs.
+    Comments are removed, quoted strings are kept whole (a `;` or `=` inside
+    one is text), nothing is RFC 2047 decoded. A resinfo that does not read as
+    `method[/version]=result *(name=value)` is kept with the result
+    "malformed", which never counts as a pass.
     """
-    text, depth, quoted, escaped = [], 0, False, False
-    for ch in value:
-        if escaped:
-            escaped = False
-            if not depth:
-                text.append("x")
-            continue
-        if ch == "\\" and (quoted or depth):
-            escaped = True
-        elif quoted:
-            if ch == '"':
-                quoted = False
-            text.append("x")
+    out, quoted_strings, depth, i = [], [], 0, 0
+    while i < len(value):
+        ch = value[i]
+        if depth:
+            if ch == "\\":
+                i += 1
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if not depth:
+                    out.append(" ")
         elif ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-        elif depth:
-            continue
+            depth = 1
         elif ch == '"':
-            quoted = True
-            text.append("x")
+            j, text = i + 1, []
+            while j < len(value) and value[j] != '"':
+                if value[j] == "\\" and j + 1 < len(value):
+                    j += 1
+                text.append(value[j])
+                j += 1
+            quoted_strings.append("".join(text))
+            out.append(f"\x00{len(quoted_strings) - 1}\x00")
+            i = j
         else:
-            text.append(ch)
-    head, *resinfos = "".join(text).split(";")
-    authserv_id = (head.split() or [""])[0].strip().lower()
-    results: dict[str, list[str]] = {}
-    for info in resinfos:
-        m = re.match(r"\s*([a-z0-9][a-z0-9_.-]*)(?:\s*/\s*\d+)?\s*=\s*([a-z0-9_-]+)", info, re.I)
-        if m:
-            results.setdefault(m.group(1).lower(), []).append(m.group(2).lower())
-    return authserv_id, {k: tuple(v) for k, v in results.items()}
+            out.append(ch)
+        i += 1
+
+    def unquote(text: str) -> str:
+        return re.sub(r"\x00(\d+)\x00", lambda m: quoted_strings[int(m.group(1))], text)
+
+    head, *segments = "".join(out).split(";")
+    authserv_id = unquote((head.split() or [""])[0]).strip().lower()
+    infos = []
+    for seg in segments:
+        seg = re.sub(r"\s*/\s*", "/", re.sub(r"\s*=\s*", "=", seg.strip(), count=1))
+        tokens = seg.split()
+        if not tokens or tokens == ["none"]:
+            continue
+        m = re.fullmatch(r"([a-z0-9][a-z0-9_.-]*)(?:/\d+)?=([a-z0-9_-]+)", tokens[0], re.I)
+        if not m:
+            infos.append(ResInfo(tokens[0].split("=")[0].split("/")[0].lower(), "malformed", {}))
+            continue
+        method, result, props = m.group(1).lower(), m.group(2).lower(), {}
+        rest = " ".join(tokens[1:])
+        rest = re.sub(r"([a-z0-9_.-]+)\s*=\s*", r"\1=", rest, flags=re.I)  # "header.from = x"
+        for token in rest.split():
+            name, eq, val = token.partition("=")
+            if not eq or not name:
+                result = "malformed"
+                continue
+            props.setdefault(name.lower(), unquote(val))
+        infos.append(ResInfo(method, result, props))
+    return authserv_id, tuple(infos)
 
 
-def trusted_results(values: list | tuple, authserv_id: str) -> dict[str, tuple[str, ...]] | None:
+def _trusted_value(values: list | tuple, authserv_id: str) -> tuple[str, tuple[ResInfo, ...]] | None:
+    """(raw value, results) of the topmost Authentication-Results written by our own server, or None."""
+    want = authserv_id.strip().lower()
+    for value in values:
+        raw = _raw_header_value(value)
+        found, results = parse_authentication_results(raw[:AUTH_RESULTS_MAX])
+        if found == want:
+            return raw, results
+    return None
+
+
+def trusted_results(values: list | tuple, authserv_id: str) -> tuple[ResInfo, ...] | None:
     """The results of the topmost Authentication-Results written by our own server, or None.
 
     Our receiving server (`mailbox.authserv_id`) adds its header on top of the
     message; anything below it, or with another authserv-id, is the sender's
     text (RFC 8601 section 5) and is never believed.
     """
-    want = authserv_id.strip().lower()
-    for value in values:
-        found, results = parse_authentication_results(_text(value))
-        if found == want:
-            return results
-    return None
+    found = _trusted_value(values, authserv_id)
+    return None if found is None else found[1]
 
 
-def sender_authentication(values: list | tuple, authserv_id: str | None) -> str | None:
-    """"pass", "fail", or None (not configured, no trusted header, or no clear answer).
+def _domain(value: str | None) -> str:
+    value = (value or "").strip().strip("<>").lower()
+    return value.rsplit("@", 1)[-1].strip().rstrip(".")
 
-    "fail": DMARC failed; or, with no DMARC result, SPF failed (fail or
-    softfail) and no DKIM signature passed.
+
+def sender_authentication(values: list | tuple, authserv_id: str | None, from_addr: str | None = None) -> str | None:
+    """"pass", "fail", or None (not configured, no trusted header, or no clear answer) for `from_addr`.
+
+    A pass counts only when it is about the From domain we credit (DMARC
+    alignment, exact domain): dmarc `header.from`, dkim `header.d`/`header.i`,
+    spf `smtp.mailfrom`. A fail of a method beats any pass of the same method
+    (conflicting results are a fail). "fail": DMARC failed; or a pass exists
+    but none is about our From domain; or SPF failed (fail or softfail) and no
+    aligned DKIM signature passed; or the header is longer than
+    AUTH_RESULTS_MAX (what was cut off could have been a fail).
     """
     if not authserv_id:
         return None
-    r = trusted_results(values, authserv_id)
-    if r is None:
+    found = _trusted_value(values, authserv_id)
+    if found is None:
         return None
-    dmarc = r.get("dmarc", ())
-    if "pass" in dmarc:
-        return "pass"
-    if "fail" in dmarc:
+    raw, infos = found
+    if len(raw) > AUTH_RESULTS_MAX:
         return "fail"
-    if "pass" in r.get("dkim", ()) or "pass" in r.get("spf", ()):
+    domain = _domain(from_addr)
+
+    def of(method: str) -> list[ResInfo]:
+        return [r for r in infos if r.method == method]
+
+    def aligned(r: ResInfo) -> bool:
+        if not domain:
+            return False
+        keys = {"dmarc": ("header.from",), "dkim": ("header.d", "header.i"), "spf": ("smtp.mailfrom",)}[r.method]
+        return any(_domain(r.props.get(k)) == domain for k in keys if r.props.get(k))
+
+    dmarc = of("dmarc")
+    if any(r.result in ("fail", "malformed") for r in dmarc):
+        return "fail"
+    if any(r.result == "pass" for r in dmarc):
+        return "pass" if all(aligned(r) for r in dmarc if r.result == "pass") else "fail"
+    dkim = [r for r in of("dkim") if aligned(r)]
+    spf = of("spf")
+    dkim_pass = any(r.result == "pass" for r in dkim) and not any(r.result in ("fail", "malformed") for r in dkim)
+    spf_aligned = [r for r in spf if aligned(r)]
+    spf_pass = (any(r.result == "pass" for r in spf_aligned)
+                and not any(r.result in ("fail", "softfail", "malformed") for r in spf))
+    if dkim_pass or spf_pass:
         return "pass"
-    spf = r.get("spf", ())
-    if spf and all(x in ("fail", "softfail") for x in spf):
+    if any(r.result == "pass" for r in infos if r.method in ("dkim", "spf")):
+        return "fail"  # it passed for someone else's domain
+    if spf and all(r.result in ("fail", "softfail") for r in spf):
         return "fail"
     return None
 

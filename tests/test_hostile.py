@@ -348,14 +348,15 @@ def test_only_the_topmost_header_of_our_server_counts(tmp_path, smtp_server):
     """A PASS the sender wrote below our server's FAIL, or a PASS of another server, changes nothing."""
     from mailbot.message import sender_authentication
 
-    assert sender_authentication([FAIL, PASS], SERVER) == "fail"
-    assert sender_authentication([PASS, FAIL], SERVER) == "pass"
-    assert sender_authentication(["other.example; dmarc=pass", FAIL], SERVER) == "fail"
-    assert sender_authentication([f"{SERVER}; spf=softfail smtp.mailfrom=x"], SERVER) == "fail"  # no DKIM pass
-    assert sender_authentication([f"{SERVER}; spf=fail; dkim=pass header.d=x"], SERVER) == "pass"
-    assert sender_authentication([f"{SERVER}; spf=none"], SERVER) is None
-    assert sender_authentication([f"(dmarc=pass) {SERVER.upper()} 1; dmarc=fail (x; dmarc=pass)"], SERVER) == "fail"
-    assert sender_authentication(["other.example; dmarc=fail"], SERVER) is None
+    a = PHU_BAI
+    assert sender_authentication([FAIL, PASS], SERVER, a) == "fail"
+    assert sender_authentication([PASS, FAIL], SERVER, a) == "pass"
+    assert sender_authentication(["other.example; dmarc=pass", FAIL], SERVER, a) == "fail"
+    assert sender_authentication([f"{SERVER}; spf=softfail smtp.mailfrom=x"], SERVER, a) == "fail"  # no DKIM pass
+    assert sender_authentication([f"{SERVER}; spf=fail; dkim=pass header.d=example.org"], SERVER, a) == "pass"
+    assert sender_authentication([f"{SERVER}; spf=none"], SERVER, a) is None
+    assert sender_authentication([f"(dmarc=pass) {SERVER.upper()} 1; dmarc=fail (x; dmarc=pass)"], SERVER, a) == "fail"
+    assert sender_authentication(["other.example; dmarc=fail"], SERVER, a) is None
     assert sender_authentication([FAIL], None) is None
 
 
@@ -388,7 +389,7 @@ def test_no_receipt_to_a_stranger_whose_authentication_fails(tmp_path, smtp_serv
         stranger_mail(2, fail.replace("dmarc=fail (p=NONE)", "dmarc=none")),  # no DMARC: SPF fails, no DKIM
         as_received(fail, raw_mail([("Authentication-Results", PASS), ("From", "stranger3@example.net"),
                                     ("Subject", "x"), ("Message-ID", "<s3@example.net>")])),
-        stranger_mail(4, PASS),
+        stranger_mail(4, PASS.replace("example.org", "example.net")),  # a pass about its own domain
         as_received(FAIL, report_mail(PHU_BAI, 5, mau2())),  # a unit is told, whatever the result
     ])
     app = authenticated_app(tmp_path, smtp_server)
