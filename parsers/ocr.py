@@ -127,7 +127,7 @@ def prepare(img: Image.Image) -> PageImage:
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
     rgb = np.asarray(img, dtype=np.int16)
     gray = rgb.max(axis=2)  # red seal and blue signature become light; black print stays dark
-    ink = (gray - rgb.min(axis=2) > 45) & (gray > 100)  # coloured and not dark: seal or pen, not print
+    ink = (gray - rgb.min(axis=2) > 45) & (gray > 150)  # coloured and light: seal or pen, not print under it
     gray = np.where(ink, 255, gray).astype(np.uint8)
     cut = _otsu(gray)
     gray = np.where(gray > cut, 255, gray).astype(np.uint8)  # paper, grain and faint ink edges become white
