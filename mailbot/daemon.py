@@ -69,7 +69,7 @@ def run(app: App, verbose: bool = False) -> None:
         due = outbox.retry_now(app)  # a restart is a natural moment to retry what waits for its backoff
         if due:
             log.info("%d queued message(s) will be sent now", due)
-        Daemon(app, verbose).run()
+        Daemon(app, verbose, lock).run()
     finally:
         lock.close()  # closing the descriptor releases the flock
 
@@ -107,13 +107,15 @@ def _moving_clock(app: App) -> None:
 class Daemon:
     """The threads of one `mailbot run` and the flag that stops them."""
 
-    def __init__(self, app: App, verbose: bool = False):
+    def __init__(self, app: App, verbose: bool = False, lock: lockmod.Held | None = None):
         if not verbose:
             # Without -v, a quiet day leaves a quiet log: the mailbox's "opened …" line
             # comes at every poll, APScheduler's "Adding job" at every start.
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
             logging.getLogger("mailbot.mailbox").setLevel(logging.WARNING)
         self.app = app
+        self.lock = lock
+        self.lock_lost = False
         self.stop = threading.Event()
         self.health = MailboxHealth(app)
         self.scheduler = self._make_scheduler()
@@ -144,9 +146,27 @@ class Daemon:
                 log.warning("the intake did not finish within %d s; leaving it (the next start completes it)",
                             STOP_JOIN)
             log.info("mailbot stopped")
+            if self.lock_lost:
+                raise RuntimeError("mất khóa trên cơ sở dữ liệu (máy chủ PostgreSQL khởi động lại hoặc mất kết nối); "
+                                   "mailbot dừng để được khởi động lại và nhận khóa lại")
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+    def still_ours(self) -> bool:
+        """Whether this daemon still holds the lock; if not, it stops (no fetching, no sending).
+
+        On PostgreSQL the lock lives in one database session: a server restart or a
+        network cut ends it, and another machine's mailbot may take it meanwhile.
+        """
+        if self.lock is None or not self.lock.lost():
+            return True
+        if not self.lock_lost:
+            log.error("the database session holding the lock ended (server restart, network cut); "
+                      "stopping: another mailbot may hold the lock now")
+            self.lock_lost = True
+        self.stop.set()
+        return False
 
     def _on_signal(self, signum: int, _frame) -> None:
         if not self.stop.is_set():
@@ -161,18 +181,18 @@ class Daemon:
         scheduler = BackgroundScheduler(timezone=tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
         start = dt.datetime.now(tz)
-        scheduler.add_job(_Job("deliver", jobs.deliver, self.app), IntervalTrigger(seconds=DELIVER_SECONDS),
+        scheduler.add_job(_Job("deliver", jobs.deliver, self.app, self.still_ours), IntervalTrigger(seconds=DELIVER_SECONDS),
                           id="deliver", replace_existing=True, next_run_time=start)
         # One reminder job per distinct send_at; jobs.remind covers every form due at that moment.
         times = sorted({f.send_at for f in cfg.campaign.forms})
         for i, t in enumerate(times):
-            scheduler.add_job(_Job("remind", jobs.remind, self.app), CronTrigger(hour=t.hour, minute=t.minute),
+            scheduler.add_job(_Job("remind", jobs.remind, self.app, self.still_ours), CronTrigger(hour=t.hour, minute=t.minute),
                               id=f"remind-{t:%H%M}", replace_existing=True,
                               # Catch up once at start (reminders missed while stopped).
                               **({"next_run_time": start} if i == 0 else {}))
         d = cfg.digest.send_at
         catch_up = notices.digest_due(self.app)  # today's hour has passed and it was not sent
-        scheduler.add_job(_Job("digest", jobs.digest, self.app), CronTrigger(hour=d.hour, minute=d.minute),
+        scheduler.add_job(_Job("digest", jobs.digest, self.app, self.still_ours), CronTrigger(hour=d.hour, minute=d.minute),
                           id="digest", replace_existing=True, **({"next_run_time": start} if catch_up else {}))
         return scheduler
 
@@ -205,7 +225,7 @@ class Daemon:
 
     def _poll(self, box: Mailbox) -> None:
         with intake_lock:
-            if self.stop.is_set():
+            if self.stop.is_set() or not self.still_ours():
                 return
             result = jobs.poll_once(self.app, box, stop=self.stop.is_set)
         if not result.did_something:
@@ -217,11 +237,14 @@ class Daemon:
 class _Job:
     """A scheduled job: logs a failure once (not every 30 s) and the recovery."""
 
-    def __init__(self, name: str, func: Callable[[App], "jobs.JobResult"], app: App):
-        self.name, self.func, self.app = name, func, app
+    def __init__(self, name: str, func: Callable[[App], "jobs.JobResult"], app: App,
+                 allowed: Callable[[], bool] = lambda: True):
+        self.name, self.func, self.app, self.allowed = name, func, app, allowed
         self.failing: str | None = None
 
     def __call__(self) -> None:
+        if not self.allowed():  # the lock is gone: the daemon is stopping
+            return
         try:
             result = self.func(self.app)
         except Exception as exc:  # noqa: BLE001 - a failing job must not kill the scheduler

@@ -110,6 +110,18 @@ class Held:
                 self.db = None
         self.file.close()
 
+    def lost(self) -> bool:
+        """Whether the database lock is gone with its session (a server restart, a network cut)."""
+        if self.db is None:
+            return False
+        try:
+            return not self.db.execute(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
+                "AND classid = :hi AND objid = :lo AND objsubid = 1"),
+                {"hi": ADVISORY_KEY >> 32, "lo": ADVISORY_KEY & 0xFFFFFFFF}).scalar()
+        except sa.exc.SQLAlchemyError:
+            return True
+
     def __enter__(self) -> "Held":
         return self
 

@@ -187,3 +187,41 @@ def test_long_received_headers_are_recorded_on_every_database(tmp_path):
         assert rows[1].automatic.startswith("auto-submitted: auto-replied-xxx")
     finally:
         app.close()
+
+
+def test_a_daemon_whose_database_lock_ends_stops_so_that_it_is_restarted(
+        tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer, postgres: PostgresServer):
+    """A server restart or a network cut ends the lock's session; another machine may take the lock."""
+    from tests.test_daemon import Daemon, wait_until
+
+    url = new_database(postgres)
+    config = write_config(tmp_path / "mailbot.toml", account=imap_account, smtp=smtp_server,
+                          data_dir=tmp_path / "data", database=url, poll_seconds=5)
+    d = Daemon(config, tmp_path / "daemon.log")
+    try:
+        wait_until(lambda: "mailbot running" in d.log and _polls(url), 60, "the first poll", d)
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                ended = conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name LIKE 'mailbot lock%' AND datname = current_database()")).all()
+        finally:
+            engine.dispose()
+        assert len(ended) == 1
+        assert d.proc.wait(30) == 1, d.log
+        assert "the database session holding the lock ended" in d.log
+        assert "mất khóa trên cơ sở dữ liệu" in d.log  # the one line staff read on stderr
+    finally:
+        d.close()
+
+
+def _polls(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM runs WHERE job = 'poll' AND ok")).scalar()
+    except sa.exc.DBAPIError:
+        return 0
+    finally:
+        engine.dispose()
