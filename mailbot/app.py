@@ -70,7 +70,10 @@ def parse_context(config: Config) -> ParseContext:
     return ParseContext(year=c.week_start.year, week_start=c.week_start, week_end=c.week_end,
                         forms=c.form_ids, definitions=tuple((f.id, f.definition) for f in c.forms if f.definition),
                         convert_timeout=config.limits.convert_timeout,
-                        max_bytes=config.limits.max_attachment_bytes)
+                        max_bytes=config.limits.max_attachment_bytes,
+                        max_cells=config.limits.doc_max_cells,
+                        max_paragraphs=config.limits.doc_max_paragraphs,
+                        max_chars=config.limits.doc_max_chars)
 
 
 PRIVATE_DIR = 0o700  # the records and the archive hold units' mail: the service user's alone

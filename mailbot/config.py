@@ -351,6 +351,12 @@ class LimitsConfig:
     zip_max_total_bytes: Int = 100 * 1024 * 1024
     zip_max_ratio: Int = 200
     convert_timeout: Float = 60.0
+    # What reading one document may produce (parsers.docx_grid.Budget); a message may
+    # spend message_budget_documents times that in total over all its documents.
+    doc_max_cells: Int = 200_000
+    doc_max_paragraphs: Int = 50_000
+    doc_max_chars: Int = 2_000_000
+    message_budget_documents: Int = 3
 
 
 @pdc.dataclass(frozen=True, config=_RULES)

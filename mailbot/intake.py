@@ -43,7 +43,7 @@ from mailbot.message import ParsedMessage, header_block, read_message, sender_au
 from mailbot.photos import PhotoInfo, inspect
 from mailbot.units import Roster
 from mailbot.unpack import File, expand, unreadable_form
-from parsers.model import Document, Problem
+from parsers.model import Document, ParseContext, Problem
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ def prepare(app: App, fetched: FetchedMessage) -> Prepared:
         if parsed.envelope.automatic:
             return Prepared(digest, parsed=parsed)
         files = expand(parsed.parts, app.config.limits)  # 3. unpack
-        return Prepared(digest, parsed=parsed, readings=[read_file(app, f) for f in files])  # 4. parse
+        return Prepared(digest, parsed=parsed, readings=read_files(app, files))  # 4. parse
     except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
         log.exception("message UID %s failed; recorded for staff", fetched.uid)
         return Prepared(digest, failure=(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()))
@@ -339,12 +339,28 @@ class Reading:
     thumb_sha256: str | None = None
 
 
-def read_file(app: App, f: File) -> Reading:
+def read_files(app: App, files: list[File]) -> list[Reading]:
+    """Read a message's files; its documents share one reading budget (limits.message_budget_documents)."""
+    ctx = app.parse_context()
+    share = max(app.config.limits.message_budget_documents, 1)
+    left = [ctx.max_cells * share, ctx.max_paragraphs * share, ctx.max_chars * share]
+    readings = []
+    for f in files:
+        r = read_file(app, f, dataclasses.replace(
+            ctx, max_cells=min(ctx.max_cells, left[0]), max_paragraphs=min(ctx.max_paragraphs, left[1]),
+            max_chars=min(ctx.max_chars, left[2])))
+        if r.document is not None:
+            left = [max(0, a - b) for a, b in zip(left, r.document.spent)]
+        readings.append(r)
+    return readings
+
+
+def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading:
     """Archive one unpacked file, then parse it (a document) or inspect it (a photo)."""
     sha = app.archive.put(f.data) if f.data is not None else None
     r = Reading(file=f, sha256=sha)
     if f.role == "document" and f.data is not None:
-        r.document = parsers.parse(f.data, app.parse_context())
+        r.document = parsers.parse(f.data, context or app.parse_context())
     elif f.role == "photo" and f.data is not None and _is_form_photo(app, r):
         pass  # a photo of a printed form: read as that form (r.document, r.file set)
     elif f.role == "photo" and f.data is not None:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from mailbot.config import LimitsConfig
 from mailbot.message import Part, clean_filename, read_message
+from parsers.safety import zip_problem
 from parsers.sniff import DOCUMENT_TYPES, PHOTO_TYPES, declared_zip_entries, sniff
 
 MAX_DEPTH = 2  # a zip in a zip opens; a zip in a zip in a zip does not
-RATIO_FLOOR = 1024 * 1024  # small members compress well legitimately; the ratio cap applies above this
 TNEF_MAX_OBJECTS = 5000
 TNEF_MAX_COPY_BYTES = 1024 * 1024 * 1024  # what tnefparse's slicing may copy in total
 FORWARDED = "thư chuyển tiếp"  # container of a part that came inside a forwarded message
@@ -186,13 +186,14 @@ def _unzip(out: list[File], name: str, data: bytes, container: str | None, depth
         refuse(PROBLEM_ZIP_TOO_MANY)
         return
     members = [i for i in infos if not _is_junk(i)]
-    if sum(i.file_size for i in members) > min(limits.zip_max_total_bytes, budget.bytes):
+    problem = zip_problem(members, max_members=len(members), max_total=min(limits.zip_max_total_bytes, budget.bytes),
+                          max_ratio=limits.zip_max_ratio)  # the same rule as for a Word package's own zip
+    if problem == "too_large":
         refuse(PROBLEM_ZIP_TOO_LARGE)
         return
-    for info in members:
-        if info.file_size > RATIO_FLOOR and info.file_size > limits.zip_max_ratio * max(info.compress_size, 1):
-            refuse(PROBLEM_ZIP_RATIO)
-            return
+    if problem == "zip_bomb":
+        refuse(PROBLEM_ZIP_RATIO)
+        return
     if not members:
         out.append(File(name, data, "zip", container, PROBLEM_ZIP_EMPTY, "other"))
         return

@@ -65,8 +65,15 @@ def parse(data: bytes, context: ParseContext | None = None) -> Document:
     """Read one file's bytes as a campaign form; never raises for bad input."""
     ctx = context or ParseContext()
     formdefs = [definition_for(fid, ctx) for fid in ctx.forms]
+    budget = docx_grid.Budget(cells=ctx.max_cells, paragraphs=ctx.max_paragraphs, chars=ctx.max_chars)
+    doc = _parse_safely(data, ctx, formdefs, budget)
+    doc.spent = (budget.spent_cells, budget.spent_paragraphs, budget.spent_chars)
+    return doc
+
+
+def _parse_safely(data: bytes, ctx: ParseContext, formdefs: list[dict], budget: docx_grid.Budget) -> Document:
     try:
-        return _parse(data, ctx, formdefs)
+        return _parse(data, ctx, formdefs, budget)
     except DocumentError as exc:
         return failed(exc.code, getattr(exc, "message", "") or MESSAGES.get(exc.code, ""))
     except (MemoryError, KeyboardInterrupt, SystemExit):
@@ -86,7 +93,7 @@ def failed(code: str, message: str | None = None, field: str | None = None) -> D
     return Document(form=None, problems=[Problem(code, message or MESSAGES.get(code, MESSAGES["parse_error"]), field)])
 
 
-def read_content(data: bytes, ctx: ParseContext) -> DocxContent | Document:
+def read_content(data: bytes, ctx: ParseContext, budget: docx_grid.Budget | None = None) -> DocxContent | Document:
     """Bytes → DocxContent, converting old formats; a Document (form=None) when it cannot."""
     if len(data) > ctx.max_bytes:
         return failed("too_large")
@@ -108,7 +115,7 @@ def read_content(data: bytes, ctx: ParseContext) -> DocxContent | Document:
         return _read_picture(data, ctx)
     elif kind != "docx":
         return failed("not_a_document")
-    return docx_grid.read_docx(data)
+    return docx_grid.read_docx(data, budget)
 
 
 def _read_pdf(data: bytes, ctx: ParseContext) -> DocxContent | Document:
@@ -140,8 +147,8 @@ def _read_picture(data: bytes, ctx: ParseContext) -> DocxContent | Document:
     return ocr.read_pictures([img], ctx.ocr_page_timeout)
 
 
-def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict]) -> Document:
-    content = read_content(data, ctx)
+def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict], budget: docx_grid.Budget) -> Document:
+    content = read_content(data, ctx, budget)
     if isinstance(content, Document):
         return content
     form_id, why = decide(content, formdefs, ctx)

@@ -40,6 +40,41 @@ class DocumentError(Exception):
         self.message = message
 
 
+TOO_COMPLEX = ("Văn bản có quá nhiều bảng, ô hoặc chữ nên không đọc được; đề nghị đơn vị "
+               "chỉ giữ lại nội dung của biểu mẫu (bỏ các bảng và trang chèn thêm), lưu lại bằng "
+               "Microsoft Word (định dạng .docx) rồi gửi lại.")
+
+
+@dataclass
+class Budget:
+    """What reading one document (or what is left of a message's allowance) may produce.
+
+    Spent while walking, before the work is done: a 1 KB file that spans one
+    row over 32,000 grid columns and then adds 2,000 empty rows is stopped
+    at the first row padded past the budget, not after gigabytes of padding.
+    """
+
+    cells: int = 200_000
+    paragraphs: int = 50_000
+    chars: int = 2_000_000
+    xml_elements: int = 500_000  # tags in one XML part, counted on the bytes before parsing
+    spent_cells: int = 0
+    spent_paragraphs: int = 0
+    spent_chars: int = 0
+
+    def spend(self, cells: int = 0, paragraphs: int = 0, chars: int = 0) -> None:
+        self.spent_cells += cells
+        self.spent_paragraphs += paragraphs
+        self.spent_chars += chars
+        if (self.spent_cells > self.cells or self.spent_paragraphs > self.paragraphs
+                or self.spent_chars > self.chars):
+            raise DocumentError("too_complex", TOO_COMPLEX)
+
+    def check_xml(self, xml: bytes) -> None:
+        if xml.count(b"<") > self.xml_elements:
+            raise DocumentError("too_complex", TOO_COMPLEX)
+
+
 @dataclass
 class Table:
     rows: list[list[str]]
@@ -106,9 +141,11 @@ _UNTIDY = re.compile("[\x00-\x1f\x7f-\x9f\u00a0\u00ad\u2000-\u200d\u202f\u205f\u
 _UNICODE_VIETNAMESE = re.compile("[\u0100-\u024f\u0300-\u036f\u1e00-\u1eff]")
 
 
-def read_docx(data: bytes) -> DocxContent:
-    """Read a .docx into ordered paragraph texts and table grids."""
+def read_docx(data: bytes, budget: Budget | None = None) -> DocxContent:
+    """Read a .docx into ordered paragraph texts and table grids, within `budget`."""
     from parsers import safety
+
+    budget = budget if budget is not None else Budget()
 
     zf = safety.open_zip(data)
     with zf:
@@ -122,6 +159,8 @@ def read_docx(data: bytes) -> DocxContent:
     if _STRICT_W_NS in doc_xml:  # "Strict Open XML" saves: same vocabulary, another namespace
         doc_xml = doc_xml.replace(_STRICT_W_NS, W_NS.encode())
         styles_xml = styles_xml.replace(_STRICT_W_NS, W_NS.encode())
+    budget.check_xml(doc_xml)
+    budget.check_xml(styles_xml)
     root = safety.parse_xml(doc_xml)
     fonts = None
     if _may_name_legacy_font(doc_xml) or _may_name_legacy_font(styles_xml):
@@ -131,7 +170,7 @@ def read_docx(data: bytes) -> DocxContent:
         raise safety.error("not_a_document")
     _drop_deleted(root)
     out: list[str | Table] = []
-    _Walker(fonts, has_boxes=next(body.iter(W_TXBX), None) is not None).blocks(body, out)
+    _Walker(fonts, budget, has_boxes=next(body.iter(W_TXBX), None) is not None).blocks(body, out)
     return DocxContent(out)
 
 
@@ -278,8 +317,9 @@ class _Walker:
     than looked up with find(): each lxml call costs, and a form has
     thousands of elements."""
 
-    def __init__(self, fonts: _Fonts | None, has_boxes: bool = True):
+    def __init__(self, fonts: _Fonts | None, budget: Budget, has_boxes: bool = True):
         self.fonts = fonts
+        self.budget = budget
         self.has_boxes = has_boxes
 
     def blocks(self, container: etree._Element, out: list) -> None:
@@ -333,6 +373,7 @@ class _Walker:
                     s = legacy_fonts.decode(s, enc)
                 pieces.append(s)
             text = "".join(pieces)
+        self.budget.spend(paragraphs=1, chars=len(text))
         out.append(_clean(text))
         out.extend(box_blocks)
 
@@ -347,6 +388,7 @@ class _Walker:
             for tc in _row_cells(tr):
                 if tc.tag == W_TRPR:
                     before, extra = _row_props(tc)
+                    self.budget.spend(cells=before + extra)
                     for _ in range(before):
                         org.append((r, len(row)))
                         row.append("")
@@ -363,6 +405,7 @@ class _Walker:
                         self.table(child, cell_blocks)
                     elif tag in _BLOCK_WRAPPERS:
                         self.blocks(child, cell_blocks)
+                self.budget.spend(cells=span)
                 col = len(row)
                 texts = []
                 for b in cell_blocks:
@@ -396,6 +439,7 @@ class _Walker:
             rows.append(row)
             origin.append(org)
         width = max((len(x) for x in rows), default=0)
+        self.budget.spend(cells=sum(width - len(x) for x in rows))  # the padding, before it is made
         for r, (row, org) in enumerate(zip(rows, origin)):
             while len(row) < width:
                 org.append((r, len(row)))

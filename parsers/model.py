@@ -61,6 +61,8 @@ class Document:
     kind: str | None = None  # the reader that produced it: "schedule" | "indicators" | None
     source: str = "docx"  # what was read: "docx" (Word, also .doc/.odt/.rtf converted), "pdf" (text layer), "ocr"
     confidence: dict[str, float] = field(default_factory=dict)  # OCR only: indicator key → 0..1
+    # (cells, paragraphs, characters) reading it cost: a message's budget is shared by its documents
+    spent: tuple[int, int, int] = field(default=(0, 0, 0), compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"form": self.form, "unit_name": self.unit_name}
@@ -118,3 +120,7 @@ class ParseContext:
     max_ocr_pages: int = 4  # pages of a scanned PDF read by OCR (a form has 1–3)
     ocr_page_timeout: float = 30.0  # seconds of OCR per page at most
     max_bytes: int = 25 * 1024 * 1024
+    # The reading budget of one document (see parsers.docx_grid.Budget).
+    max_cells: int = 200_000
+    max_paragraphs: int = 50_000
+    max_chars: int = 2_000_000

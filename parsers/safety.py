@@ -13,7 +13,7 @@ import zlib
 
 from lxml import etree
 
-from parsers.docx_grid import DocumentError
+from parsers.docx_grid import TOO_COMPLEX, DocumentError
 
 MiB = 1024 * 1024
 
@@ -27,6 +27,7 @@ MESSAGES = {
                  "(ví dụ bớt hình ảnh trong văn bản) rồi gửi lại.",
     "encrypted": "Tệp được đặt mật khẩu nên không mở được; đề nghị đơn vị bỏ mật khẩu rồi gửi lại.",
     "not_a_document": "Tệp không phải văn bản Word; đề nghị đơn vị gửi văn bản ở định dạng .docx.",
+    "too_complex": TOO_COMPLEX,
     "bad_xml": "Nội dung tệp không đúng định dạng văn bản Word, không đọc được; "
                "đề nghị đơn vị lưu lại bằng Microsoft Word (định dạng .docx) rồi gửi lại.",
 }
@@ -35,7 +36,26 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHUNK = 256 * 1024
 # Compression ratios are only suspicious for big members: small XML parts
 # compress 50–100× quite legitimately.
-_RATIO_FLOOR = 4 * MiB
+RATIO_FLOOR = 4 * MiB
+
+
+def zip_problem(infos: list[zipfile.ZipInfo], *, max_members: int, max_total: int, max_ratio: float,
+                max_member: int | None = None) -> str | None:
+    """The one rule for a zip's directory, for Word packages and attached zips alike.
+
+    A code of MESSAGES ("zip_bomb" for too many members or a suspicious
+    ratio, "too_large" for sizes), or None when the declared sizes are sane.
+    """
+    if len(infos) > max_members:
+        return "zip_bomb"
+    if max_member is not None and any(info.file_size > max_member for info in infos):
+        return "too_large"
+    if sum(info.file_size for info in infos) > max_total:
+        return "too_large"
+    if any(info.file_size > RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1)
+           for info in infos):
+        return "zip_bomb"
+    return None
 
 
 def error(code: str) -> DocumentError:
@@ -71,19 +91,12 @@ def open_zip(
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
         raise error("corrupt_file") from None
-    if len(infos) > max_members:
-        raise error("zip_bomb")
-    total = 0
-    for info in infos:
-        if info.flag_bits & 0x1:
-            raise error("encrypted")
-        if info.file_size > max_member:
-            raise error("too_large")
-        total += info.file_size
-        if info.file_size > _RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1):
-            raise error("zip_bomb")
-    if total > max_total:
-        raise error("too_large")
+    if any(info.flag_bits & 0x1 for info in infos[:max_members]):
+        raise error("encrypted")
+    problem = zip_problem(infos, max_members=max_members, max_total=max_total, max_ratio=max_ratio,
+                          max_member=max_member)
+    if problem:
+        raise error(problem)
     return zf
 
 
