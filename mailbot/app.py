@@ -16,6 +16,7 @@ from mailbot import store as st
 from mailbot.archive import Archive
 from mailbot.config import Config
 from mailbot.units import Roster
+from mailbot.workers import Pool
 from parsers.model import ParseContext
 
 
@@ -25,6 +26,15 @@ class App:
     store: st.Store
     archive: Archive
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
+    _workers: Pool | None = field(default=None, repr=False)
+
+    @property
+    def workers(self) -> Pool:
+        """The reader processes untrusted files go to (started on first use)."""
+        if self._workers is None:
+            li = self.config.limits
+            self._workers = Pool(li.workers, li.worker_memory_mb, li.worker_timeout)
+        return self._workers
 
     def now(self) -> dt.datetime:
         """The current instant in the campaign's timezone (`--now` / MAILBOT_NOW honoured)."""
@@ -62,6 +72,8 @@ class App:
         return f"{self.config.campaign.reference_prefix}-{message_pk:04d}"
 
     def close(self) -> None:
+        if self._workers is not None:
+            self._workers.close()
         self.store.close()
 
 

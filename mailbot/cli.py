@@ -317,14 +317,17 @@ def reject(ctx: Ctx, reference: str, reason: str) -> None:
 
 
 @main.command()
+@click.option("--include-failed", is_flag=True,
+              help="Đọc lại cả những thư đã hai lần làm dừng chương trình đọc tệp (vượt giới hạn bộ nhớ "
+                   "hoặc thời gian).")
 @pass_ctx
-def reprocess(ctx: Ctx) -> None:
+def reprocess(ctx: Ctx, include_failed: bool) -> None:
     """Đọc lại toàn bộ thư đã lưu bằng chương trình hiện tại và cập nhật hồ sơ; không gửi thư nào."""
     from mailbot import staff
 
     app = ctx.app()
     try:
-        click.echo(staff.reprocess(app))
+        click.echo(staff.reprocess(app, include_failed=include_failed))
     finally:
         app.close()
 

@@ -357,6 +357,16 @@ class LimitsConfig:
     doc_max_paragraphs: Int = 50_000
     doc_max_chars: Int = 2_000_000
     message_budget_documents: Int = 3
+    # Untrusted files are read in worker processes (mailbot.workers), each capped in
+    # address space and in wall time per file (a conversion gets convert_timeout more).
+    workers: Annotated[Int, Field(ge=1)] = 2
+    worker_memory_mb: Int = 1024
+    worker_timeout: Float = 60.0
+    # A photo whose header declares more pixels is recorded with a problem, never decoded.
+    photo_max_pixels: Int = 50_000_000
+    # MIME parts (attachments, inline images, text bodies) one message may have; over it the
+    # message is recorded with a problem, its files are not read, and it is answered once.
+    max_parts: Int = 200
 
 
 @pdc.dataclass(frozen=True, config=_RULES)

@@ -29,20 +29,22 @@ import traceback
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-import parsers
 from mailbot import notices
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.mailbox import AuthenticationFailed, FetchedMessage, Mailbox, MailboxError
 from mailbot.message import ParsedMessage, header_block, read_message, sender_authentication, spoofing_signal
-from mailbot.photos import PhotoInfo, inspect
+from mailbot.photos import PHOTO_UNREADABLE, PhotoInfo
 from mailbot.units import Roster
-from mailbot.unpack import File, expand, unreadable_form
+from mailbot.unpack import File, unreadable_form
+from mailbot.workers import WorkerFailed
+from parsers.document import failed as parsers_failed
 from parsers.model import Document, ParseContext, Problem
 
 log = logging.getLogger(__name__)
@@ -259,8 +261,16 @@ class Prepared:
     failure: tuple[str, str] | None = None  # (summary, traceback) of an unexpected error
 
 
+# The readers run in worker processes, by name (a test may name its own).
+UNPACK = "mailbot.unpack:read_and_expand"
+PARSE = "parsers:parse"
+READ_PHOTO = "mailbot.photos:read_photo"
+READ_ATTEMPTS = 2  # times a message may stop its reader (or the daemon) before it is recorded failed
+WORKER_FAILURE = "worker: "  # messages.error of a message recorded failed because reading it stopped twice
+
+
 def prepare(app: App, fetched: FetchedMessage) -> Prepared:
-    """Archive the bytes, then read, unpack, parse and inspect; safe in a worker thread, never raises."""
+    """Archive the bytes, then read, unpack, parse and inspect them in worker processes; never raises."""
     digest = app.archive.put(fetched.raw)  # 1. archive first: nothing refers to bytes not on disk
     with app.store.read() as conn:
         if _find_duplicate(conn, digest, None, None) is not None:
@@ -271,21 +281,74 @@ def prepare(app: App, fetched: FetchedMessage) -> Prepared:
             # Only the header was downloaded (or is read): recorded and answered, left on the server.
             return Prepared(digest, too_large=True,
                             parsed=read_message(header_block(fetched.raw), own_addresses=app.own_addresses))
-        parsed = read_message(fetched.raw, own_addresses=app.own_addresses)  # 2. read
+        attempts = _attempts(app).start(digest)
+        if attempts > READ_ATTEMPTS:  # reading it stopped the daemon before: never again in a loop
+            return Prepared(digest, failure=(
+                f"reading stopped {attempts - 1} times; not read again",
+                f"{WORKER_FAILURE}the message was being read when mailbot stopped, {attempts - 1} times"))
+        try:
+            parsed, files = _twice(app, UNPACK, fetched.raw, app.own_addresses,
+                                   app.config.limits)  # 2-3. read, unpack
+        except WorkerFailed as exc:
+            log.error("message UID %s: reading it stopped twice (%s); recorded failed", fetched.uid, exc.reason)
+            return Prepared(digest, failure=(f"reading the message stopped: {exc.reason}",
+                                             f"{WORKER_FAILURE}{exc.reason}"))
         if parsed.envelope.automatic:
             return Prepared(digest, parsed=parsed)
-        files = expand(parsed.parts, app.config.limits)  # 3. unpack
         return Prepared(digest, parsed=parsed, readings=read_files(app, files))  # 4. parse
     except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
         log.exception("message UID %s failed; recorded for staff", fetched.uid)
         return Prepared(digest, failure=(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()))
 
 
+def _twice(app: App, target: str, *args, timeout: float | None = None):
+    """Run a reader in a worker; a second, fresh worker gets one more try (it may have been bad luck)."""
+    try:
+        return app.workers.run(target, *args, timeout=timeout)
+    except WorkerFailed as exc:
+        log.warning("reader %s stopped (%s); trying once more", target, exc.reason)
+        return app.workers.run(target, *args, timeout=timeout)
+
+
+class _Attempts:
+    """How many times reading a message began, kept as small files until it is recorded.
+
+    A message that kills the daemon itself (not just a worker) is fetched
+    again after the restart; the count stops that loop.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def start(self, digest: str) -> int:
+        path = self.folder / digest
+        try:
+            n = int(path.read_text() or 0) + 1
+        except (FileNotFoundError, ValueError):
+            n = 1
+        path.write_text(str(n))
+        return n
+
+    def done(self, digest: str) -> None:
+        (self.folder / digest).unlink(missing_ok=True)
+
+
+def _attempts(app: App) -> _Attempts:
+    return _Attempts(app.config.storage.data_dir / "reading")
+
+
 def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessage,
                    prepared: Prepared | None = None) -> tuple[int, str]:
     """Record one fetched message and queue its receipt, in one transaction; never raises for bad mail."""
-    where = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=fetched.uid)
     p = prepared or prepare(app, fetched)
+    result = _record(app, mailbox, uidvalidity, fetched, p)
+    _attempts(app).done(p.digest)  # recorded: a later fetch of it is a duplicate, never a new attempt
+    return result
+
+
+def _record(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessage, p: Prepared) -> tuple[int, str]:
+    where = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=fetched.uid)
     env = p.parsed.envelope if p.parsed else None
     try:
         with app.store.transaction() as conn:  # 5-6. match, record, queue the receipt
@@ -337,6 +400,7 @@ class Reading:
     document: Document | None = None
     photo: PhotoInfo | None = None
     thumb_sha256: str | None = None
+    failure: str | None = None  # why its reader stopped (memory, time, crash), when it did
 
 
 def read_files(app: App, files: list[File]) -> list[Reading]:
@@ -356,31 +420,36 @@ def read_files(app: App, files: list[File]) -> list[Reading]:
 
 
 def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading:
-    """Archive one unpacked file, then parse it (a document) or inspect it (a photo)."""
+    """Archive one unpacked file, then parse it (a document) or inspect it (a photo), in a worker.
+
+    A file whose reader stops twice (memory, time, crash) is recorded as too
+    complex to read, with the reason; the message's other files go on.
+    """
     sha = app.archive.put(f.data) if f.data is not None else None
     r = Reading(file=f, sha256=sha)
-    if f.role == "document" and f.data is not None:
-        r.document = parsers.parse(f.data, context or app.parse_context())
-    elif f.role == "photo" and f.data is not None and _is_form_photo(app, r):
-        pass  # a photo of a printed form: read as that form (r.document, r.file set)
-    elif f.role == "photo" and f.data is not None:
-        r.photo = inspect(f.data, app.config.campaign.timezone)
-        if r.photo.thumbnail:
-            r.thumb_sha256 = app.archive.put(r.photo.thumbnail)
+    li = app.config.limits
+    try:
+        if f.role == "document" and f.data is not None:
+            ctx = context or app.parse_context()
+            slowest = max(li.convert_timeout, ctx.ocr_page_timeout * ctx.max_ocr_pages)  # LibreOffice or OCR
+            r.document = _twice(app, PARSE, f.data, ctx, timeout=li.worker_timeout + slowest)
+        elif f.role == "photo" and f.data is not None:
+            ctx = context or app.parse_context()
+            document, r.photo = _twice(app, READ_PHOTO, f.data, ctx, app.config.campaign.timezone,
+                                       li.photo_max_pixels, timeout=li.worker_timeout + ctx.ocr_page_timeout)
+            if document is not None:  # a photo of a printed form: read as that form
+                r.document = document
+                r.file = dataclasses.replace(f, role="document")
+    except WorkerFailed as exc:
+        log.error("reading %s stopped twice (%s); recorded as too complex", f.name, exc.reason)
+        r.failure = exc.reason
+        if f.role == "document":
+            r.document = parsers_failed("too_complex")
+        else:
+            r.photo = PhotoInfo(None, None, None, None, problem=exc.reason, notice=PHOTO_UNREADABLE)
+    if r.photo is not None and r.photo.thumbnail:
+        r.thumb_sha256 = app.archive.put(r.photo.thumbnail)
     return r
-
-
-def _is_form_photo(app: App, r: Reading) -> bool:
-    """A photo or scan of a printed page whose text classifies as a form becomes that form.
-
-    The parser turns an ordinary photo away on a cheap look before any OCR,
-    and a page that is no form stays a photo."""
-    doc = parsers.parse(r.file.data, app.parse_context())
-    if doc.form is None:
-        return False
-    r.document = doc
-    r.file = dataclasses.replace(r.file, role="document")
-    return True
 
 
 def signed_copies(readings: list[Reading]) -> set[int]:
@@ -414,10 +483,12 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
             role = "other"
         if n in copies:
             role = "signed_copy"
+        problem = f.problem
+        if problem is None and r.photo is not None and r.photo.problem:
+            problem = r.photo.notice or PHOTO_UNREADABLE
         att_id = conn.execute(st.attachments.insert().values(**st.fit(st.attachments, dict(
             message_pk=message_pk, filename=f.name, sha256=r.sha256, size=len(f.data or b""),
-            filetype=f.filetype, role=role, problem=f.problem or (r.photo.problem and
-                                                                  "Ảnh không mở được." if r.photo else None),
+            filetype=f.filetype, role=role, problem=problem,
         )))).inserted_primary_key[0]
         document = r.document
         if document is None and (code := unreadable_form(f)):
@@ -449,7 +520,9 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
     for unit_id, form in touched:
         settle(conn, unit_id, form)
     outcome = Outcome.RECORDED if useful else Outcome.NO_ATTACHMENT
-    conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(outcome=outcome))
+    stopped = "; ".join(f"{r.file.name}: reading stopped ({r.failure})" for r in readings if r.failure)
+    conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
+        outcome=outcome, **({"summary": stopped[:1000]} if stopped else {})))
     return outcome
 
 
@@ -602,7 +675,8 @@ def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App)
     Returns the sender verdict (sender_verdict), for the receipt.
     """
     try:
-        parsed = read_message(raw, own_addresses=app.own_addresses)
+        # The header only: the body may be what stopped a reader, and it is not read again here.
+        parsed = read_message(header_block(raw), own_addresses=app.own_addresses)
         env = parsed.envelope
     except Exception:  # noqa: BLE001 - best effort on a message that already failed
         return None

@@ -19,9 +19,14 @@ try:  # HEIC support is optional at import time, but installed by default.
 except ImportError:  # pragma: no cover - pillow-heif is a dependency
     pass
 
-# A decompression bomb guard: 60 megapixels is more than any phone makes.
+# Pillow's own guard, behind ours (inspect's max_pixels, checked on the declared size).
 Image.MAX_IMAGE_PIXELS = 60_000_000
+MAX_PIXELS = 50_000_000  # more than any phone makes; limits.photo_max_pixels
 THUMB_SIZE = (320, 320)
+
+PHOTO_UNREADABLE = "Ảnh không mở được."
+PHOTO_TOO_MANY_PIXELS = ("Ảnh có kích thước quá lớn (trên {mpx} triệu điểm ảnh) nên không được xử lý; "
+                         "đề nghị đơn vị gửi ảnh chụp bằng điện thoại ở kích thước thông thường.")
 
 _DATETIME_ORIGINAL = 0x9003
 _OFFSET_TIME_ORIGINAL = 0x9011
@@ -35,15 +40,24 @@ class PhotoInfo:
     width: int | None
     height: int | None
     thumbnail: bytes | None  # JPEG
-    problem: str | None = None
+    problem: str | None = None  # for staff and the log
+    notice: str | None = None  # Vietnamese, for the receipt, when the generic one says too little
 
 
-def inspect(data: bytes, tz: ZoneInfo) -> PhotoInfo:
-    """Read EXIF time, size and a thumbnail; never raises for a bad image."""
+def inspect(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> PhotoInfo:
+    """Read EXIF time, size and a thumbnail; never raises for a bad image.
+
+    The size is the one the header declares, read before any pixel is
+    decoded: over `max_pixels` the photo is refused undecoded.
+    """
     try:
         with Image.open(io.BytesIO(data)) as im:
-            taken = _taken_at(im, tz)
             width, height = im.size
+            if width * height > max_pixels:
+                return PhotoInfo(None, width, height, None,
+                                 problem=f"{width}x{height} pixels, over the limit of {max_pixels}",
+                                 notice=PHOTO_TOO_MANY_PIXELS.format(mpx=max_pixels // 1_000_000))
+            taken = _taken_at(im, tz)
             # Shrink first, then turn. draft() makes a JPEG decode at 1/2 to 1/8 scale
             # (no larger than the thumbnail needs): a 1600x1200 photo costs 16 ms, not 26;
             # exif_transpose first would decode and copy it at full size. THUMB_SIZE is
@@ -56,7 +70,10 @@ def inspect(data: bytes, tz: ZoneInfo) -> PhotoInfo:
             out = io.BytesIO()
             im.save(out, "JPEG", quality=80)
             return PhotoInfo(taken, width, height, out.getvalue())
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        return PhotoInfo(None, None, None, None, problem=f"{type(exc).__name__}: {exc}",
+                         notice=PHOTO_TOO_MANY_PIXELS.format(mpx=max_pixels // 1_000_000))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         return PhotoInfo(None, None, None, None, problem=f"{type(exc).__name__}: {exc}")
 
 

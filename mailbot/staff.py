@@ -13,12 +13,11 @@ import sqlalchemy as sa
 import parsers
 from mailbot import store as st
 from mailbot.app import App
+from mailbot import intake
 from mailbot.config import Unit
-from mailbot.intake import (Reading, decide, read_file, record_files, rejection_reason, sender_unit, sender_verdict,
-                            settle)
-from mailbot.message import read_message
+from mailbot.intake import (WORKER_FAILURE, Reading, decide, read_files, record_files, rejection_reason, sender_unit,
+                            sender_verdict, settle)
 from mailbot.units import Roster, canonical
-from mailbot.unpack import expand
 from parsers.text import fold
 
 log = logging.getLogger(__name__)
@@ -386,25 +385,29 @@ def reject(app: App, submission_id: int, reason: str) -> str:
 
 # ---------------------------------------------------------------- reprocess
 
-def reprocess(app: App) -> str:
+def reprocess(app: App, include_failed: bool = False) -> str:
     """Re-read every archived message with today's code; keep staff decisions; queue no mail.
 
     Records can always be rebuilt from the raw messages: documents are parsed
-    again and their submissions updated in place; a message that failed
-    before is recorded afresh (without a receipt).
+    again (in the worker processes) and their submissions updated in place; a
+    message that failed before is recorded afresh (without a receipt). One
+    whose reading stopped twice is left alone unless `include_failed`.
     """
     m = st.messages
     with app.store.read() as conn:
-        rows = conn.execute(sa.select(m.c.id, m.c.raw_sha256, m.c.outcome, m.c.received_at)
+        rows = conn.execute(sa.select(m.c.id, m.c.raw_sha256, m.c.outcome, m.c.received_at, m.c.error)
                             .where(m.c.outcome.notin_(("automatic", "too_large"))).order_by(m.c.id)).all()
-    counts = {"messages": 0, "documents": 0, "changed": 0, "recovered": 0, "failed": 0}
+    counts = {"messages": 0, "documents": 0, "changed": 0, "recovered": 0, "failed": 0, "skipped": 0}
     for r in rows:
+        if r.outcome == "failed" and (r.error or "").startswith(WORKER_FAILURE) and not include_failed:
+            counts["skipped"] += 1
+            continue
         counts["messages"] += 1
         try:
             raw = app.archive.get(r.raw_sha256)
-            parsed = read_message(raw, own_addresses=app.own_addresses)
-            files = expand(parsed.parts, app.config.limits)
-            readings = [read_file(app, f) for f in files]
+            parsed, files = app.workers.run(intake.UNPACK, raw, app.own_addresses,
+                                            app.config.limits)
+            readings = read_files(app, files)
             with app.store.transaction() as conn:
                 if r.outcome == "failed":  # too_large stays: only its header was ever downloaded
                     claimed = conn.execute(m.update().where(m.c.id == r.id, m.c.outcome == "failed").values(
@@ -421,8 +424,12 @@ def reprocess(app: App) -> str:
         except Exception:  # noqa: BLE001 - one bad message never stops the others
             log.exception("reprocess of message %s failed", r.id)
             counts["failed"] += 1
-    return (f"đọc lại {counts['messages']} thư, {counts['documents']} văn bản; {counts['changed']} hồ sơ thay đổi, "
+    text = (f"đọc lại {counts['messages']} thư, {counts['documents']} văn bản; {counts['changed']} hồ sơ thay đổi, "
             f"{counts['recovered']} thư lỗi trước đây nay đọc được, {counts['failed']} thư lỗi")
+    if counts["skipped"]:
+        text += (f"; bỏ qua {counts['skipped']} thư đã hai lần làm dừng chương trình đọc tệp "
+                 "(đọc lại bằng --include-failed)")
+    return text
 
 
 def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Reading]) -> int:

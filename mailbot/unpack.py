@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 
 from mailbot.config import LimitsConfig
-from mailbot.message import Part, clean_filename, read_message
+from mailbot.message import ParsedMessage, Part, clean_filename, read_message
 from parsers.safety import zip_problem
 from parsers.sniff import DOCUMENT_TYPES, PHOTO_TYPES, declared_zip_entries, sniff
 
@@ -32,6 +32,8 @@ _SEND_FORMS = "đề nghị đơn vị gửi trực tiếp các tệp mẫu."
 _ASK_WORD = "đề nghị đơn vị gửi kèm tệp Word (.doc hoặc .docx)."
 
 PROBLEM_TOO_BIG = "Tệp có dung lượng quá lớn nên chưa được tiếp nhận; đề nghị đơn vị gửi tệp có dung lượng nhỏ hơn."
+PROBLEM_TOO_MANY_PARTS = ("Thư có quá nhiều tệp đính kèm (trên {limit} tệp) nên chưa được đọc; đề nghị đơn vị "
+                          "gửi lại thư chỉ kèm các tệp mẫu và ảnh minh chứng.")
 PROBLEM_ZIP_TOO_MANY = "Tệp nén có quá nhiều tệp bên trong; " + _SEND_FORMS
 PROBLEM_ZIP_TOO_LARGE = "Tệp nén có dung lượng giải nén quá lớn; " + _SEND_FORMS
 PROBLEM_ZIP_RATIO = "Tệp nén có cấu trúc bất thường nên chưa được mở; " + _SEND_FORMS
@@ -120,6 +122,23 @@ class _Budget:
     def __init__(self, limits: LimitsConfig):
         self.members = limits.zip_max_members
         self.bytes = limits.zip_max_total_bytes
+
+
+def read_and_expand(raw: bytes, own_addresses: tuple[str, ...], limits: LimitsConfig) -> tuple[ParsedMessage, list[File]]:
+    """Read a raw message and expand its attachments: the untrusted half of intake, run in a worker.
+
+    The parts' bytes are dropped from the message returned: the files carry them.
+    """
+    parsed = read_message(raw, own_addresses=own_addresses)
+    if parsed.envelope.automatic:
+        files = []
+    elif len(parsed.parts) > limits.max_parts:
+        # One refused entry stands for them all: recorded with the problem, answered once.
+        files = [File(f"{len(parsed.parts)} tệp đính kèm", None, "parts", None,
+                      PROBLEM_TOO_MANY_PARTS.format(limit=limits.max_parts), "refused")]
+    else:
+        files = expand(parsed.parts, limits)
+    return ParsedMessage(parsed.envelope, [], parsed.problems), files
 
 
 def expand(parts: list[Part], limits: LimitsConfig) -> list[File]:

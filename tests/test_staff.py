@@ -94,18 +94,24 @@ def test_a_staff_address_is_never_remembered_as_a_unit(app):
     assert staff.accept(app, sid, "tthtcd-phu-bai", remember=False).startswith("Hồ sơ HTSD2017-0001: đã ghi nhận")
 
 
+def broken_parser(data, context=None):
+    """Yesterday's parser, with a bug on one file (the report of 100)."""
+    doc = parsers.parse(data, context)
+    if doc.indicators.get("to_roi") == 100:
+        raise RuntimeError("parser bug")
+    return doc
+
+
+def parse_error_parser(data, context=None):
+    from parsers.model import Document, Problem
+
+    return Document(form=None, problems=[Problem("parse_error", "Không đọc được tệp.")])
+
+
 def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app, monkeypatch):
-    troublesome = report(100)
-    deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", troublesome)]))
+    deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(100))]))
     deliver(app, make_mail("la@gmail.com", "Báo cáo", [("bc.docx", report(7, unit="Trường THCS Phú Bài"))]))
-    real_parse = parsers.parse
-
-    def broken_parser(data, context=None):  # yesterday's parser, with a bug on one file
-        if data == troublesome:
-            raise RuntimeError("parser bug")
-        return real_parse(data, context)
-
-    monkeypatch.setattr(parsers, "parse", broken_parser)
+    monkeypatch.setattr(intake, "PARSE", f"{__name__}:broken_parser")  # runs in the worker processes
     result = poll(app)
     assert (result.failed, result.recorded) == (1, 1)
     with app.store.read() as conn:
@@ -118,7 +124,7 @@ def test_reprocess_rebuilds_records_keeps_staff_decisions_and_sends_nothing(app,
         doc = json.loads(conn.execute(sa.select(st.submissions.c.document).where(st.submissions.c.id == sid)).scalar())
         doc["indicators"]["to_roi"] = None
         conn.execute(st.submissions.update().where(st.submissions.c.id == sid).values(document=json.dumps(doc)))
-    monkeypatch.setattr(parsers, "parse", real_parse)
+    monkeypatch.setattr(intake, "PARSE", "parsers:parse")
     with app.store.read() as conn:
         outbox_before = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)).scalar()
 
@@ -143,8 +149,7 @@ def test_a_document_our_parser_chokes_on_waits_for_a_person(app, monkeypatch):
     from parsers.model import Document, Problem
 
     deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", report(100))]))
-    monkeypatch.setattr(parsers, "parse", lambda data, context=None: Document(
-        form=None, problems=[Problem("parse_error", "Không đọc được tệp.")]))
+    monkeypatch.setattr(intake, "PARSE", f"{__name__}:parse_error_parser")
     poll(app)
     with app.store.read() as conn:
         [sub] = st.submission_rows(conn)

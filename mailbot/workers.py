@@ -1,0 +1,204 @@
+"""A pool of worker processes that read untrusted bytes under a memory and a time cap.
+
+Everything a unit sends is hostile (a 1 KB .docx can ask for gigabytes, an
+image header can promise a billion pixels). Readers run here, not in the
+daemon: a worker that runs out of its address space (RLIMIT_AS), dies or
+overruns its wall-time cap is killed and replaced, and the caller gets a
+WorkerFailed with the reason; the daemon and the other files go on.
+
+Any pure reader can run in the pool: a module-level function named
+"package.module:function" that takes picklable arguments (bytes, a
+context) and returns a picklable record. Call it with `pool.run(...)` from
+any thread; each call takes one idle worker, so as many calls run at once
+as there are workers.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_CTX = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited threads, locks or secrets
+
+
+_KEEP_ENV = ("PATH", "LANG", "TZ", "TMPDIR", "HOME", "PYTHONPATH", "LD_LIBRARY_PATH")
+
+
+class WorkerFailed(Exception):
+    """The reader did not return: killed over memory or time, crashed, or raised."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ReaderError(Exception):
+    """The reader itself raised (a bug, not the input's size): the text of its exception."""
+
+
+class Pool:
+    """`size` long-lived workers, each capped at `memory_mb` of address space and `timeout` seconds a call."""
+
+    def __init__(self, size: int = 2, memory_mb: int = 1024, timeout: float = 120.0):
+        self.size = max(1, size)
+        self.memory_mb = memory_mb
+        self.timeout = timeout
+        self._idle: list[_Worker] = []
+        self._started = 0
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def run(self, target: str, *args: Any, timeout: float | None = None) -> Any:
+        """target(*args) in a worker.
+
+        Raises WorkerFailed when the worker does not come back (memory, time,
+        crash) and ReaderError when the reader raised.
+        """
+        worker = self._take()
+        ok = False
+        try:
+            result = worker.call(target, args, self.timeout if timeout is None else timeout, self.memory_mb)
+            ok = True
+            return result
+        finally:
+            self._give(worker if ok or worker.alive() else None)
+
+    def close(self) -> None:
+        """Stop every idle worker; busy ones stop when their call returns."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._started -= len(idle)
+            self._cond.notify_all()
+        for w in idle:
+            w.stop()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _take(self) -> _Worker:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise WorkerFailed("the worker pool is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if self._started < self.size:
+                    self._started += 1
+                    break
+                self._cond.wait()
+        try:
+            return _Worker(self.memory_mb)
+        except BaseException:
+            with self._cond:
+                self._started -= 1
+                self._cond.notify()
+            raise
+
+    def _give(self, worker: _Worker | None) -> None:
+        with self._cond:
+            if worker is not None and not self._closed:
+                self._idle.append(worker)
+            else:
+                self._started -= 1
+            self._cond.notify()
+        if worker is not None and self._closed:
+            worker.stop()
+
+
+class _Worker:
+    def __init__(self, memory_mb: int):
+        parent, child = _CTX.Pipe()
+        self.conn = parent
+        self.proc = _CTX.Process(target=_serve, args=(child, memory_mb * 1024 * 1024), daemon=True,
+                                 name="mailbot-reader")
+        self.proc.start()
+        child.close()
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def call(self, target: str, args: tuple, timeout: float, memory_mb: int) -> Any:
+        try:
+            self.conn.send((target, args))
+        except (OSError, ValueError) as exc:
+            self.kill()
+            raise WorkerFailed(f"the worker could not take the job ({exc})") from None
+        if not self.conn.poll(timeout):
+            self.kill()
+            raise WorkerFailed(f"over the time limit of {timeout:.0f} s")
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.kill()
+            code = self.proc.exitcode
+            if code is not None and code < 0:
+                name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+                raise WorkerFailed(f"the worker was killed ({name})") from None
+            raise WorkerFailed(f"the worker died (exit code {code})") from None
+        if status == "ok":
+            return value
+        if status == "memory":
+            self.kill()  # a MemoryError may leave the interpreter in any state: start afresh
+            raise WorkerFailed(f"over the memory limit of {memory_mb} MB")
+        raise ReaderError(value)
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(2)
+        self.kill()
+
+
+def _serve(conn: Connection, memory_bytes: int) -> None:
+    """The worker's loop: one call at a time until told to stop or the parent goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the daemon, which stops us
+    if memory_bytes > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    for key in list(os.environ):  # readers need none of the daemon's secrets
+        if key not in _KEEP_ENV and not key.startswith("LC_"):
+            del os.environ[key]
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if job is None:
+            return
+        target, args = job
+        try:
+            module, _, name = target.partition(":")
+            result = ("ok", getattr(importlib.import_module(module), name)(*args))
+            conn.send(result)
+        except MemoryError:
+            result = None  # noqa: F841 - drop what we can before answering
+            try:
+                conn.send(("memory", ""))
+            finally:
+                return
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, who records it
+            try:
+                conn.send(("error", f"{type(exc).__name__}: {exc}"[:2000]))
+            except Exception:  # noqa: BLE001 - e.g. an unpicklable exception text
+                return
