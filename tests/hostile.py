@@ -1,0 +1,118 @@
+"""Hostile inputs, generated (no binary blobs): what an attacker who knows the address can send.
+
+Used by tests/test_hostile.py (outcomes) and bench/bench_hostile.py (time and memory).
+"""
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+from tests.docx_xml import NAMESPACES, make_docx
+
+
+def padding_bomb(rows: int = 2000, cells: int = 500, span: int = 64) -> bytes:
+    """One row of `cells` cells spanning `span` grid columns each, then `rows` empty rows (about 1 KB).
+
+    A grid walker that pads every row to the widest one makes rows × cells × span slots.
+    """
+    wide = "<w:tr>" + f'<w:tc><w:tcPr><w:gridSpan w:val="{span}"/></w:tcPr><w:p/></w:tc>' * cells + "</w:tr>"
+    return make_docx("<w:tbl>" + wide + "<w:tr/>" * rows + "</w:tbl>")
+
+
+def stored_docx(size: int = 19 * 1024 * 1024) -> bytes:
+    """A .docx whose document.xml (about `size` bytes of short paragraphs) is stored, not compressed.
+
+    A stored part has a compression ratio of 1: no ratio check sees it.
+    """
+    para = "<w:p><w:r><w:t>x</w:t></w:r></w:p>"
+    document = (f'<?xml version="1.0" encoding="UTF-8"?><w:document {NAMESPACES}><w:body>'
+                + para * (size // len(para)) + "</w:body></w:document>")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("word/document.xml", document)
+    return buf.getvalue()
+
+
+def many_paragraphs_docx(paragraphs: int, text: str = "Nội dung") -> bytes:
+    """A well-formed .docx of many ordinary paragraphs (compressed)."""
+    return make_docx(f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>" * paragraphs)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width × height pixels but carries one row of data: decoding it would be costly."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    idat = zlib.compress(b"\x00" + b"\x00" * (3 * width))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def zip_of_big_images(count: int = 40, width: int = 9000, height: int = 9000) -> bytes:
+    """`count` images of width × height declared pixels in one small zip."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(count):
+            zf.writestr(f"anh{i}.png", png_header(width, height))
+    return buf.getvalue()
+
+
+def many_parts_mail(from_addr: str, parts: int) -> bytes:
+    """A message with `parts` tiny text attachments."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = from_addr
+    msg["To"] = "baocao@example.org"
+    msg["Subject"] = "Gửi báo cáo"
+    msg["Message-ID"] = f"<parts-{parts}@example.org>"
+    msg.set_content("Kính gửi Phòng GD&ĐT.")
+    for i in range(parts):
+        msg.add_attachment(f"{i}".encode(), maintype="application", subtype="octet-stream", filename=f"{i}.txt")
+    return msg.as_bytes()
+
+
+# Readers that misbehave on purpose, run in the worker processes by name.
+
+def greedy_parse(data: bytes, context=None):
+    """Asks for 8 GB on a file marked GREEDY (past any worker's address-space cap); parses the others."""
+    import parsers
+
+    if b"GREEDY" in data:
+        hog = bytearray(8 << 30)
+        return hog
+    return parsers.parse(data, context)
+
+
+def slow_parse(data: bytes, context=None):
+    """Never returns on a file marked SLOW."""
+    import time
+
+    import parsers
+
+    if b"SLOW" in data:
+        time.sleep(3600)
+    return parsers.parse(data, context)
+
+
+def dying_parse(data: bytes, context=None):
+    """Kills its own process on a file marked DIE (a crash in a C library looks the same)."""
+    import os
+    import signal
+
+    import parsers
+
+    if b"DIE" in data:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return parsers.parse(data, context)
+
+
+def marked(mark: bytes) -> bytes:
+    """A .docx (not a form) that carries `mark` in its bytes, stored so the mark stays visible."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("word/document.xml", f'<w:document {NAMESPACES}><w:body><w:p><w:r><w:t>'
+                    + mark.decode() + "</w:t></w:r></w:p></w:body></w:document>")
+    return buf.getvalue()
