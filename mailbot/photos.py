@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import warnings
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -51,7 +52,10 @@ def inspect(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> PhotoInf
     decoded: over `max_pixels` the photo is refused undecoded.
     """
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings():  # Pillow warns of big sizes at open; the check below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+        with im:
             width, height = im.size
             if width * height > max_pixels:
                 return PhotoInfo(None, width, height, None,

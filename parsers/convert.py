@@ -4,10 +4,19 @@ Each conversion gets its own LibreOffice profile directory: two conversions
 sharing a profile make the second fail silently (PITFALLS.md). A timeout
 kills the whole process group (soffice forks oosplash/soffice.bin), and the
 temporary files go whatever happens.
+
+LibreOffice opens untrusted files, which may link remote images or other
+documents: it runs in a network namespace of its own (bubblewrap, else
+`unshare -n`; both work as root and bubblewrap as a service user) with
+link updates switched off in its profile, and under an address-space cap.
+Without a sandbox nothing is converted.
 """
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -17,6 +26,21 @@ from pathlib import Path
 from parsers.docx_grid import DocumentError
 
 SOURCE_TYPES = ("doc", "odt", "rtf")
+MEMORY_MB = 2048  # address space of one LibreOffice; far more than a form needs
+
+log = logging.getLogger(__name__)
+
+# The profile's settings: never update links (images, OLE objects, fields) from elsewhere.
+_REGISTRY = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="UseLocking" oor:op="fuse"><value>false</value></prop></item>
+</oor:items>
+"""
 
 
 class ConversionUnavailable(DocumentError):
@@ -43,8 +67,35 @@ def _soffice() -> str | None:
 
 
 def available() -> bool:
-    """Whether LibreOffice can be called here."""
-    return _soffice() is not None
+    """Whether LibreOffice can be called here, in its network-less sandbox."""
+    return _soffice() is not None and sandbox() is not None
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox() -> tuple[str, ...] | None:
+    """The command prefix that gives a process no network, tried once; None when none works."""
+    candidates = []
+    if shutil.which("bwrap"):
+        candidates.append(("bwrap", "--dev-bind", "/", "/", "--unshare-net", "--die-with-parent", "--"))
+    if shutil.which("unshare"):
+        candidates.append(("unshare", "-n", "--") if os.geteuid() == 0 else ("unshare", "-r", "-n", "--"))
+    for prefix in candidates:
+        try:
+            ok = subprocess.run([*prefix, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if ok:
+            return prefix
+    log.warning("no network sandbox (bubblewrap or unshare) works here: documents are not converted")
+    return None
+
+
+def _limit_memory(megabytes: int) -> None:
+    """In the child before exec: LibreOffice's own address-space cap (raised from a worker's, within the hard one)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    want = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
 
 
 _PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "LD_LIBRARY_PATH")
@@ -67,7 +118,8 @@ def from_docx(data: bytes, target_type: str, timeout: float = 60) -> bytes:
 
 def _convert(data: bytes, source_ext: str, target: str, timeout: float) -> bytes:
     soffice = _soffice()
-    if soffice is None:
+    prefix = sandbox()
+    if soffice is None or prefix is None:
         raise ConversionUnavailable()
     target_ext = target.split(":", 1)[0]
     with tempfile.TemporaryDirectory(prefix="mailbot-convert-") as tmp:
@@ -77,8 +129,10 @@ def _convert(data: bytes, source_ext: str, target: str, timeout: float) -> bytes
         outdir = work / "out"
         outdir.mkdir()
         profile = work / "profile"
+        (profile / "user").mkdir(parents=True)
+        (profile / "user" / "registrymodifications.xcu").write_text(_REGISTRY, encoding="utf-8")
         cmd = [
-            soffice,
+            *prefix, soffice,
             f"-env:UserInstallation={profile.as_uri()}",
             "--headless", "--norestore", "--nologo", "--nodefault", "--nolockcheck",
             "--convert-to", target,
@@ -92,6 +146,7 @@ def _convert(data: bytes, source_ext: str, target: str, timeout: float) -> bytes
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 cwd=work, env=env, start_new_session=True,
+                preexec_fn=functools.partial(_limit_memory, MEMORY_MB),
             )
         except OSError:
             raise ConversionUnavailable() from None

@@ -76,6 +76,13 @@ def many_parts_mail(from_addr: str, parts: int) -> bytes:
 
 # Readers that misbehave on purpose, run in the worker processes by name.
 
+def environment() -> list[str]:
+    """The names in a worker's environment."""
+    import os
+
+    return sorted(os.environ)
+
+
 def greedy_parse(data: bytes, context=None):
     """Asks for 8 GB on a file marked GREEDY (past any worker's address-space cap); parses the others."""
     import parsers
@@ -115,4 +122,31 @@ def marked(mark: bytes) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("word/document.xml", f'<w:document {NAMESPACES}><w:body><w:p><w:r><w:t>'
                     + mark.decode() + "</w:t></w:r></w:p></w:body></w:document>")
+    return buf.getvalue()
+
+
+def odt_linking(url: str) -> bytes:
+    """An .odt whose only picture is linked from `url`, not embedded: opening it may fetch the URL."""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+        'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+        'xmlns:xlink="http://www.w3.org/1999/xlink" office:version="1.2">'
+        '<office:body><office:text><text:p>Báo cáo</text:p><text:p>'
+        '<draw:frame draw:name="anh" svg:width="4cm" svg:height="3cm" text:anchor-type="as-char">'
+        f'<draw:image xlink:href="{url}" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/>'
+        '</draw:frame></text:p></office:text></office:body></office:document-content>')
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        '</manifest:manifest>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        zf.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
