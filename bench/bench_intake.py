@@ -6,18 +6,26 @@ N realistic unit messages (a Mẫu 2 .docx and two ~1 MB noise JPEGs each):
 1. floor: `mbsync` (isync) pulling the folder into a fresh local Maildir;
 2. reference: a plain loop of imapclient FETCH (batches of 25) + mail-parser;
 3. mailbot: `jobs.poll_once` on a fresh data dir (receipts written to a
-   directory), messages/s, peak RSS, and the ratio to mbsync;
+   directory), messages/s, peak RSS, and the ratio to mbsync; with
+   `--before DIR` the same poll also runs with the code in DIR (e.g. an
+   export of main), taking turns with mbsync and the current code for
+   `--rounds` rounds, so all share the machine's load alike;
 4. peak RSS of a poll whose batch holds one 25 MB message among normal ones;
 5. a poll that finds nothing new in a folder of 50,000 recorded messages,
    against the same poll of an empty folder.
 
 Messages are written straight into the user's Maildir `new/` (much faster
 than APPEND). The Python measurements run in child processes so each peak
-RSS (VmHWM) is that of one job alone. Run from the repository root:
+RSS (VmHWM) is that of one job alone; for a poll, `tree MB` is the peak
+of the summed RSS of the poll and all its descendants (reader workers,
+their forkserver, LibreOffice), sampled every 20 ms (shared pages are
+counted once per process, so it overstates), and `PSS` the same sum of
+proportional set sizes (shared pages divided among the processes sharing
+them: what the tree really holds). Run from the repository root:
 
     python bench/bench_intake.py [--messages 500] [--big-count 50000] [--seed fast|poll]
                                  [--only floor,loop,poll,big,empty] [--profile out.prof]
-                                 [--database sqlite|postgresql]
+                                 [--before DIR] [--rounds 3] [--database sqlite|postgresql]
 
 With `--database postgresql` mailbot keeps its records in a throwaway
 PostgreSQL cluster on 127.0.0.1 (tests/servers.py), one database per run.
@@ -25,14 +33,15 @@ PostgreSQL cluster on 127.0.0.1 (tests/servers.py), one database per run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,7 +51,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# A child may run another version of the code (--before DIR): BENCH_CODE names its tree.
+sys.path.insert(0, os.environ.get("BENCH_CODE") or str(ROOT))
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 PHOTO_SIZE = (1600, 1200)  # noise at quality 70: about 1.06 MB, incompressible
@@ -273,6 +283,63 @@ def vm_hwm_kib() -> int:
     return 0
 
 
+def tree_rss_kib(pid: int, cpu: dict[int, float] | None = None, pss: list[int] | None = None) -> int:
+    """Summed VmRSS of a process and all its descendants, now; records each one's CPU seconds in
+    `cpu` and appends their summed PSS (shared pages divided among their users) to `pss`."""
+    total, todo, pss_total = 0, [pid], 0
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            if pss is not None:
+                for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        pss_total += int(line.split()[1])
+            if cpu is not None:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu[p] = max(cpu.get(p, 0.0), (int(fields[11]) + int(fields[12])) / tick)
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo.extend(int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError, IndexError, PermissionError):
+            continue
+    if pss is not None:
+        pss.append(pss_total)
+    return total
+
+
+class TreePeak:
+    """Samples tree_rss_kib(self) every 20 ms in a thread; .peak is the highest seen."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0
+        self.pss: list[int] = []
+        self.cpu: dict[int, float] = {}  # pid → CPU seconds, last seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, tree_rss_kib(os.getpid(), self.cpu, self.pss))
+            del self.pss[:-1]  # keep the highest only
+            self.pss_peak = max(getattr(self, "pss_peak", 0), self.pss[-1] if self.pss else 0)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, tree_rss_kib(os.getpid(), self.cpu))
+        return self.peak
+
+    def helpers_cpu(self) -> float:
+        """CPU seconds of the descendants (reader workers, forkserver, LibreOffice), as last sampled."""
+        return sum(v for pid, v in self.cpu.items() if pid != os.getpid())
+
+
 def child_loop(a: argparse.Namespace) -> dict:
     """The reference: fetch in batches of 25 and read each message with mail-parser."""
     import imapclient
@@ -306,6 +373,7 @@ def child_poll(a: argparse.Namespace) -> dict:
                         password_env=a.password_env, timeout=120.0)
     app = make_app(Path(a.data), mailbox=cfg, **_storage(a))
     times, summary = [], ""
+    tree = TreePeak()
     profiler = None
     if a.profile:
         import cProfile
@@ -319,8 +387,12 @@ def child_poll(a: argparse.Namespace) -> dict:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(a.profile)
+    tree_kib = tree.stop()
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     app.close()
-    return {"seconds": times[0], "times": times, "summary": summary, "rss_kib": vm_hwm_kib()}
+    return {"seconds": times[0], "times": times, "summary": summary, "rss_kib": vm_hwm_kib(), "tree_kib": tree_kib,
+            "tree_pss_kib": getattr(tree, "pss_peak", 0),
+            "cpu_main": ru.ru_utime + ru.ru_stime, "cpu_helpers": tree.helpers_cpu()}
 
 
 def _storage(a: argparse.Namespace) -> dict:
@@ -384,6 +456,10 @@ def main() -> None:
     p.add_argument("--only", default="floor,loop,poll,big,empty")
     p.add_argument("--repeat", type=int, default=5, help="polls of the empty and the recorded folder")
     p.add_argument("--profile", help="cProfile the 500-message poll into this file")
+    p.add_argument("--before", help="a tree of older code (e.g. `git archive main`): its poll runs side by side")
+    p.add_argument("--rounds", type=int, default=1, help="rounds of mbsync / poll (/ before) taking turns")
+    p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    p.add_argument("--database-url", help=argparse.SUPPRESS)
     # child mode
     p.add_argument("--child", choices=("loop", "poll", "seed"))
     p.add_argument("--host")
@@ -391,8 +467,6 @@ def main() -> None:
     p.add_argument("--user")
     p.add_argument("--password-env")
     p.add_argument("--data")
-    p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    p.add_argument("--database-url", help=argparse.SUPPRESS)
     a = p.parse_args()
 
     if a.child:
@@ -405,14 +479,12 @@ def main() -> None:
     only = set(a.only.split(","))
     rows: list[tuple[str, str, str, str, str]] = []
     notes: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="mailbot-bench-intake-"))
-    root.chmod(0o755)
     stack = contextlib.ExitStack()
     databases: dict[str, str] = {}
     pg = stack.enter_context(running_postgres()) if a.database == "postgresql" else None
 
     def db(name: str) -> list[str]:
-        """The child's --database-url: one PostgreSQL database per data dir (none on SQLite)."""
+        """The child's --database-url: one PostgreSQL database per run (none on SQLite)."""
         if pg is None:
             return []
         if name not in databases:
@@ -420,6 +492,9 @@ def main() -> None:
         return ["--database-url", databases[name]]
 
     notes.append(f"records in {a.database}")
+    runs = iter(range(1_000_000))
+    root = Path(tempfile.mkdtemp(prefix="mailbot-bench-intake-"))
+    root.chmod(0o755)
     try:
         with stack, running_dovecot(root / "dovecot") as server:
             t0 = time.perf_counter()
@@ -430,34 +505,43 @@ def main() -> None:
             print(f"# {a.messages} messages, {size / 1e6:.0f} MB, written in {time.perf_counter() - t0:.1f} s",
                   file=sys.stderr)
 
-            floor = None
-            if "floor" in only:
-                r = mbsync(main_user, root / "mbsync")
-                floor = r["messages"] / r["seconds"]
-                rows.append(("mbsync (floor)", f"{r['messages']}", f"{r['seconds']:.2f}",
-                             fmt_rate(r["messages"], r["seconds"]), f"{r['rss_kib'] / 1024:.0f}"))
-                print(f"# mbsync: {r}", file=sys.stderr)
-
-            def ratio(n: int, secs: float) -> str:
+            def ratio(n: int, secs: float, floor: float | None) -> str:
                 return f" ({n / secs / floor:.2f}× mbsync)" if floor else ""
 
-            if "loop" in only:
-                r = run_child(["--child", "loop", *account_args(main_user)])
-                rows.append(("imapclient + mail-parser" + ratio(r["messages"], r["seconds"]), f"{r['messages']}",
-                             f"{r['seconds']:.2f}", fmt_rate(r["messages"], r["seconds"]),
-                             f"{r['rss_kib'] / 1024:.0f}"))
-                print(f"# loop: {r}", file=sys.stderr)
-
-            if "poll" in only:
-                extra = ["--profile", str(Path(a.profile).resolve())] if a.profile else []
-                r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"), *db("poll"),
-                               "--repeat", "1", *extra])
-                rows.append(("mailbot poll" + ratio(a.messages, r["seconds"]), f"{a.messages}",
+            def poll_row(label: str, code: str | None, floor: float | None) -> None:
+                env = dict(os.environ, BENCH_CODE=code) if code else None
+                extra = ["--profile", str(Path(a.profile).resolve())] if a.profile and not code else []
+                r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"),
+                               *db(f"poll{next(runs)}"), "--repeat", "1", *extra], env=env)
+                rows.append((label + ratio(a.messages, r["seconds"], floor), f"{a.messages}",
                              f"{r['seconds']:.2f}", fmt_rate(a.messages, r["seconds"]),
-                             f"{r['rss_kib'] / 1024:.0f}"))
-                notes.append(f"poll: {r['summary']}")
-                print(f"# poll: {r}", file=sys.stderr)
+                             f"{r['rss_kib'] / 1024:.0f} / {r.get('tree_kib', r['rss_kib']) / 1024:.0f} / {r.get('tree_pss_kib', 0) / 1024:.0f}",
+                             f"{r['cpu_main']:.1f} / {r['cpu_helpers']:.1f}"))
+                notes.append(f"{label}: {r['summary']}")
+                print(f"# {label}: {r}", file=sys.stderr)
                 shutil.rmtree(root / "poll", ignore_errors=True)
+
+            for rnd in range(1, a.rounds + 1):
+                tag = f" [round {rnd}]" if a.rounds > 1 else ""
+                floor = None
+                if "floor" in only:
+                    r = mbsync(main_user, root / "mbsync")
+                    floor = r["messages"] / r["seconds"]
+                    rows.append(("mbsync (floor)" + tag, f"{r['messages']}", f"{r['seconds']:.2f}",
+                                 fmt_rate(r["messages"], r["seconds"]), f"{r['rss_kib'] / 1024:.0f}"))
+                    print(f"# mbsync: {r}", file=sys.stderr)
+
+                if "loop" in only:
+                    r = run_child(["--child", "loop", *account_args(main_user)])
+                    rows.append(("imapclient + mail-parser" + tag + ratio(r["messages"], r["seconds"], floor),
+                                 f"{r['messages']}", f"{r['seconds']:.2f}", fmt_rate(r["messages"], r["seconds"]),
+                                 f"{r['rss_kib'] / 1024:.0f}"))
+                    print(f"# loop: {r}", file=sys.stderr)
+
+                if "poll" in only and a.before:
+                    poll_row("mailbot poll, before" + tag, str(Path(a.before).resolve()), floor)
+                if "poll" in only:
+                    poll_row("mailbot poll" + tag, None, floor)
 
             if "big" in only:
                 user = new_account(server)
@@ -467,13 +551,16 @@ def main() -> None:
                 msgs.insert(normal // 2, big)
                 fill_maildir(server, user.username, msgs)
                 warm(user)
-                r = run_child(["--child", "poll", *account_args(user), "--data", str(root / "big"), "--repeat", "1",
-                               *db("big")])
-                rows.append((f"poll with one {len(big) / 1e6:.0f} MB message", f"{len(msgs)}",
-                             f"{r['seconds']:.2f}", fmt_rate(len(msgs), r["seconds"]), f"{r['rss_kib'] / 1024:.0f}"))
-                notes.append(f"big: {r['summary']}")
-                print(f"# big: {r}", file=sys.stderr)
-                shutil.rmtree(root / "big", ignore_errors=True)
+                for label, code in ([("before", str(Path(a.before).resolve()))] if a.before else []) + [("", None)]:
+                    env = dict(os.environ, BENCH_CODE=code) if code else None
+                    r = run_child(["--child", "poll", *account_args(user), "--data", str(root / "big"),
+                                   *db(f"big{next(runs)}"), "--repeat", "1"], env=env)
+                    rows.append((f"poll with one {len(big) / 1e6:.0f} MB message" + (f", {label}" if label else ""),
+                                 f"{len(msgs)}", f"{r['seconds']:.2f}", fmt_rate(len(msgs), r["seconds"]),
+                                 f"{r['rss_kib'] / 1024:.0f} / {r.get('tree_kib', r['rss_kib']) / 1024:.0f} / {r.get('tree_pss_kib', 0) / 1024:.0f}"))
+                    notes.append(f"big{label and ' ' + label}: {r['summary']}")
+                    print(f"# big {label}: {r}", file=sys.stderr)
+                    shutil.rmtree(root / "big", ignore_errors=True)
 
             if "empty" in only:
                 empty = new_account(server)
@@ -509,7 +596,9 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    head = ("run", "messages", "seconds", "msg/s", "peak RSS MB")
+    head = ("run", "messages", "seconds", "msg/s", "peak RSS MB (poll: process / tree RSS / tree PSS)",
+            "CPU s (poll: process / readers)")
+    rows = [row + ("",) * (len(head) - len(row)) for row in rows]
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

@@ -150,3 +150,45 @@ def odt_linking(url: str) -> bytes:
         zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
         zf.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
+
+
+def measured(target: str, *args):
+    """Run a reader by name in this (worker) process; its result's summary and this process's peak RSS (KiB)."""
+    import importlib
+    import resource
+    import time
+
+    module, _, name = target.partition(":")
+    t0 = time.perf_counter()
+    result = getattr(importlib.import_module(module), name)(*args)
+    secs = time.perf_counter() - t0
+    return summarize(result), secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def unpack_and_inspect(raw: bytes, limits) -> list:
+    """What intake does with a message's photos, in one process: unpack, then inspect each."""
+    from zoneinfo import ZoneInfo
+
+    from mailbot.photos import inspect
+    from mailbot.unpack import read_and_expand
+
+    _, files = read_and_expand(raw, (), limits)
+    return [inspect(f.data, ZoneInfo("Asia/Ho_Chi_Minh")) for f in files if f.role == "photo"]
+
+
+def summarize(result) -> str:
+    """A short text for a reader's result: problem codes, photo notices, file counts."""
+    from mailbot.photos import PhotoInfo
+    from parsers.model import Document
+
+    if isinstance(result, Document):
+        return f"form={result.form} problems={[p.code for p in result.problems]}"
+    if isinstance(result, PhotoInfo):
+        return f"photo {result.width}x{result.height} thumbnail={result.thumbnail is not None} problem={result.problem}"
+    if isinstance(result, list):
+        return f"{len(result)} photos: " + ", ".join(sorted({summarize(x).split(" problem=")[0].split(" ", 2)[2]
+                                                               for x in result}))
+    if isinstance(result, tuple) and len(result) == 2:  # unpack.read_and_expand
+        files = result[1]
+        return f"{len(files)} files: " + ", ".join(sorted({f'{f.role}/{(f.problem or "")[:40]}' for f in files}))
+    return type(result).__name__

@@ -1,0 +1,88 @@
+"""mailbot.fastmime gives the very tree the stdlib feedparser gives, part by part."""
+from __future__ import annotations
+
+import base64
+import os
+from email.feedparser import BytesFeedParser
+
+import pytest
+
+from mailbot import fastmime
+from tests.conftest import CORPUS
+from tests.docxgen import mau2_docx, sample_values
+from tests.mailgen import forward, jpeg, make_mail, zip_of
+
+
+def stdlib(raw: bytes):
+    p = BytesFeedParser()
+    p.feed(raw)
+    return p.close()
+
+
+def shape(msg) -> list:
+    """Everything a reader of the tree can see, part by part."""
+    out = []
+    for part in msg.walk():
+        payload = part._payload if isinstance(part._payload, str) else None  # noqa: SLF001
+        out.append((part.items(), payload, part.preamble, part.epilogue, part.get_unixfrom(),
+                    [type(d).__name__ for d in part.defects], part.is_multipart()))
+    return out
+
+
+def same(raw: bytes) -> None:
+    assert shape(fastmime.parse(raw)) == shape(stdlib(raw))
+
+
+def b64_lines(data: bytes, width: int = 76, ending: bytes = b"\r\n") -> bytes:
+    text = base64.b64encode(data)
+    return ending.join(text[i:i + width] for i in range(0, len(text), width)) + ending
+
+
+BIG = os.urandom(200_000)
+
+
+def test_unit_mail_with_forms_photos_zip_and_forward():
+    docx = mau2_docx("Trung tâm HTCĐ phường Phú Bài", sample_values())
+    raw = make_mail("a@example.org", "Báo cáo", [("Mau2.docx", docx), ("anh.jpg", jpeg(noise=True)),
+                                                   ("goi.zip", zip_of([("x.bin", BIG)]))])
+    same(raw)
+    same(raw.replace(b"\r\n", b"\n"))
+    same(forward("b@example.org", raw))
+    assert fastmime.parse(raw).get_payload()[1].get_payload(decode=True) == docx
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
+def test_a_run_just_before_a_boundary_in_the_preamble_and_in_a_text_part(ending):
+    body = b64_lines(BIG, ending=ending)
+    raw = ending.join([
+        b"From: a@example.org", b"Subject: x", b"MIME-Version: 1.0",
+        b'Content-Type: multipart/mixed; boundary="BB"', b"",
+        body.rstrip(ending),  # a preamble made of base64-looking lines
+        b"--BB", b"Content-Type: text/plain", b"", body.rstrip(ending),
+        b"--BB", b"Content-Type: application/octet-stream", b"Content-Transfer-Encoding: base64", b"",
+        body + b"--BB--", body,  # an epilogue too
+    ])
+    same(raw)
+
+
+def test_a_single_part_base64_message_and_one_without_boundary_end():
+    head = b"From: a@example.org\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    same(head + b64_lines(BIG))
+    truncated = (b'From: a@example.org\r\nContent-Type: multipart/mixed; boundary="Q"\r\n\r\n--Q\r\n'
+                 b"Content-Transfer-Encoding: base64\r\n\r\n" + b64_lines(BIG))
+    same(truncated)
+
+
+def test_placeholders_cannot_be_forged():
+    fake = b"MAILBOTRUN0000000000000000\r\n" * 100
+    raw = (b"From: a@example.org\r\nContent-Type: text/plain\r\n\r\n" + fake + b64_lines(BIG) + fake)
+    same(raw)
+
+
+@pytest.mark.corpus
+def test_every_corpus_message_gives_the_same_tree():
+    files = sorted(p for p in (CORPUS / "mime").rglob("*") if p.is_file())
+    assert files
+    for path in files:
+        raw = path.read_bytes()
+        assert shape(fastmime.parse(raw)) == shape(stdlib(raw)), path
