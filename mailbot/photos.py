@@ -107,3 +107,27 @@ def _taken_at(im: Image.Image, tz: ZoneInfo) -> dt.datetime | None:
         except ValueError:
             pass
     return naive.replace(tzinfo=tz)
+
+
+def read_photo(data: bytes, context, tz: ZoneInfo, max_pixels: int = MAX_PIXELS):
+    """A received picture, in one reader call: (the form it shows, None) when it is a photo or
+    scan of a printed form page, else (None, inspect(...)).
+
+    The declared size is checked first, so an oversized picture is refused
+    before either reader decodes a pixel.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+    except Exception:  # noqa: BLE001 - undecodable: inspect says why
+        return None, inspect(data, tz, max_pixels)
+    if width * height > max_pixels:
+        return None, inspect(data, tz, max_pixels)
+    import parsers
+
+    doc = parsers.parse(data, context)  # turns an ordinary photo away on a cheap look, before any OCR
+    if doc.form is not None:
+        return doc, None
+    return None, inspect(data, tz, max_pixels)

@@ -11,6 +11,7 @@ Problems are Vietnamese sentences fit for a receipt.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import unicodedata
@@ -134,7 +135,7 @@ def read_and_expand(raw: bytes, own_addresses: tuple[str, ...], limits: LimitsCo
         # part has up to three Content-* headers, and "-" never occurs in base64 data.
         parsed = read_message(header_block(raw), own_addresses=own_addresses)
         files = [] if parsed.envelope.automatic else [_too_many_parts(limits.max_parts, "nhiều")]
-        return ParsedMessage(parsed.envelope, [], parsed.problems), files
+        return dataclasses.replace(parsed, parts=[]), files
     parsed = read_message(raw, own_addresses=own_addresses)
     if parsed.envelope.automatic:
         files = []
@@ -142,7 +143,7 @@ def read_and_expand(raw: bytes, own_addresses: tuple[str, ...], limits: LimitsCo
         files = [_too_many_parts(limits.max_parts, str(len(parsed.parts)))]
     else:
         files = expand(parsed.parts, limits)
-    return ParsedMessage(parsed.envelope, [], parsed.problems), files
+    return dataclasses.replace(parsed, parts=[]), files
 
 
 def _too_many_parts(limit: int, count: str) -> File:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # Workers fork from a forkserver: a clean interpreter started once, before any of the daemon's
 # threads, with the readers' libraries already imported, so a replacement worker starts in
 # milliseconds and shares those pages. No thread, lock or open connection of the daemon is inherited.
-_PRELOAD = ["parsers.document", "parsers.docx_grid", "mailbot.unpack", "mailbot.photos"]
+_PRELOAD = ["parsers", "parsers.document", "parsers.docx_grid", "mailbot.unpack", "mailbot.photos"]
 try:
     _CTX = multiprocessing.get_context("forkserver")
     _CTX.set_forkserver_preload(_PRELOAD)

@@ -210,9 +210,10 @@ def test_a_message_that_stopped_the_daemon_twice_is_recorded_failed_and_reproces
         assert conn.execute(sa.select(sa.func.count()).select_from(st.outbox)
                             .where(st.outbox.c.kind == "receipt")).scalar() == 1
     assert poll(app).fetched == 0
-    assert staff.reprocess(app).endswith("skipped 1")
+    assert staff.reprocess(app).endswith("bỏ qua 1 thư đã hai lần làm dừng chương trình đọc tệp "
+                                         "(đọc lại bằng --include-failed)")
     assert submissions(app) == {}
-    assert "recovered 1" in staff.reprocess(app, include_failed=True)
+    assert "1 thư lỗi trước đây nay đọc được" in staff.reprocess(app, include_failed=True)
     assert submissions(app) == {"Mau2.docx": ("accepted", [])}
 
 
