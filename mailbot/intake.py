@@ -539,13 +539,17 @@ def sender_verdict(app: App, parsed: ParsedMessage | None) -> str | None:
 def sender_unit(app: App, roster: Roster, parsed: ParsedMessage):
     """The unit a message comes from: its sender's; or, when one of the office's own people
     (digest recipients, [web] staff, our address) forwards a unit's message, the forwarded
-    message's sender's — if exactly one unit on the roster is named."""
+    message's sender's — when every forwarded message (outermost only: see
+    message.inline_forward_senders) comes from a roster address of one unit.
+    A forward of a stranger's mail is a stranger's, whatever its text names."""
     env = parsed.envelope
     unit = roster.by_address(env.from_addr)
     if unit is not None or not env.from_addr or env.from_addr.lower() not in app.staff_addresses:
         return unit
-    named = {u.id: u for u in (roster.by_address(a) for a in parsed.forwarded_from) if u is not None}
-    return next(iter(named.values())) if len(named) == 1 else None
+    named = [roster.by_address(a) for a in parsed.forwarded_from]
+    if not named or any(u is None for u in named) or len({u.id for u in named}) != 1:
+        return None
+    return named[0]
 
 
 def decide(roster: Roster, sender, doc: Document, *, authenticated: bool) -> tuple[str | None, str, list[dict]]:

@@ -614,7 +614,7 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str],
           senders: list[str] | None = None) -> None:
     """Every attachment once, in MIME order; message/rfc822 entries open into their files.
 
-    The sender of each forwarded message met on the way is added to `senders`.
+    The sender of each forwarded message met on the way is added to `senders`, outermost ones only.
     """
     senders = [] if senders is None else senders
     # (part, forwarded, depth, is the signature of a multipart/signed)
@@ -630,13 +630,15 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str],
         if isinstance(payload, list) and ctype in _MESSAGE_TYPES and _cte(part) in ("base64", "quoted-printable"):
             # The stdlib parses an encoded message/rfc822 as if it were plain: hand on its bytes.
             data = _encoded_message_bytes(part)
-            _note_sender(_parse_bytes(header_block(data)), senders)
+            if not forwarded:  # a message inside a forwarded one is that message's text, not our forward
+                _note_sender(_parse_bytes(header_block(data)), senders)
             found = _leaf(part, ctype, forwarded, len(parts) + 1, problems, data=data)
             if found is not None:
                 parts.append(found)
             continue
         if isinstance(payload, list):  # multipart/* or a parsed message/rfc822
-            if ctype in _MESSAGE_TYPES and payload and isinstance(payload[0], email.message.Message):
+            if ctype in _MESSAGE_TYPES and payload and isinstance(payload[0], email.message.Message) \
+                    and not forwarded:
                 _note_sender(payload[0], senders)
             inner_forwarded = forwarded or ctype in _MESSAGE_TYPES
             children = [p for p in payload if isinstance(p, email.message.Message)]
@@ -668,20 +670,24 @@ def _note_sender(inner: email.message.Message, senders: list[str]) -> None:
 _FORWARD_MARKER = re.compile(r"(?im)^[\s>*-]*(?:-{2,}\s*)?(?:forwarded message|original message|begin forwarded message"
                              r"|thư chuyển tiếp|tin nhắn đã chuyển tiếp|thư đã chuyển tiếp|chuyển tiếp thư)\b")
 _FORWARD_FROM = re.compile(r"(?im)^[\s>*]*(?:from|từ|người gửi)\s*:\s*\**\s*(.+)$")
-_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_FORWARD_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"\\@]+@[\w-]+(?:\.[\w-]+)+")  # found in a quoted From: line
 
 
 def inline_forward_senders(body_text: str) -> list[str]:
-    """Senders named in a forward quoted inline (Gmail, Outlook, Thunderbird; English or Vietnamese)."""
+    """The sender of a forward quoted inline (Gmail, Outlook, Thunderbird; English or Vietnamese).
+
+    Only the outermost forward counts: the From line right under the first
+    marker. Deeper blocks are text of the forwarded mail, which anyone could
+    have written ("---------- Forwarded message ----------\nFrom: <unit>").
+    """
     marker = _FORWARD_MARKER.search(body_text or "")
     if not marker:
         return []
-    out = []
-    for m in _FORWARD_FROM.finditer(body_text, marker.end()):
-        found = _ADDRESS.search(m.group(1))
-        if found:
-            out.append(found.group(0).lower())
-    return out
+    m = _FORWARD_FROM.search(body_text, marker.end())
+    if not m or body_text.count("\n", marker.end(), m.start(1)) > 3:
+        return []  # no From line in the first block's header lines
+    found = _FORWARD_ADDRESS.search(m.group(1))
+    return [found.group(0).lower()] if found else []
 
 
 def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,

@@ -200,10 +200,10 @@ def compose(app: App, *, to: list[str], subject: str, text: str, html: str, auto
     msg["Date"] = email.utils.format_datetime(app.now())
     msg["Message-ID"] = email.utils.make_msgid(domain=domain)
     if clean_msgid(in_reply_to):
-        msg["In-Reply-To"] = clean_msgid(in_reply_to)
+        msg.set_raw("In-Reply-To", clean_msgid(in_reply_to))
     refs = [r for r in map(clean_msgid, (references or "").split()) if r]
     if refs:
-        msg["References"] = " ".join(refs[-20:])
+        msg.set_raw("References", fold_ids(refs[-20:]))
     msg["Auto-Submitted"] = auto
     msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office answers to our notices
     msg["Content-Language"] = "vi"
@@ -212,6 +212,24 @@ def compose(app: App, *, to: list[str], subject: str, text: str, html: str, auto
     for filename, data, maintype, subtype in attachments:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=header_text(filename))
     return msg
+
+
+def fold_ids(ids: list[str]) -> str:
+    """Message ids as one header value, folded only at the spaces between ids.
+
+    The email package writes an id longer than a line as an RFC 2047 word,
+    which no mail program matches to its thread. The ids come from
+    clean_msgid (printable ASCII, no spaces, no encoded word), so they are
+    safe to write as they are (set_raw).
+    """
+    lines, line = [], ""
+    for mid in ids:
+        if line and len(line) + 1 + len(mid) > 76:
+            lines.append(line)
+            line = mid
+        else:
+            line = f"{line} {mid}" if line else mid
+    return "\n ".join([*lines, line])
 
 
 def encode_subject(subject: str) -> str:
@@ -243,21 +261,25 @@ def reply_subject(subject: str | None) -> str:
 def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: str | None = None) -> int | None:
     """Queue the one receipt a message gets, or None when it must get none.
 
-    None for automatic mail, our own, no usable sender, and a sender not on the
-    roster whose trusted authentication failed (`sender_auth` "fail", see
-    intake.sender_verdict): a forged stranger's address belongs to someone who
-    never wrote to us, and answering it is backscatter.
+    None for automatic mail, our own, no usable sender, and any sender whose
+    trusted authentication failed (`sender_auth` "fail", see
+    intake.sender_verdict): a forged address belongs to someone who never
+    wrote to us, and answering it is backscatter — to a stranger, or to the
+    unit whose address was forged (it would also spend the unit's
+    `max_per_hour` and delay its genuine receipts). Staff see the forgery in
+    the digest.
     """
     m = conn.execute(sa.select(st.messages).where(st.messages.c.id == message_pk)).first()
     if m is None or m.automatic or m.outcome == "automatic" or not clean_address(m.from_addr):
         return None
     if m.from_addr.lower() in app.own_addresses:
         return None
-    if sender_auth == "fail" and app.roster(conn).by_address(m.from_addr) is None:
-        log.info("no receipt for %s: %s is not on the roster and failed authentication (%s)",
-                 app.reference(message_pk), m.from_addr, m.spoofing or "")
+    if sender_auth == "fail":
+        on_roster = app.roster(conn).by_address(m.from_addr) is not None
+        log.info("no receipt for %s: %s failed authentication (%s)%s", app.reference(message_pk), m.from_addr,
+                 m.spoofing or "", ", its address is on the roster" if on_roster else "")
         conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
-            summary="no receipt: sender not on the roster, authentication failed"))
+            summary="no receipt: sender authentication failed" + (" (roster address)" if on_roster else "")))
         return None
     recipients = [m.from_addr]
     forward = m.from_addr.lower() in app.staff_addresses
@@ -476,7 +498,7 @@ def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[Planned
     """
     tz = app.config.campaign.timezone
     units = app.config.units
-    statuses = st.unit_form_status(conn, units, app.config.campaign.form_ids)
+    owed = st.reminder_owed(conn, units, app.config.campaign.form_ids)
     decided: dict[tuple[str, str], set[int]] = {}
     for r in conn.execute(sa.select(st.reminders.c.unit_id, st.reminders.c.form, st.reminders.c.offset_days)):
         decided.setdefault((r.unit_id, r.form), set()).add(r.offset_days)
@@ -489,7 +511,7 @@ def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[Planned
         latest_at, latest = due[-1]
         send = now - latest_at < CATCH_UP and reminds_at(app, form, latest_at)
         for unit in units:
-            if not unit.emails or statuses[(unit.id, form.id)][0] != "missing":
+            if not unit.emails or (unit.id, form.id) not in owed:
                 continue
             done = decided.get((unit.id, form.id), set())
             if latest in done:
@@ -532,20 +554,29 @@ def queue_due_reminders(app: App) -> int:
     count = 0
     with app.store.transaction() as conn:
         for plan in plan_reminders(conn, app, now):
-            oid = None
+            oid, failed = None, False
             if plan.send:
-                msg = build_reminder(app, plan)
-                oid = outbox.enqueue(conn, dedupe_key=f"reminder:{plan.unit.id}:{plan.form.id}:{plan.offset}",
-                                     kind="reminder", recipient=", ".join(plan.unit.emails), msg=msg,
-                                     unit_id=plan.unit.id, now=now)
+                try:
+                    msg = build_reminder(app, plan)
+                except Exception as exc:  # noqa: BLE001 - one unit's bad address or data never stops the others
+                    log.error("reminder to %s (%s) not built: %s", plan.unit.id, plan.form.id, exc)
+                    st.record_event(conn, "reminder_failed",
+                                    f"Chưa gửi được thư nhắc {plan.form.label} cho {plan.unit.name} "
+                                    f"({', '.join(plan.unit.emails)}): {type(exc).__name__}: {exc}"[:500])
+                    failed = True  # recorded as decided: told once, not again every cycle
+                else:
+                    oid = outbox.enqueue(conn, dedupe_key=f"reminder:{plan.unit.id}:{plan.form.id}:{plan.offset}",
+                                         kind="reminder", recipient=", ".join(plan.unit.emails), msg=msg,
+                                         unit_id=plan.unit.id, now=now)
             for offset, at in plan.skipped:
                 conn.execute(st.reminders.insert().values(
                     unit_id=plan.unit.id, form=plan.form.id, offset_days=offset, due_at=st.utc_iso(at),
                     status="skipped", outbox_id=None, decided_at=st.utc_iso(now)))
             conn.execute(st.reminders.insert().values(
                 unit_id=plan.unit.id, form=plan.form.id, offset_days=plan.offset, due_at=st.utc_iso(plan.due_at),
-                status="sent" if plan.send else "skipped", outbox_id=oid, decided_at=st.utc_iso(now)))
-            count += plan.send
+                status="failed" if failed else "sent" if plan.send else "skipped", outbox_id=oid,
+                decided_at=st.utc_iso(now)))
+            count += plan.send and not failed
     return count
 
 

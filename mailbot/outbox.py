@@ -31,8 +31,16 @@ BACKOFF_MAX = dt.timedelta(minutes=60)
 # A claimed row is not picked up by another run of this process for this long; a row claimed by a
 # process that died is released at once by the next one to take the lock (release_claims).
 LEASE = dt.timedelta(minutes=15)
-WIRE = email.policy.SMTP  # CRLF line ends, as the SMTP DATA command wants them
-WIRE_UTF8 = email.policy.SMTPUTF8  # the same, with UTF-8 headers: for a non-ASCII recipient (RFC 6531)
+# A row the server keeps refusing for itself (not: the server is unreachable) fails after this many
+# attempts (about eight hours with the backoff), with the reason kept for the digest.
+MAX_ATTEMPTS = 12
+# Sessions reopened in one delivery run after the server dropped one on a row.
+MAX_RECONNECTS = 3
+# CRLF line ends, as the SMTP DATA command wants them. Values we set raw (the Subject, folded by
+# email.header; message ids, notices.fold_ids) are written as they are: refolding would turn an id
+# longer than a line into an RFC 2047 word, and the reply would leave its thread.
+WIRE = email.policy.SMTP.clone(refold_source="none")
+WIRE_UTF8 = email.policy.SMTPUTF8.clone(refold_source="none")  # with UTF-8 headers: for a non-ASCII recipient
 
 
 @dataclass
@@ -100,6 +108,7 @@ def deliver_due(app: App) -> DeliveryStats:
                 _defer(conn, row, str(exc), now)
         stats.deferred += len(rows)
         return stats
+    reconnects = 0
     try:
         for i, row in enumerate(rows):
             try:
@@ -107,20 +116,31 @@ def deliver_due(app: App) -> DeliveryStats:
             except Exception as caught:  # noqa: BLE001 - whatever one row raises is that row's alone
                 exc = caught if isinstance(caught, smtp.SendError) else _unexpected(row, caught)
                 with app.store.transaction() as conn:
-                    if exc.temporary:
+                    if exc.temporary and row.attempts + 1 < MAX_ATTEMPTS:
                         _defer(conn, row, str(exc), now)
                         stats.deferred += 1
                     else:
-                        log.error("outbox %s to %s refused for good: %s", row.id, row.recipient, exc)
+                        error = str(exc) if not exc.temporary else \
+                            f"bỏ sau {row.attempts + 1} lần gửi không được: {exc}"
+                        log.error("outbox %s to %s given up: %s", row.id, row.recipient, error)
                         conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
-                            status="failed", attempts=row.attempts + 1, last_error=str(exc), claimed_at=None))
+                            status="failed", attempts=row.attempts + 1, last_error=error[:1000], claimed_at=None))
                         stats.failed += 1
                 if exc.temporary and not _alive(transport):
-                    with app.store.transaction() as conn:  # the session is gone: the rest wait their turn
-                        for rest in rows[i + 1:]:
-                            _defer(conn, rest, str(exc), now)
-                    stats.deferred += len(rows) - i - 1
-                    break
+                    # The server dropped the session on this row (421 + close): only this row waits; the
+                    # others go on over a new session, a few times per run at most.
+                    transport.close()
+                    try:
+                        if reconnects >= MAX_RECONNECTS:
+                            raise smtp.ConnectError(f"session dropped {reconnects + 1} times in this run: {exc}")
+                        reconnects += 1
+                        transport = smtp.connect(cfg)
+                    except smtp.ConnectError as lost:
+                        with app.store.transaction() as conn:
+                            for rest in rows[i + 1:]:
+                                _defer(conn, rest, str(lost), now)
+                        stats.deferred += len(rows) - i - 1
+                        return stats
                 continue
             with app.store.transaction() as conn:
                 conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
@@ -179,7 +199,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
             strangers += is_stranger(r)
         lease = st.utc_iso(now + LEASE)
         claimed = []
-        owed = _owed(conn, app) if any(r.kind == "reminder" for r in due) else {}
+        owed = _owed(conn, app) if any(r.kind == "reminder" for r in due) else set()
         for r in due:
             if r.kind == "reminder" and not _still_owed(r.dedupe_key, owed):
                 # The form arrived while the reminder waited (SMTP down, hourly cap): never send it.
@@ -229,16 +249,16 @@ def strangers_waiting(conn: Connection, app: App) -> int:
     return sum(1 for r in rows if is_stranger(r))
 
 
-def _owed(conn: Connection, app: App) -> dict[tuple[str, str], str]:
-    return {k: v[0] for k, v in st.unit_form_status(conn, app.config.units, app.config.campaign.form_ids).items()}
+def _owed(conn: Connection, app: App) -> set[tuple[str, str]]:
+    return st.reminder_owed(conn, app.config.units, app.config.campaign.form_ids)
 
 
-def _still_owed(dedupe_key: str, owed: dict[tuple[str, str], str]) -> bool:
-    """A reminder ("reminder:<unit>:<form>:<offset>") goes only while the unit still owes the form."""
+def _still_owed(dedupe_key: str, owed: set[tuple[str, str]]) -> bool:
+    """A reminder ("reminder:<unit>:<form>:<offset>") goes only while the unit is still reminded of the form."""
     parts = dedupe_key.split(":")
     if len(parts) != 4:
         return True
-    return owed.get((parts[1], parts[2]), "missing") == "missing"
+    return (parts[1], parts[2]) in owed
 
 
 def _defer(conn: Connection, row, error: str, now: dt.datetime) -> None:

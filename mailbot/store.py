@@ -167,7 +167,7 @@ reminders = sa.Table(
     sa.Column("form", sa.String(40), primary_key=True),
     sa.Column("offset_days", sa.Integer, primary_key=True),
     sa.Column("due_at", sa.String(40), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # sent | skipped
+    sa.Column("status", sa.String(20), nullable=False),  # sent | skipped | failed (not built: see events)
     sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id")),
     sa.Column("decided_at", sa.String(40), nullable=False),
 )
@@ -404,3 +404,22 @@ def unit_form_status(conn: Connection, units, form_ids) -> dict[tuple[str, str],
             else:
                 out[key] = ("missing", None)
     return out
+
+
+# Review codes of a document that did not come from the unit's own authenticated address.
+FOREIGN_REVIEW_CODES = ("sender_not_authenticated", "unknown_sender")
+
+
+def reminder_owed(conn: Connection, units, form_ids) -> set[tuple[str, str]]:
+    """(unit_id, form) pairs a unit is still reminded of.
+
+    Missing forms; and forms whose only waiting document did not come from the
+    unit's own authenticated address (forged with its address, or sent by a
+    stranger naming it): such a document must not silence the unit's reminders.
+    `unit_form_status` still shows it as needs_review for staff.
+    """
+    status = unit_form_status(conn, units, form_ids)
+    own_pending = {(r.unit_id, r.form) for r in submission_rows(conn, status="needs_review")
+                   if not any(x.get("code") in FOREIGN_REVIEW_CODES for x in r.review or [])}
+    return {key for key, (s, _) in status.items()
+            if s == "missing" or (s == "needs_review" and key not in own_pending)}

@@ -19,6 +19,13 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200c\u200d\u2060"), None)
 # Control characters (C0, DEL, C1) other than a line break: a space. A document is hostile
 # input too; its text reaches the store, the exports, the digest and the terminal.
 _INVISIBLE.update({c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if c != 0x0A})
+# Format characters (bidi overrides and isolates U+202A-202E, U+2066-2069, marks U+200E/200F/061C,
+# tags …) are dropped: they reorder or hide what staff read in an export. Vietnamese uses none.
+# Zero-width space and BOM stay word separators (_SPACES); line and paragraph separators are spaces.
+_INVISIBLE.update({c: None for c in [*range(0x10000), *range(0x110BD, 0x110CE), *range(0x13430, 0x13440),
+                                     *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B), *range(0xE0000, 0xE0080)]
+                   if unicodedata.category(chr(c)) == "Cf" and c not in (0x200B, 0xFEFF)})
+_INVISIBLE.update({0x2028: " ", 0x2029: " "})
 
 
 def clean_line(s: str) -> str:
