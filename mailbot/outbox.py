@@ -32,7 +32,7 @@ BACKOFF_MAX = dt.timedelta(minutes=60)
 # process that died is released at once by the next one to take the lock (release_claims).
 LEASE = dt.timedelta(minutes=15)
 # A row the server keeps refusing for itself (not: the server is unreachable) fails after this many
-# attempts (about eight hours with the backoff), with the reason kept for the digest.
+# attempts (about six hours with the backoff), with the reason kept for the digest.
 MAX_ATTEMPTS = 12
 # Sessions reopened in one delivery run after the server dropped one on a row.
 MAX_RECONNECTS = 3

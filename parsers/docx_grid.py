@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from parsers import legacy_fonts
-from parsers.text import clean
+from parsers.text import UNTIDY_CHARS, clean
 
 
 class DocumentError(Exception):
@@ -136,7 +136,7 @@ _PART_LIMIT = 5 * 1024 * 1024
 _MAX_SPAN = 64
 
 # Anything parsers.text.clean would change in NFC text.
-_UNTIDY = re.compile("[\x00-\x1f\x7f-\x9f\u00a0\u00ad\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff]|  ")  # what clean() changes
+_UNTIDY = re.compile("[\x00-\x1f" + re.escape(UNTIDY_CHARS.replace(" ", "")) + "]|  ")  # what clean() changes
 # Letters only Unicode text has: such a run is not in a legacy encoding, whatever its font.
 _UNICODE_VIETNAMESE = re.compile("[\u0100-\u024f\u0300-\u036f\u1e00-\u1eff]")
 

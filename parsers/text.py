@@ -26,6 +26,9 @@ _INVISIBLE.update({c: None for c in [*range(0x10000), *range(0x110BD, 0x110CE), 
                                      *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B), *range(0xE0000, 0xE0080)]
                    if unicodedata.category(chr(c)) == "Cf" and c not in (0x200B, 0xFEFF)})
 _INVISIBLE.update({0x2028: " ", 0x2029: " "})
+# Every character clean_line removes or turns into a space (for fast paths that skip it on tidy text).
+UNTIDY_CHARS = "".join(sorted({chr(c) for c in _INVISIBLE} | set(" \t\u00a0\u202f\u205f\u3000\ufeff")
+                              | {chr(c) for c in range(0x2000, 0x200C)}))
 
 
 def clean_line(s: str) -> str:
