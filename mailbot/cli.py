@@ -323,11 +323,11 @@ def reject(ctx: Ctx, reference: str, reason: str) -> None:
 @pass_ctx
 def reprocess(ctx: Ctx, include_failed: bool) -> None:
     """Đọc lại toàn bộ thư đã lưu bằng chương trình hiện tại và cập nhật hồ sơ; không gửi thư nào."""
-    from mailbot import staff
+    from mailbot import reprocess as rep
 
     app = ctx.app()
     try:
-        click.echo(staff.reprocess(app, include_failed=include_failed))
+        click.echo(rep.reprocess(app, include_failed=include_failed))
     finally:
         app.close()
 

@@ -41,6 +41,7 @@ from mailbot.app import App
 from mailbot.mailbox import AuthenticationFailed, FetchedMessage, Mailbox, MailboxError
 from mailbot.message import ParsedMessage, header_block, read_message, sender_authentication, spoofing_signal
 from mailbot.photos import PHOTO_UNREADABLE, PhotoInfo
+from mailbot.rules import Outcome, Status, decide, is_late, rejection_reason, settle
 from mailbot.units import Roster
 from mailbot.unpack import File, unreadable_form
 from mailbot.workers import WorkerFailed
@@ -48,16 +49,6 @@ from parsers.document import failed as parsers_failed
 from parsers.model import Document, ParseContext, Problem
 
 log = logging.getLogger(__name__)
-
-
-class Outcome:
-    """What happened to a message; stored in messages.outcome."""
-
-    RECORDED = "recorded"  # at least one form or photo was recorded
-    NO_ATTACHMENT = "no_attachment"  # nothing usable came with it
-    AUTOMATIC = "automatic"  # bounce, auto-reply, list, ourselves: archived, never answered
-    FAILED = "failed"  # an unexpected error; the traceback is kept, the others go on
-    TOO_LARGE = "too_large"  # over limits.max_message_bytes: archived, not opened
 
 
 @dataclass
@@ -157,10 +148,10 @@ def _fetch_failed(app: App, mailbox: Mailbox, uidvalidity: int, uid: int, error:
     return attempts
 
 
-def _count(result: PollResult, outcome: str) -> None:
+def _count(result: PollResult, outcome: Outcome) -> None:
     result.fetched += 1
     result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
-    if outcome == "duplicate":
+    if outcome == Outcome.DUPLICATE:
         result.duplicates += 1
     elif outcome == Outcome.FAILED:
         result.failed += 1
@@ -355,7 +346,7 @@ def _record(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessag
             existing = _find_duplicate(conn, p.digest, env and env.message_id, env and env.from_addr)
             if existing is not None:
                 _link(conn, existing, where)
-                return existing, "duplicate"
+                return existing, Outcome.DUPLICATE
             if p.failure:
                 raise _Shunted()
             if p.too_large:
@@ -379,7 +370,7 @@ def _record(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessag
             existing = _find_duplicate(conn, p.digest, None, None)
             if existing is not None:  # recorded meanwhile: only remember where it was seen
                 _link(conn, existing, where)
-                return existing, "duplicate"
+                return existing, Outcome.DUPLICATE
             pk = _insert_message(conn, app, p.digest, fetched, None, Outcome.FAILED,
                                  summary=summary, where=where, error=tb)
             verdict = _try_parse_envelope(conn, fetched.raw, pk, app)
@@ -498,15 +489,15 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
             useful += 1
         elif document is not None:
             unit_id, status, review = decide(roster, sender, document, authenticated=authenticated)
-            late = _is_late(app, document.form, received_at)
+            late = is_late(app.config.campaign, document.form, received_at)
             conn.execute(st.submissions.insert().values(
                 message_pk=message_pk, attachment_id=att_id, unit_id=unit_id, form=document.form,
                 status=status, received_at=st.utc_iso(received_at), late=late,
                 document=json.dumps(document.to_json(), ensure_ascii=False),
                 review=json.dumps(review, ensure_ascii=False), decided_by="intake",
-                reason=rejection_reason(document) if status == "rejected" else None,
+                reason=rejection_reason(document) if status == Status.REJECTED else None,
                 created_at=now, updated_at=now))
-            if status != "rejected":
+            if status != Status.REJECTED:
                 useful += 1
             if unit_id and document.form:
                 touched.add((unit_id, document.form))
@@ -552,75 +543,6 @@ def sender_unit(app: App, roster: Roster, parsed: ParsedMessage):
     return named[0]
 
 
-def decide(roster: Roster, sender, doc: Document, *, authenticated: bool) -> tuple[str | None, str, list[dict]]:
-    """Who a document belongs to and whether it counts (the contract's rules that decide outcomes).
-
-    `authenticated` is False when our server's Authentication-Results say the
-    From address was forged: a roster address then proves nothing, and the
-    document waits for staff instead of replacing the unit's report.
-    """
-    named = roster.by_name(doc.unit_name)
-    if doc.form is None and any(p.code == "parse_error" for p in doc.problems):
-        # Our own failure, not the unit's: a person looks at it (and `reprocess` after a fix).
-        review = [{"code": "parse_error", "message": "Chương trình chưa đọc được tệp này; cần cán bộ kiểm tra."}]
-        return (sender.id if sender else None), "needs_review", review
-    if doc.form is None:
-        return (sender.id if sender else None), "rejected", []
-    if sender is None:
-        review = [{"code": "unknown_sender", "unit_named": doc.unit_name,
-                   "message": "Địa chỉ gửi chưa có trong danh sách đơn vị."}]
-        return (named.unit.id if named.unit else None), "needs_review", review
-    if not authenticated:
-        review = [{"code": "sender_not_authenticated", "unit_named": doc.unit_name,
-                   "message": "Máy chủ nhận thư không xác thực được người gửi: thư mang địa chỉ của đơn vị "
-                              "nhưng có thể bị giả mạo; cần cán bộ kiểm tra với đơn vị trước khi ghi nhận."}]
-        return sender.id, "needs_review", review
-    if named.unit is not None and named.unit.id != sender.id:
-        review = [{"code": "unit_mismatch", "unit_named": doc.unit_name, "unit_named_id": named.unit.id,
-                   "message": f"Địa chỉ gửi là của {sender.name} nhưng văn bản ghi {doc.unit_name}."}]
-        return sender.id, "needs_review", review
-    if doc.source == "ocr" and not ocr_confident(doc):
-        review = [{"code": "ocr_unsure",
-                   "message": "Văn bản đọc từ bản chụp hoặc bản quét, có số liệu chưa chắc chắn; "
-                              "cần cán bộ đối chiếu với bản chụp."}]
-        return sender.id, "needs_review", review
-    return sender.id, "accepted", []
-
-
-def ocr_confident(doc: Document) -> bool:
-    """A form read by OCR counts by itself only when every figure was read with confidence."""
-    if any(p.code in ("ocr_unsure", "ocr_review") for p in doc.problems):
-        return False
-    return doc.kind == "indicators" and all(v is not None for v in doc.indicators.values())
-
-
-def rejection_reason(doc: Document) -> str:
-    """A rejected document's reason: the code of its first problem (the contract's reason), e.g. corrupt_file."""
-    return doc.problems[0].code if doc.problems else "not_a_form"
-
-
-def settle(conn: Connection, unit_id: str, form: str) -> None:
-    """Of a unit's accepted and superseded submissions of a form, the latest counts; the others are superseded."""
-    s = st.submissions
-    rows = conn.execute(sa.select(s.c.id, s.c.status).where(
-        s.c.unit_id == unit_id, s.c.form == form, s.c.status.in_(("accepted", "superseded")))
-        .order_by(s.c.received_at, s.c.message_pk, s.c.id)).all()
-    if not rows:
-        return
-    now = st.utc_iso(st.now_utc())
-    latest = rows[-1].id
-    for r in rows:
-        want = "accepted" if r.id == latest else "superseded"
-        if r.status != want:
-            conn.execute(s.update().where(s.c.id == r.id).values(status=want, updated_at=now))
-
-
-def _is_late(app: App, form: str | None, received_at: dt.datetime) -> bool:
-    if not form or form not in app.config.campaign.form_ids:
-        return False
-    return received_at > app.config.campaign.form(form).deadline
-
-
 # ------------------------------------------------------------ rows
 
 def _find_duplicate(conn: Connection, digest: str, message_id: str | None, from_addr: str | None) -> int | None:
@@ -649,7 +571,7 @@ def _advance(conn: Connection, where: dict) -> None:
 
 
 def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMessage, parsed: ParsedMessage | None,
-                    outcome: str, *, where: dict, summary: str | None = None, error: str | None = None) -> int:
+                    outcome: Outcome, *, where: dict, summary: str | None = None, error: str | None = None) -> int:
     now = st.utc_iso(st.now_utc())
     env = parsed.envelope if parsed else None
     pk = conn.execute(st.messages.insert().values(**st.fit(st.messages, dict(

@@ -36,6 +36,8 @@ from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import FormConfig, Unit
 from mailbot.message import clean_address, clean_msgid, header_text
+from mailbot.rules import (Coverage, Delivery, Outcome, Reminding, Status, current_accepted, reminder_owed,
+                           unit_form_status)
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +272,7 @@ def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: s
     the digest.
     """
     m = conn.execute(sa.select(st.messages).where(st.messages.c.id == message_pk)).first()
-    if m is None or m.automatic or m.outcome == "automatic" or not clean_address(m.from_addr):
+    if m is None or m.automatic or m.outcome == Outcome.AUTOMATIC or not clean_address(m.from_addr):
         return None
     if m.from_addr.lower() in app.own_addresses:
         return None
@@ -327,7 +329,7 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
     ctx: dict[str, Any] = dict(unit=unit, received=received, reference=m.reference or app.reference(m.id),
                                kind="normal", documents=[], file_problems=[], photos=0, photos_earlier=0,
                                ask_photos=False, nothing_usable=False, under_review=False)
-    if m.outcome in ("failed", "too_large"):
+    if m.outcome in (Outcome.FAILED, Outcome.TOO_LARGE):
         ctx["kind"] = m.outcome
         return ctx
     if unit is None:
@@ -339,7 +341,7 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
     usable = 0
     for sub in st.submission_rows(conn, message_pk=m.id):
         doc = describe_document(app, sub)
-        if doc["status"] == "rejected":
+        if doc["status"] == Status.REJECTED:
             if not any(p["filename"] == sub.filename for p in ctx["file_problems"]):
                 problem = " ".join(doc["problems"]) or (
                     "Tệp này không phải Mẫu 1 hoặc Mẫu 2 của kế hoạch nên chưa được ghi nhận.")
@@ -372,7 +374,7 @@ def _stranger_context(conn: Connection, app: App, m, ctx: dict[str, Any]) -> dic
     ctx["kind"] = "unknown"
     for sub in st.submission_rows(conn, message_pk=m.id):
         form = _form(app, sub.form)
-        if sub.status == "rejected" or form is None:
+        if sub.status == Status.REJECTED or form is None:
             problem = " ".join(p.get("message", "") for p in sub.document.get("problems", [])).strip()
             ctx["file_problems"].append({"filename": sub.filename, "problem": courteous(problem) or (
                 "Tệp này không phải biểu mẫu của kế hoạch nên chưa được ghi nhận.")})
@@ -401,7 +403,8 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
     tz = app.config.campaign.timezone
     form = _form(app, sub.form)
     doc = sub.document
-    status = {"accepted": "accepted", "superseded": "accepted", "needs_review": "review"}.get(sub.status, "rejected")
+    shown = {Status.ACCEPTED: "accepted", Status.SUPERSEDED: "accepted", Status.NEEDS_REVIEW: "review"}
+    status = shown.get(sub.status, "rejected")  # the receipt's three kinds of document
     out: dict[str, Any] = dict(
         status=status, filename=sub.filename, label=form.label if form else "văn bản",
         reference=sub.reference if sub.reference != sub.message_reference else None,
@@ -498,7 +501,7 @@ def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[Planned
     """
     tz = app.config.campaign.timezone
     units = app.config.units
-    owed = st.reminder_owed(conn, units, app.config.campaign.form_ids)
+    owed = reminder_owed(conn, units, app.config.campaign.form_ids)
     decided: dict[tuple[str, str], set[int]] = {}
     for r in conn.execute(sa.select(st.reminders.c.unit_id, st.reminders.c.form, st.reminders.c.offset_days)):
         decided.setdefault((r.unit_id, r.form), set()).add(r.offset_days)
@@ -571,10 +574,11 @@ def queue_due_reminders(app: App) -> int:
             for offset, at in plan.skipped:
                 conn.execute(st.reminders.insert().values(
                     unit_id=plan.unit.id, form=plan.form.id, offset_days=offset, due_at=st.utc_iso(at),
-                    status="skipped", outbox_id=None, decided_at=st.utc_iso(now)))
+                    status=Reminding.SKIPPED, outbox_id=None, decided_at=st.utc_iso(now)))
             conn.execute(st.reminders.insert().values(
                 unit_id=plan.unit.id, form=plan.form.id, offset_days=plan.offset, due_at=st.utc_iso(plan.due_at),
-                status="failed" if failed else "sent" if plan.send else "skipped", outbox_id=oid,
+                status=Reminding.FAILED if failed else Reminding.SENT if plan.send else Reminding.SKIPPED,
+                outbox_id=oid,
                 decided_at=st.utc_iso(now)))
             count += plan.send and not failed
     return count
@@ -675,16 +679,16 @@ def _report_xlsx(app: App) -> tuple[bool, bytes | None]:
 
 
 OUTCOME_TEXT = {
-    "recorded": "đã ghi nhận",
-    "no_attachment": "không kèm tệp báo cáo đọc được",
-    "automatic": "thư tự động, không trả lời",
-    "failed": "lỗi khi xử lý, cần cán bộ kiểm tra",
-    "too_large": "thư quá dung lượng, chưa mở, cần cán bộ kiểm tra",
+    Outcome.RECORDED: "đã ghi nhận",
+    Outcome.NO_ATTACHMENT: "không kèm tệp báo cáo đọc được",
+    Outcome.AUTOMATIC: "thư tự động, không trả lời",
+    Outcome.FAILED: "lỗi khi xử lý, cần cán bộ kiểm tra",
+    Outcome.TOO_LARGE: "thư quá dung lượng, chưa mở, cần cán bộ kiểm tra",
 }
 KIND_NAMES = {"tthtcd": "Trung tâm học tập cộng đồng", "school": "trường", "center": "trung tâm",
               "other": "đơn vị"}
-STATUS_TEXT = {"accepted": "đã ghi nhận", "needs_review": "cần xem xét", "rejected": "không đọc được",
-               "superseded": "đã được thay thế"}
+STATUS_TEXT = {Status.ACCEPTED: "đã ghi nhận", Status.NEEDS_REVIEW: "cần xem xét", Status.REJECTED: "không đọc được",
+               Status.SUPERSEDED: "đã được thay thế"}
 
 
 def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, Any]:
@@ -719,13 +723,13 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
                              spoofing=r.spoofing))
 
     # Per form: who has not sent it.
-    statuses = st.unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
+    statuses = unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
     forms = []
     for f in cfg.campaign.forms:
         owing = [u for u in cfg.units if u.owes(f.id)]
-        missing = [u for u in owing if statuses[(u.id, f.id)][0] == "missing"]
-        review = [u for u in owing if statuses[(u.id, f.id)][0] == "needs_review"]
-        received = [u for u in owing if statuses[(u.id, f.id)][0] == "received"]
+        missing = [u for u in owing if statuses[(u.id, f.id)][0] == Coverage.MISSING]
+        review = [u for u in owing if statuses[(u.id, f.id)][0] == Coverage.NEEDS_REVIEW]
+        received = [u for u in owing if statuses[(u.id, f.id)][0] == Coverage.RECEIVED]
         left = f.deadline - now
         forms.append(dict(form=f, deadline=deadline_text(f, tz), owing=len(owing), received=len(received),
                           missing=missing, review=review, late=left.total_seconds() < 0, left=left,
@@ -733,7 +737,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
 
     # What needs a person.
     review_items = []
-    for s in st.submission_rows(conn, status="needs_review"):
+    for s in st.submission_rows(conn, status=Status.NEEDS_REVIEW):
         suggested = next((r.get("unit_named_id") for r in s.review if r.get("unit_named_id")), None) or s.unit_id
         review_items.append(dict(id=s.id, reference=s.reference or "", form=_label(app, s.form),
                                  sender=who(None, s.from_addr) if not s.unit_id else who(s.unit_id, s.from_addr),
@@ -742,13 +746,13 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
                                  suggested=suggested))
     stuck = [dict(at=st.from_iso(r.received_at).astimezone(tz), address=r.from_addr or "người gửi không rõ",
                   reference=r.reference or "", outcome=OUTCOME_TEXT.get(r.outcome, r.outcome))
-             for r in conn.execute(sa.select(m).where(m.c.outcome.in_(("failed", "too_large")))
+             for r in conn.execute(sa.select(m).where(m.c.outcome.in_((Outcome.FAILED, Outcome.TOO_LARGE)))
                                    .order_by(m.c.received_at))]
     unreadable = [dict(sender=who(s.unit_id, s.from_addr), filename=s.filename,
                        problems=[p.get("message", "") for p in s.document.get("problems", [])])
-                  for s in st.submission_rows(conn, status="rejected")
+                  for s in st.submission_rows(conn, status=Status.REJECTED)
                   if day_from <= st.utc_iso(s.received_at) < day_to]
-    accepted = st.current_accepted(conn)
+    accepted = current_accepted(conn)
     with_problems = [dict(unit=who(uid, None), form=_label(app, form),
                           problems=[p.get("message", "") for p in s.document.get("problems", [])])
                      for (uid, form), s in sorted(accepted.items()) if s.document.get("problems")]
@@ -756,8 +760,8 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
     # Mail that did not go out.
     ob = st.outbox
     failed_mail = [dict(recipient=r.recipient, subject=r.subject, error=r.last_error or "")
-                   for r in conn.execute(sa.select(ob).where(ob.c.status == "failed").order_by(ob.c.id))]
-    retrying = conn.execute(sa.select(ob).where(ob.c.status == "queued", ob.c.attempts > 0)
+                   for r in conn.execute(sa.select(ob).where(ob.c.status == Delivery.FAILED).order_by(ob.c.id))]
+    retrying = conn.execute(sa.select(ob).where(ob.c.status == Delivery.QUEUED, ob.c.attempts > 0)
                             .order_by(ob.c.id)).all()
     retry = dict(count=len(retrying), error=retrying[-1].last_error if retrying else "")
     strangers = dict(waiting=outbox.strangers_waiting(conn, app), cap=cfg.smtp.max_strangers_per_hour)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from mailbot import smtp
 from mailbot import store as st
 from mailbot.app import App
+from mailbot.rules import reminder_owed
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def strangers_waiting(conn: Connection, app: App) -> int:
 
 
 def _owed(conn: Connection, app: App) -> set[tuple[str, str]]:
-    return st.reminder_owed(conn, app.config.units, app.config.campaign.form_ids)
+    return reminder_owed(conn, app.config.units, app.config.campaign.form_ids)
 
 
 def _still_owed(dedupe_key: str, owed: set[tuple[str, str]]) -> bool:

@@ -19,6 +19,7 @@ from mailbot.report_common import (
     local_naive, parse_date, print_setup, results_form, schedule_form, unit_name, write_table,
 )
 from mailbot.report_photos import photo_json, photo_rows
+from mailbot.rules import unit_form_status
 
 
 def _submissions(app: App) -> list[st.SubmissionRow]:
@@ -28,7 +29,7 @@ def _submissions(app: App) -> list[st.SubmissionRow]:
 
 def _unit_status(app: App) -> dict[tuple[str, str], tuple[str, int | None]]:
     with app.store.read() as conn:
-        return st.unit_form_status(conn, app.config.units, app.config.campaign.form_ids)
+        return unit_form_status(conn, app.config.units, app.config.campaign.form_ids)
 
 
 def submission_json(app: App, row: st.SubmissionRow) -> dict:

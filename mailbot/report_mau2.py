@@ -15,6 +15,7 @@ from openpyxl.styles import Alignment, Font
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import Unit
+from mailbot.rules import Coverage, Status, current_accepted
 from mailbot.report_common import (
     BOLD_FONT, CENTER, HEADER_FILL, HEADER_FONT, KIND_LABELS, TOTAL_FILL, Indicator, count_value, indicators,
     kinds_in_roster, print_setup, results_form, set_widths, unit_of, vn_moment, write_row, write_table,
@@ -57,7 +58,7 @@ class Consolidation:
 
     @property
     def needing_review(self) -> list[Unit]:
-        return [p.unit for p in self.pending if p.status == "needs_review"]
+        return [p.unit for p in self.pending if p.status == Coverage.NEEDS_REVIEW]
 
     @property
     def on_time(self) -> int:
@@ -73,9 +74,9 @@ def consolidate(app: App) -> Consolidation:
     form = results_form(app)
     inds = indicators(app)
     with app.store.read() as conn:
-        accepted = st.current_accepted(conn)
-        review = st.submission_rows(conn, status="needs_review", form=form)
-        rejected = [r for r in st.submission_rows(conn, status="rejected") if r.form in (form, None)]
+        accepted = current_accepted(conn)
+        review = st.submission_rows(conn, status=Status.NEEDS_REVIEW, form=form)
+        rejected = [r for r in st.submission_rows(conn, status=Status.REJECTED) if r.form in (form, None)]
 
     roster = list(app.config.units)
     known = {u.id for u in roster}
@@ -109,10 +110,10 @@ def consolidate(app: App) -> Consolidation:
         waiting = [r for r in review if r.unit_id == u.id]
         refused = [r for r in rejected if r.unit_id == u.id]
         if waiting:
-            pending.append(Pending(u, "needs_review", [r.id for r in waiting], counted=u.id in counted_ids,
+            pending.append(Pending(u, Coverage.NEEDS_REVIEW, [r.id for r in waiting], counted=u.id in counted_ids,
                                    references=[r.reference or str(r.id) for r in waiting]))
         elif u in missing:
-            pending.append(Pending(u, "rejected" if refused else "missing", [r.id for r in refused],
+            pending.append(Pending(u, Status.REJECTED if refused else Coverage.MISSING, [r.id for r in refused],
                                    references=[r.reference or str(r.id) for r in refused]))
     unattributed = [r for r in review if r.unit_id is None]
     return Consolidation(form=form, indicators=inds, kinds=kinds, owing=owing, counted=counted, totals=totals,
@@ -138,7 +139,7 @@ def report_json(app: App) -> dict:
         "units_late": [r.unit.id for r in c.counted if r.submission.late],
         "blank_indicators": {r.unit.id: r.blank for r in c.counted if r.blank},
         "submissions_needing_review": sorted(
-            [sid for p in c.pending if p.status == "needs_review" for sid in p.submissions]
+            [sid for p in c.pending if p.status == Coverage.NEEDS_REVIEW for sid in p.submissions]
             + [r.id for r in c.unattributed]),
     }
 
@@ -146,11 +147,11 @@ def report_json(app: App) -> dict:
 def pending_text(p: Pending) -> str:
     """Why a unit's figures are not in the totals, for the staff sheet."""
     ids = ", ".join(p.references or [str(i) for i in p.submissions])
-    if p.status == "needs_review":
+    if p.status == Coverage.NEEDS_REVIEW:
         if p.counted:
             return f"Đã tính báo cáo được tiếp nhận trước; bản gửi sau (hồ sơ {ids}) đang chờ xem xét, chưa tính."
         return f"Báo cáo (hồ sơ {ids}) đang chờ xem xét, chưa tính vào tổng hợp."
-    if p.status == "rejected":
+    if p.status == Status.REJECTED:
         return f"Văn bản đã gửi (hồ sơ {ids}) không đọc được hoặc không phải Mẫu 2; chưa có báo cáo để tổng hợp."
     return "Chưa nộp báo cáo."
 

@@ -14,8 +14,8 @@ from icalendar import Calendar, Event
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from mailbot import store as st
 from mailbot.app import App
+from mailbot.rules import current_accepted
 from mailbot.report_common import (
     KIND_LABELS, WEEKDAYS, parse_date, print_setup, schedule_form, unit_of, vn_date, vn_moment,
     write_table,
@@ -64,7 +64,7 @@ def activities(app: App) -> list[Activity]:
     form = schedule_form(app)
     campaign = app.config.campaign
     with app.store.read() as conn:
-        accepted = st.current_accepted(conn)
+        accepted = current_accepted(conn)
     out = []
     for (unit_id, f), sub in accepted.items():
         if f != form:
@@ -86,7 +86,7 @@ def activities(app: App) -> list[Activity]:
 def units_without_schedule(app: App) -> list:
     form = schedule_form(app)
     with app.store.read() as conn:
-        accepted = st.current_accepted(conn)
+        accepted = current_accepted(conn)
     return [u for u in app.config.units if u.owes(form) and (u.id, form) not in accepted]
 
 

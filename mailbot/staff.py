@@ -1,4 +1,4 @@
-"""What staff look at and decide: status, the review list, accept / reject, reprocess.
+"""What staff look at and decide: status, the review list, accept / reject (reprocess: mailbot.reprocess).
 
 Terminal output for office staff is Vietnamese; the JSON variants are for scripts.
 """
@@ -10,13 +10,11 @@ import logging
 
 import sqlalchemy as sa
 
-import parsers
 from mailbot import store as st
 from mailbot.app import App
-from mailbot import intake
 from mailbot.config import Unit
-from mailbot.intake import (WORKER_FAILURE, Reading, decide, read_files, record_files, rejection_reason, sender_unit,
-                            sender_verdict, settle)
+from mailbot.rules import (COUNTED, Coverage, Delivery, Outcome, Status, current_accepted, overdue, settle,
+                           unit_form_status)
 from mailbot.units import Roster, canonical
 from parsers.text import fold
 
@@ -42,22 +40,22 @@ class DecisionError(Exception):
 def status_data(app: App) -> dict:
     cfg = app.config
     with app.store.read() as conn:
-        table = st.unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
-        accepted = st.current_accepted(conn)
+        table = unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
+        accepted = current_accepted(conn)
         last_poll = conn.execute(sa.select(st.runs).where(st.runs.c.job == "poll", st.runs.c.ok == sa.true())
                                  .order_by(st.runs.c.id.desc()).limit(1)).first()
         last_error = conn.execute(sa.select(st.runs).where(st.runs.c.ok == sa.false())
                                   .order_by(st.runs.c.id.desc()).limit(1)).first()
         queued = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)
-                              .where(st.outbox.c.status == "queued")).scalar()
+                              .where(st.outbox.c.status == Delivery.QUEUED)).scalar()
         failed_mail = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)
-                                   .where(st.outbox.c.status == "failed")).scalar()
+                                   .where(st.outbox.c.status == Delivery.FAILED)).scalar()
         review = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
-                              .where(st.submissions.c.status == "needs_review")).scalar()
+                              .where(st.submissions.c.status == Status.NEEDS_REVIEW)).scalar()
         rejected = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
-                                .where(st.submissions.c.status == "rejected")).scalar()
+                                .where(st.submissions.c.status == Status.REJECTED)).scalar()
         failed_msgs = conn.execute(sa.select(sa.func.count()).select_from(st.messages)
-                                   .where(st.messages.c.outcome == "failed")).scalar()
+                                   .where(st.messages.c.outcome == Outcome.FAILED)).scalar()
     now = app.now()
     units = []
     for u in cfg.units:
@@ -65,7 +63,7 @@ def status_data(app: App) -> dict:
         for f in cfg.campaign.forms:
             status, sub_id = table[(u.id, f.id)]
             row = accepted.get((u.id, f.id))
-            late = bool(row.late) if row else (status == "missing" and now > f.deadline)
+            late = bool(row.late) if row else overdue(status, f.deadline, now)
             forms[f.id] = {"status": status, "submission": sub_id, "late": late}
         units.append({"id": u.id, "name": u.name, "kind": u.kind, **forms})
     return {
@@ -100,14 +98,14 @@ def status_text(app: App) -> str:
         for f in forms:
             s = u[f.id]
             word = STATUS_WORDS[s["status"]]
-            if s["late"] and s["status"] in ("received", "missing"):
-                word += " (trễ hạn)" if s["status"] == "received" else " (quá hạn)"
+            if s["late"] and s["status"] in (Coverage.RECEIVED, Coverage.MISSING):
+                word += " (trễ hạn)" if s["status"] == Coverage.RECEIVED else " (quá hạn)"
             cells.append(f"{word:<20}")
         lines.append(f"{u['name']:<{width}}  " + "  ".join(cells))
     lines.append("")
     for f in forms:
-        got = sum(1 for u in d["units"] if u[f.id]["status"] == "received")
-        owe = sum(1 for u in d["units"] if u[f.id]["status"] != "not_required")
+        got = sum(1 for u in d["units"] if u[f.id]["status"] == Coverage.RECEIVED)
+        owe = sum(1 for u in d["units"] if u[f.id]["status"] != Coverage.NOT_REQUIRED)
         lines.append(f"{f.label}: đã nhận {got}/{owe}, hạn {_when(f.deadline.astimezone(app.config.campaign.timezone))}")
     lines.append("")
     last = dt.datetime.fromisoformat(d["last_poll"]) if d["last_poll"] else None
@@ -138,7 +136,7 @@ def review_items(app: App) -> list[dict]:
     items = []
     with app.store.read() as conn:
         roster = app.roster(conn)
-        for row in st.submission_rows(conn, status="needs_review"):
+        for row in st.submission_rows(conn, status=Status.NEEDS_REVIEW):
             unit = roster.get(row.unit_id)
             named_id = next((r.get("unit_named_id") for r in row.review if r.get("unit_named_id")), None)
             named = roster.get(named_id) or (roster.by_name(row.document.get("unit_name")).unit
@@ -172,7 +170,7 @@ def review_items(app: App) -> list[dict]:
                           "todo": commands})
         m = st.messages
         for r in conn.execute(sa.select(m.c.id, m.c.reference, m.c.from_addr, m.c.subject, m.c.summary)
-                              .where(m.c.outcome == "failed").order_by(m.c.id)):
+                              .where(m.c.outcome == Outcome.FAILED).order_by(m.c.id)):
             items.append({"kind": "message", "id": r.id, "reference": r.reference, "from": r.from_addr,
                           "subject": r.subject, "why": f"chương trình gặp lỗi khi đọc thư ({r.summary})",
                           "commands": ["mailbot reprocess"],
@@ -185,9 +183,9 @@ def unreadable_files(app: App) -> list[dict]:
     the unit was asked to send them again, but staff may want to open one by hand."""
     s = st.submissions
     with app.store.read() as conn:
-        ids = {r.id for r in conn.execute(sa.select(s.c.id).where(s.c.status == "rejected",
+        ids = {r.id for r in conn.execute(sa.select(s.c.id).where(s.c.status == Status.REJECTED,
                                                                   s.c.decided_by == "intake"))}
-        rows = [r for r in st.submission_rows(conn, status="rejected") if r.id in ids]
+        rows = [r for r in st.submission_rows(conn, status=Status.REJECTED) if r.id in ids]
     return [{"reference": r.reference, "file": r.filename, "from": r.from_addr, "unit": r.unit_id,
              "reason": r.reason, "problem": "; ".join(p.get("message", "") for p in r.document.get("problems", []))}
             for r in rows]
@@ -332,14 +330,14 @@ def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool
         if not row.form:
             raise DecisionError("tệp này không phải biểu mẫu nên không ghi nhận được; dùng \"mailbot reject\"")
         moved_from = None
-        if row.status in ("accepted", "superseded") and row.unit_id and row.unit_id != target.id:
+        if row.status in COUNTED and row.unit_id and row.unit_id != target.id:
             previous = _unit_name(app, row.unit_id)
             if not force:
                 raise DecisionError(f"hồ sơ {ref} đã được ghi nhận cho {previous}; muốn chuyển sang "
                                     f"{target.name}, chạy lại lệnh với --force")
             moved_from = previous
         conn.execute(s.update().where(s.c.id == submission_id).values(
-            status="accepted", unit_id=target.id, decided_by="staff", reason=None,
+            status=Status.ACCEPTED, unit_id=target.id, decided_by="staff", reason=None,
             updated_at=st.utc_iso(st.now_utc())))
         if row.unit_id and row.unit_id != target.id:
             settle(conn, row.unit_id, row.form)
@@ -362,7 +360,7 @@ def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool
                                                 created_at=st.utc_iso(st.now_utc())))
                 remembered = f"; đã ghi nhớ địa chỉ {sender} cho đơn vị này"
         final = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).scalar()
-    word = "đã ghi nhận" if final == "accepted" else "đã ghi nhận, nhưng có bản gửi sau thay thế"
+    word = "đã ghi nhận" if final == Status.ACCEPTED else "đã ghi nhận, nhưng có bản gửi sau thay thế"
     moved = f" (chuyển từ {moved_from})" if moved_from else ""
     return f"Hồ sơ {ref}: {word} cho {target.name}{moved}{remembered}."
 
@@ -377,99 +375,7 @@ def reject(app: App, submission_id: int, reason: str) -> str:
         row = _submission(conn, submission_id)
         ref = _reference(conn, row)
         conn.execute(s.update().where(s.c.id == submission_id).values(
-            status="rejected", decided_by="staff", reason=reason, updated_at=st.utc_iso(st.now_utc())))
+            status=Status.REJECTED, decided_by="staff", reason=reason, updated_at=st.utc_iso(st.now_utc())))
         if row.unit_id and row.form:
             settle(conn, row.unit_id, row.form)
     return f"Hồ sơ {ref}: không ghi nhận (lý do: {reason})."
-
-
-# ---------------------------------------------------------------- reprocess
-
-def reprocess(app: App, include_failed: bool = False) -> str:
-    """Re-read every archived message with today's code; keep staff decisions; queue no mail.
-
-    Records can always be rebuilt from the raw messages: documents are parsed
-    again (in the worker processes) and their submissions updated in place; a
-    message that failed before is recorded afresh (without a receipt). One
-    whose reading stopped twice is left alone unless `include_failed`.
-    """
-    m = st.messages
-    with app.store.read() as conn:
-        rows = conn.execute(sa.select(m.c.id, m.c.raw_sha256, m.c.outcome, m.c.received_at, m.c.error)
-                            .where(m.c.outcome.notin_(("automatic", "too_large"))).order_by(m.c.id)).all()
-    counts = {"messages": 0, "documents": 0, "changed": 0, "recovered": 0, "failed": 0, "skipped": 0}
-    for r in rows:
-        if r.outcome == "failed" and (r.error or "").startswith(WORKER_FAILURE) and not include_failed:
-            counts["skipped"] += 1
-            continue
-        counts["messages"] += 1
-        try:
-            raw = app.archive.get(r.raw_sha256)
-            parsed, files = app.workers.run(intake.UNPACK, raw, app.own_addresses,
-                                            app.config.limits)
-            readings = read_files(app, files)
-            with app.store.transaction() as conn:
-                if r.outcome == "failed":  # too_large stays: only its header was ever downloaded
-                    claimed = conn.execute(m.update().where(m.c.id == r.id, m.c.outcome == "failed").values(
-                        outcome="recorded", error=None, summary=None, updated_at=st.utc_iso(st.now_utc()),
-                        message_id=parsed.envelope.message_id, from_addr=parsed.envelope.from_addr,
-                        from_name=parsed.envelope.from_name, subject=parsed.envelope.subject)).rowcount
-                    if claimed:  # another reprocess may have recovered it meanwhile
-                        record_files(conn, app, r.id, parsed, readings, st.from_iso(r.received_at))
-                        counts["recovered"] += 1
-                    continue
-                changed = _update_documents(conn, app, r.id, parsed, readings)
-                counts["documents"] += sum(1 for x in readings if x.document is not None)
-                counts["changed"] += changed
-        except Exception:  # noqa: BLE001 - one bad message never stops the others
-            log.exception("reprocess of message %s failed", r.id)
-            counts["failed"] += 1
-    text = (f"đọc lại {counts['messages']} thư, {counts['documents']} văn bản; {counts['changed']} hồ sơ thay đổi, "
-            f"{counts['recovered']} thư lỗi trước đây nay đọc được, {counts['failed']} thư lỗi")
-    if counts["skipped"]:
-        text += (f"; bỏ qua {counts['skipped']} thư đã hai lần làm dừng chương trình đọc tệp "
-                 "(đọc lại bằng --include-failed)")
-    return text
-
-
-def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Reading]) -> int:
-    s, a = st.submissions, st.attachments
-    roster = app.roster(conn)
-    sender = sender_unit(app, roster, parsed)
-    authenticated = sender_verdict(app, parsed) != "fail"
-    existing = conn.execute(sa.select(s.c.id, s.c.unit_id, s.c.form, s.c.status, s.c.decided_by, s.c.document,
-                                      a.c.sha256)
-                            .select_from(s.join(a, s.c.attachment_id == a.c.id))
-                            .where(s.c.message_pk == message_pk)).all()
-    by_sha: dict[str, list] = {}
-    for e in existing:
-        by_sha.setdefault(e.sha256, []).append(e)
-    changed = 0
-    touched: set[tuple[str, str]] = set()
-    for rd in readings:
-        if rd.document is None or rd.sha256 not in by_sha or not by_sha[rd.sha256]:
-            continue
-        e = by_sha[rd.sha256].pop(0)
-        doc_json = json.dumps(rd.document.to_json(), ensure_ascii=False)
-        values: dict = {}
-        if doc_json != e.document:
-            values["document"] = doc_json
-        if e.decided_by != "staff":
-            unit_id, status, review = decide(roster, sender, rd.document, authenticated=authenticated)
-            if e.status == "superseded" and status == "accepted":
-                status = "superseded"  # settle() decides between accepted and superseded
-            if (unit_id, status, rd.document.form) != (e.unit_id, e.status, e.form):
-                values.update(unit_id=unit_id, status=status, form=rd.document.form,
-                              review=json.dumps(review, ensure_ascii=False),
-                              reason=rejection_reason(rd.document) if status == "rejected" else None)
-            if e.unit_id and e.form:
-                touched.add((e.unit_id, e.form))
-            if unit_id and rd.document.form:
-                touched.add((unit_id, rd.document.form))
-        if values:
-            values["updated_at"] = st.utc_iso(st.now_utc())
-            conn.execute(s.update().where(s.c.id == e.id).values(**values))
-            changed += 1
-    for unit_id, form in touched:
-        settle(conn, unit_id, form)
-    return changed

@@ -53,7 +53,7 @@ messages = sa.Table(
     sa.Column("automatic", sa.String(200)),  # why it is automatic mail, or NULL
     sa.Column("spoofing", sa.String(500)),  # Authentication-Results failures, or NULL
     sa.Column("unit_id", sa.String(100), index=True),  # the unit of the sender, if known
-    sa.Column("outcome", sa.String(40), nullable=False),  # see intake.Outcome
+    sa.Column("outcome", sa.String(40), nullable=False),  # see rules.Outcome
     sa.Column("summary", sa.Text),  # a short human description of the outcome
     sa.Column("error", sa.Text),  # traceback when outcome = failed
     sa.Column("reference", sa.String(40), unique=True),
@@ -105,7 +105,7 @@ submissions = sa.Table(
     sa.Column("attachment_id", sa.Integer, sa.ForeignKey("attachments.id"), nullable=False),
     sa.Column("unit_id", sa.String(100), index=True),
     sa.Column("form", sa.String(40)),
-    sa.Column("status", sa.String(20), nullable=False),  # accepted | needs_review | rejected | superseded
+    sa.Column("status", sa.String(20), nullable=False),  # rules.Status
     sa.Column("received_at", sa.String(40), nullable=False),
     sa.Column("late", sa.Boolean, nullable=False, default=False),
     sa.Column("document", sa.Text, nullable=False),  # the parse output (JSON)
@@ -149,7 +149,7 @@ outbox = sa.Table(
     sa.Column("recipient", sa.String(500), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),  # the complete RFC 5322 message
-    sa.Column("status", sa.String(20), nullable=False),  # queued | sent | failed | cancelled
+    sa.Column("status", sa.String(20), nullable=False),  # rules.Delivery
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", sa.String(40), nullable=False),
     sa.Column("last_error", sa.Text),
@@ -167,7 +167,7 @@ reminders = sa.Table(
     sa.Column("form", sa.String(40), primary_key=True),
     sa.Column("offset_days", sa.Integer, primary_key=True),
     sa.Column("due_at", sa.String(40), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # sent | skipped | failed (not built: see events)
+    sa.Column("status", sa.String(20), nullable=False),  # rules.Reminding (failed: not built, see events)
     sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id")),
     sa.Column("decided_at", sa.String(40), nullable=False),
 )
@@ -192,9 +192,6 @@ events = sa.Table(
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
 )
-
-SUBMISSION_STATUSES = ("accepted", "needs_review", "rejected", "superseded")
-
 
 # ----------------------------------------------------------------- helpers
 
@@ -371,55 +368,3 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
             for r in conn.execute(q)]
 
 
-def current_accepted(conn: Connection) -> dict[tuple[str, str], SubmissionRow]:
-    """(unit_id, form) → the accepted submission that counts (never a superseded one)."""
-    out: dict[tuple[str, str], SubmissionRow] = {}
-    for row in submission_rows(conn, status="accepted"):
-        if row.unit_id and row.form:
-            out[(row.unit_id, row.form)] = row  # ordered by received_at: the latest wins
-    return out
-
-
-def unit_form_status(conn: Connection, units, form_ids) -> dict[tuple[str, str], tuple[str, int | None]]:
-    """(unit_id, form) → (status, submission id) as in the export's `units[].<form>`.
-
-    received: an accepted submission; needs_review: none accepted but one
-    awaits a person; missing: neither; not_required: the unit does not owe it.
-    """
-    accepted = current_accepted(conn)
-    pending: dict[tuple[str, str], int] = {}
-    for row in submission_rows(conn, status="needs_review"):
-        if row.unit_id and row.form:
-            pending[(row.unit_id, row.form)] = row.id
-    out = {}
-    for u in units:
-        for f in form_ids:
-            key = (u.id, f)
-            if not u.owes(f):
-                out[key] = ("not_required", None)
-            elif key in accepted:
-                out[key] = ("received", accepted[key].id)
-            elif key in pending:
-                out[key] = ("needs_review", pending[key])
-            else:
-                out[key] = ("missing", None)
-    return out
-
-
-# Review codes of a document that did not come from the unit's own authenticated address.
-FOREIGN_REVIEW_CODES = ("sender_not_authenticated", "unknown_sender")
-
-
-def reminder_owed(conn: Connection, units, form_ids) -> set[tuple[str, str]]:
-    """(unit_id, form) pairs a unit is still reminded of.
-
-    Missing forms; and forms whose only waiting document did not come from the
-    unit's own authenticated address (forged with its address, or sent by a
-    stranger naming it): such a document must not silence the unit's reminders.
-    `unit_form_status` still shows it as needs_review for staff.
-    """
-    status = unit_form_status(conn, units, form_ids)
-    own_pending = {(r.unit_id, r.form) for r in submission_rows(conn, status="needs_review")
-                   if not any(x.get("code") in FOREIGN_REVIEW_CODES for x in r.review or [])}
-    return {key for key, (s, _) in status.items()
-            if s == "missing" or (s == "needs_review" and key not in own_pending)}

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 import parsers
-from mailbot import intake, staff
+from mailbot import intake, reprocess
 from mailbot import store as st
 from mailbot.mailbox import ImapMailbox
 from mailbot.photos import PHOTO_TOO_MANY_PIXELS, inspect
@@ -210,10 +210,10 @@ def test_a_message_that_stopped_the_daemon_twice_is_recorded_failed_and_reproces
         assert conn.execute(sa.select(sa.func.count()).select_from(st.outbox)
                             .where(st.outbox.c.kind == "receipt")).scalar() == 1
     assert poll(app).fetched == 0
-    assert staff.reprocess(app).endswith("bỏ qua 1 thư đã hai lần làm dừng chương trình đọc tệp "
+    assert reprocess.reprocess(app).endswith("bỏ qua 1 thư đã hai lần làm dừng chương trình đọc tệp "
                                          "(đọc lại bằng --include-failed)")
     assert submissions(app) == {}
-    assert "1 thư lỗi trước đây nay đọc được" in staff.reprocess(app, include_failed=True)
+    assert "1 thư lỗi trước đây nay đọc được" in reprocess.reprocess(app, include_failed=True)
     assert submissions(app) == {"Mau2.docx": ("accepted", [])}
 
 

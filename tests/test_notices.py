@@ -129,7 +129,7 @@ def add_submission(conn, app: App, pk: int, filename: str, document: dict, *, un
         received_at=st.utc_iso(at(received)), late=late, document=json.dumps(document, ensure_ascii=False),
         review=json.dumps(review or [], ensure_ascii=False), decided_by="intake", created_at=now,
         updated_at=now)).inserted_primary_key[0]
-    if status == "accepted" and unit_id and form:  # the earlier accepted one is superseded (intake.settle)
+    if status == "accepted" and unit_id and form:  # the earlier accepted one is superseded (rules.settle)
         conn.execute(st.submissions.update().where(
             st.submissions.c.unit_id == unit_id, st.submissions.c.form == form,
             st.submissions.c.status == "accepted", st.submissions.c.id != sid).values(status="superseded"))

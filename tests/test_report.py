@@ -22,7 +22,7 @@ from docx.oxml.ns import qn
 from openpyxl import load_workbook
 
 from mailbot import config as cfgmod
-from mailbot import intake
+from mailbot import rules
 from mailbot import report
 from mailbot import store as st
 from mailbot.app import App, fixed_clock, open_app
@@ -127,7 +127,7 @@ class Seeder:
                 review="[]", decided_by="intake", created_at=st.utc_iso(NOW),
                 updated_at=st.utc_iso(NOW))).inserted_primary_key[0]
             if status == "accepted":
-                intake.settle(conn, unit_id, form)
+                rules.settle(conn, unit_id, form)
         return sid
 
     def photos(self, sender: str, at: str, unit_id: str | None, files: list[tuple[str, bytes, str | None]]) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import notices, outbox, report, staff
+from mailbot import notices, outbox, report, reprocess, staff
 from mailbot import store as st
 from mailbot.unpack import File, PROBLEM_CORRUPT, PROBLEM_OTHER, PROBLEM_PDF, PROBLEM_TOO_BIG, unreadable_form
 from tests.appgen import at, make_app
@@ -135,7 +135,7 @@ def test_which_files_may_be_a_form(file, code):
 def test_reprocess_keeps_the_reason_of_a_rejected_document(app):
     deliver(app, make_mail(PHU_BAI, "Báo cáo", [("bc.docx", corrupt(good_report(5)))]))
     poll(app)
-    staff.reprocess(app)
+    reprocess.reprocess(app)
     assert submissions(app) == [("bc.docx", "rejected", "corrupt_file")]
     with app.store.read() as conn:
         [row] = st.submission_rows(conn)
