@@ -263,26 +263,31 @@ def reply_subject(subject: str | None) -> str:
 def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: str | None = None) -> int | None:
     """Queue the one receipt a message gets, or None when it must get none.
 
-    None for automatic mail, our own, no usable sender, and any sender whose
-    trusted authentication failed (`sender_auth` "fail", see
-    intake.sender_verdict): a forged address belongs to someone who never
-    wrote to us, and answering it is backscatter — to a stranger, or to the
-    unit whose address was forged (it would also spend the unit's
-    `max_per_hour` and delay its genuine receipts). Staff see the forgery in
-    the digest.
+    None for automatic mail, our own, no usable sender, and a sender not on
+    the roster whose trusted authentication failed (`sender_auth` "fail", see
+    intake.sender_verdict): answering a forged stranger is backscatter. A
+    roster address that failed gets the receipt saying its report awaits the
+    office's check (the unit learns of a forgery in its name), as an
+    UNVERIFIED_RECEIPT: capped with the strangers' receipts, never charged to
+    the unit's own hourly cap. Staff see the forgery in the digest.
     """
     m = conn.execute(sa.select(st.messages).where(st.messages.c.id == message_pk)).first()
     if m is None or m.automatic or m.outcome == Outcome.AUTOMATIC or not clean_address(m.from_addr):
         return None
     if m.from_addr.lower() in app.own_addresses:
         return None
+    kind = "receipt"
     if sender_auth == "fail":
-        on_roster = app.roster(conn).by_address(m.from_addr) is not None
-        log.info("no receipt for %s: %s failed authentication (%s)%s", app.reference(message_pk), m.from_addr,
-                 m.spoofing or "", ", its address is on the roster" if on_roster else "")
-        conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
-            summary="no receipt: sender authentication failed" + (" (roster address)" if on_roster else "")))
-        return None
+        if app.roster(conn).by_address(m.from_addr) is None:
+            log.info("no receipt for %s: %s failed authentication (%s)", app.reference(message_pk), m.from_addr,
+                     m.spoofing or "")
+            conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
+                summary="no receipt: sender authentication failed"))
+            return None
+        # A roster address that failed: the unit is told its report awaits a check (it may be a
+        # forgery the unit should know of). Such receipts share the strangers' hourly cap and never
+        # spend the unit's own max_per_hour, so forgeries cannot delay its genuine receipts.
+        kind = outbox.UNVERIFIED_RECEIPT
     recipients = [m.from_addr]
     forward = m.from_addr.lower() in app.staff_addresses
     if forward:
@@ -314,7 +319,7 @@ def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: s
     else:
         msg = compose(app, to=recipients, subject=reply_subject(m.subject), text=text, html=html,
                       auto="auto-replied", in_reply_to=m.message_id, references=refs)
-    return outbox.enqueue(conn, dedupe_key=key, kind="receipt", recipient=", ".join(recipients), msg=msg,
+    return outbox.enqueue(conn, dedupe_key=key, kind=kind, recipient=", ".join(recipients), msg=msg,
                           message_pk=message_pk, unit_id=context["unit"].id if context["unit"] else None,
                           now=app.now())
 

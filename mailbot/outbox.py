@@ -34,6 +34,10 @@ BACKOFF_MAX = dt.timedelta(minutes=60)
 LEASE = dt.timedelta(minutes=15)
 # A row the server keeps refusing for itself (not: the server is unreachable) fails after this many
 # attempts (about six hours with the backoff), with the reason kept for the digest.
+# A receipt to a roster address whose mail failed our server's authentication (perhaps a forgery):
+# it shares smtp.max_strangers_per_hour with the strangers' receipts and never spends the unit's
+# max_per_hour, so forged mail in a unit's name cannot delay the unit's genuine receipts.
+UNVERIFIED_RECEIPT = "receipt_unverified"
 MAX_ATTEMPTS = 12
 # Sessions reopened in one delivery run after the server dropped one on a row.
 MAX_RECONNECTS = 3
@@ -195,7 +199,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
         strangers = 0  # receipts to senders not on the roster, all together (smtp.max_strangers_per_hour)
         for r in conn.execute(sa.select(ob.c.recipient, ob.c.kind).where(
                 ob.c.status == "sent", ob.c.sent_at > hour_ago, ob.c.sent_at <= now_s)):
-            for a in recipients(r.recipient):
+            for a in recipients(r.recipient) if r.kind != UNVERIFIED_RECEIPT else ():
                 counts[a] = counts.get(a, 0) + 1
             strangers += is_stranger(r)
         lease = st.utc_iso(now + LEASE)
@@ -210,7 +214,8 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
                     .values(status="cancelled", last_error="form received meanwhile")).rowcount
                 continue
             addrs = recipients(r.recipient)
-            if cap and any(counts.get(a, 0) >= cap for a in addrs):
+            unverified = r.kind == UNVERIFIED_RECEIPT
+            if cap and not unverified and any(counts.get(a, 0) >= cap for a in addrs):
                 stats.waiting += 1
                 continue
             stranger = is_stranger(r)
@@ -221,7 +226,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
                                                  ob.c.next_attempt_at == r.next_attempt_at)
                                .values(next_attempt_at=lease, claimed_at=now_s)).rowcount
             if got:
-                for a in addrs:
+                for a in addrs if not unverified else ():
                     counts[a] = counts.get(a, 0) + 1
                 strangers += stranger
                 claimed.append(r)
@@ -229,7 +234,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
 
 
 def stranger_test(conn: Connection, app: App):
-    """A test of outbox rows: is this a receipt to a sender not on the roster?
+    """A test of outbox rows: is this a receipt to a sender not on the roster (or an UNVERIFIED_RECEIPT)?
 
     Such receipts share one hourly cap (smtp.max_strangers_per_hour): forged
     senders by the hundred must not spend the account's sending quota.
@@ -237,6 +242,8 @@ def stranger_test(conn: Connection, app: App):
     roster = app.roster(conn)
 
     def is_stranger(row) -> bool:
+        if row.kind == UNVERIFIED_RECEIPT:
+            return True
         return row.kind == "receipt" and all(roster.by_address(a) is None for a in recipients(row.recipient))
 
     return is_stranger
@@ -245,7 +252,8 @@ def stranger_test(conn: Connection, app: App):
 def strangers_waiting(conn: Connection, app: App) -> int:
     """Receipts to senders not on the roster still queued (for the digest)."""
     ob = st.outbox
-    rows = conn.execute(sa.select(ob.c.recipient, ob.c.kind).where(ob.c.status == "queued", ob.c.kind == "receipt"))
+    rows = conn.execute(sa.select(ob.c.recipient, ob.c.kind).where(
+        ob.c.status == "queued", ob.c.kind.in_(("receipt", UNVERIFIED_RECEIPT))))
     is_stranger = stranger_test(conn, app)
     return sum(1 for r in rows if is_stranger(r))
 

@@ -323,9 +323,11 @@ def test_a_forged_mau2_cannot_change_what_report_counts(tmp_path, smtp_server):
     phu_bai = next(u for u in staff.status_data(app)["units"] if u["id"] == "tthtcd-phu-bai")
     assert phu_bai["mau2"]["status"] == "received"
 
-    # The forged one gets no receipt: the unit never wrote it (backscatter, and its hourly quota).
-    assert [d.rcpt_tos for d in smtp_server.messages] == [[PHU_BAI]]
+    # The unit is told the forged report awaits the office's check; no figure of it is echoed.
+    assert [d.rcpt_tos for d in smtp_server.messages] == [[PHU_BAI], [PHU_BAI]]
     assert all(b"99.999" not in d.raw for d in smtp_server.messages)
+    forged_receipt = email.message_from_bytes(smtp_server.messages[1].raw, policy=email.policy.default)
+    assert "chưa xác thực được người gửi" in forged_receipt.get_body(("plain",)).get_content()
     digest = notices.render_digest(app)
     assert "dmarc=fail" in digest and "giả mạo" in digest
 
@@ -387,11 +389,11 @@ def test_no_receipt_to_a_stranger_whose_authentication_fails(tmp_path, smtp_serv
         as_received(fail, raw_mail([("Authentication-Results", PASS), ("From", "stranger3@example.net"),
                                     ("Subject", "x"), ("Message-ID", "<s3@example.net>")])),
         stranger_mail(4, PASS.replace("example.org", "example.net")),  # a pass about its own domain
-        as_received(FAIL, report_mail(PHU_BAI, 5, mau2())),  # forged with a unit's address: no receipt either
+        as_received(FAIL, report_mail(PHU_BAI, 5, mau2())),  # a unit's address: the unit is told it awaits a check
     ])
     app = authenticated_app(tmp_path, smtp_server)
     run_cycle(app)
-    assert sorted(d.rcpt_tos[0] for d in smtp_server.messages) == ["stranger4@example.net"]
+    assert sorted(d.rcpt_tos[0] for d in smtp_server.messages) == sorted([PHU_BAI, "stranger4@example.net"])
 
 
 def test_receipts_to_strangers_share_an_hourly_cap_and_staff_see_the_rest(tmp_path, smtp_server):

@@ -129,7 +129,10 @@ def test_a_from_is_credited_only_when_it_is_one_plain_mailbox(from_header, ambig
 
 # ------------------------------------------------------------ 5. forged unit mail spends nothing of the unit's
 
-def test_forged_mail_with_a_units_address_gets_no_receipt_and_cannot_delay_the_genuine_one(tmp_path, smtp_server):
+def test_forged_mail_in_a_units_name_is_answered_within_the_strangers_cap_and_never_delays_the_genuine(
+        tmp_path, smtp_server):
+    """The unit hears that mail in its name awaits a check, but forgeries share the strangers' cap
+    (not the unit's own max_per_hour), so they can neither flood the unit nor delay its receipts."""
     import datetime as dt
     import email
     import email.policy
@@ -138,20 +141,25 @@ def test_forged_mail_with_a_units_address_gets_no_receipt_and_cannot_delay_the_g
     from mailbot import notices
     from mailbot.app import open_app
     from tests.appgen import TZ, config_dict
-    from tests.test_hostile import OFFICE, raw_mail
+    from tests.test_hostile import OFFICE
 
     raw = config_dict(tmp_path, smtp={"host": smtp_server.host, "port": smtp_server.port, "security": "none",
-                                      "from": OFFICE, "max_per_hour": 3})
+                                      "from": OFFICE, "max_per_hour": 2, "max_strangers_per_hour": 2})
     raw["mailbox"]["authserv_id"] = SERVER
     app = open_app(cfgmod.from_dict(raw, base_dir=tmp_path), lambda: dt.datetime(2017, 9, 27, 10, 0, tzinfo=TZ))
-    forged = [as_received(FAIL, raw_mail([("From", PHU_BAI), ("Subject", f"spam {i}"),
-                                          ("Message-ID", f"<f{i}@evil.example>")])) for i in range(5)]
+    forged = [as_received(FAIL, report_mail(PHU_BAI, i, mau2(to_roi=99999))) for i in range(1, 6)]
     genuine = as_received(PASS, report_mail(PHU_BAI, 99, mau2(to_roi=200)))
     deliver_to_maildir(tmp_path, forged + [genuine])
-    run_cycle(app)
+    stats = run_cycle(app)
     got = [email.message_from_bytes(d.raw, policy=email.policy.default) for d in smtp_server.messages]
-    assert [str(m["Subject"]) for m in got] == ["Re: Báo cáo kết quả"]
-    assert "dmarc=fail" in notices.render_digest(app)  # staff see the forgeries
+    bodies = [m.get_body(("plain",)).get_content() for m in got]
+    assert len(got) == 3 and stats.waiting == 3  # two forgeries answered (the strangers' cap), three wait
+    assert sum("chưa xác thực được người gửi" in b for b in bodies) == 2
+    assert sum("đúng hạn" in b and "chưa xác thực" not in b for b in bodies) == 1  # the genuine one went
+    assert all("99.999" not in b for b in bodies)
+    digest = notices.render_digest(app)
+    assert "dmarc=fail" in digest  # staff see the forgeries
+    assert "3 thư báo nhận gửi địa chỉ ngoài danh sách đơn vị đang chờ gửi" in digest
 
 
 # ------------------------------------------------------------ 6. documents the unit did not send never silence it
