@@ -37,6 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from mailbot import jobs, lock as lockmod, notices, outbox
 from parsers import convert
 from mailbot import store as st
+from mailbot import vn
 from mailbot.app import App
 from mailbot.mailbox import AuthenticationFailed, Mailbox, MailboxError, open_mailbox
 
@@ -329,7 +330,7 @@ class MailboxHealth:
             log.debug("mailbox %s: reconnected after %s", name, _duration(took))
         if self.recorded:
             self._event(f"Đã đọc lại được hộp thư {self.app.config.mailbox.username or name} lúc "
-                        f"{_local(self.app.now())}, sau {_duration_vi(took)} gián đoạn.")
+                        f"{_local(self.app.now())}, sau {vn.minutes(took)} gián đoạn.")
         self.started = None
 
     def _event(self, text: str) -> None:
@@ -350,7 +351,7 @@ def _is_connection(exc: BaseException) -> bool:
 
 
 def _local(t: dt.datetime | None) -> str:
-    return f"{t:%H:%M} ngày {t.day}/{t.month}/{t.year}" if t else "?"
+    return vn.short_moment(t) if t else "?"
 
 
 def _duration(seconds: float) -> str:
@@ -362,6 +363,3 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def _duration_vi(seconds: float) -> str:
-    m = int(round(seconds / 60))
-    return f"{m // 60} giờ {m % 60:02d} phút" if m >= 60 else f"{m} phút"

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 
 from mailbot import outbox
 from mailbot import store as st
+from mailbot import vn
 from mailbot.app import App
 from mailbot.config import FormConfig, Unit
 from mailbot.message import clean_address, clean_msgid, header_text
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 _HERE = Path(__file__).resolve().parent
 DEFAULT_TEMPLATES = next((d for d in (_HERE / "templates", _HERE.parent / "templates") if d.is_dir()),
                          _HERE.parent / "templates")
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
 # The plan's labels, used when the form definition has no `name`.
 MAU2_NAMES = {
@@ -75,70 +75,9 @@ MAU2_NAMES = {
 }
 
 
-# ------------------------------------------------------------ Vietnamese formatting
-
-def number(n: int | None) -> str:
-    """1200 → "1.200"; None → "" (the templates say "chưa điền")."""
-    if n is None:
-        return ""
-    return f"{n:,}".replace(",", ".")
-
-
-def short_date(d: dt.date) -> str:
-    """27/9/2017, the way tables write dates."""
-    return f"{d.day}/{d.month}/{d.year}"
-
-
-def long_date(d: dt.date) -> str:
-    return f"ngày {d.day} tháng {d.month} năm {d.year}"
-
-
-def clock_time(t: dt.datetime) -> str:
-    """10 giờ 02 phút ngày 27/9/2017."""
-    return f"{t.hour} giờ {t.minute:02d} phút ngày {short_date(t.date())}"
-
-
-def weekday(d: dt.date) -> str:
-    return WEEKDAYS[d.weekday()]
-
-
-def duration(delta: dt.timedelta) -> str:
-    """2 ngày 5 giờ; under an hour: "chưa đến 1 giờ"."""
-    hours = int(abs(delta).total_seconds() // 3600)
-    days, hours = divmod(hours, 24)
-    if days and hours:
-        return f"{days} ngày {hours} giờ"
-    if days:
-        return f"{days} ngày"
-    if hours:
-        return f"{hours} giờ"
-    return "chưa đến 1 giờ"
-
-
-def time_left(now: dt.datetime, deadline: dt.datetime) -> str:
-    """How far a deadline is, as the office says it: never a figure rounded down into a wrong one
-    ("còn 6 giờ" at 17:00 before 23:59 is wrong), so the hour on the day, else calendar days."""
-    local = deadline.astimezone(now.tzinfo)
-    if local <= now:
-        return "đã quá hạn"
-    days = (local.date() - now.date()).days
-    at = f"{local.hour} giờ {local.minute:02d}"
-    if days == 0:
-        return f"hạn cuối {at} hôm nay"
-    if days == 1:
-        return f"hạn cuối {at} ngày mai"
-    return f"còn {days} ngày đến hạn"
-
-
 def deadline_text(form: FormConfig, tz) -> str:
-    """How letters say a deadline: the form's own `deadline_text` ("trước ngày 29/9/2017"),
-    else "chậm nhất ngày 13/10/2017" for an end-of-day deadline, else the hour and the day."""
-    if form.deadline_text:
-        return form.deadline_text
-    local = form.deadline.astimezone(tz)
-    if local.time() >= dt.time(23, 59):
-        return "chậm nhất ngày " + short_date(local.date())
-    return f"trước {local.hour} giờ {local.minute:02d} phút ngày {short_date(local.date())}"
+    """How letters say a form's deadline (see vn.deadline)."""
+    return vn.deadline(form.deadline.astimezone(tz), form.deadline_text)
 
 
 # ------------------------------------------------------------ templates and messages
@@ -159,8 +98,7 @@ def _environment(directory: str) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(directory),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(number=number, short_date=short_date, long_date=long_date, clock_time=clock_time,
-                       weekday=weekday, duration=duration)
+    env.filters.update(vn.FILTERS)
     return env
 
 
@@ -659,7 +597,7 @@ def build_digest(app: App, context: dict[str, Any], attach_report: bool) -> emai
         if available:
             context = dict(context, report_attached=xlsx is not None)
     text, html = render(app, "digest", **context)
-    subject = f"Tình hình tiếp nhận báo cáo {long_date(now.date())} – {app.config.campaign.name}"
+    subject = f"Tình hình tiếp nhận báo cáo {vn.long_date(now.date())} – {app.config.campaign.name}"
     return compose(app, to=list(app.config.digest.to), subject=subject, text=text, html=html,
                    auto="auto-generated", attachments=attachments)
 
@@ -683,17 +621,6 @@ def _report_xlsx(app: App) -> tuple[bool, bytes | None]:
         return True, None
 
 
-OUTCOME_TEXT = {
-    Outcome.RECORDED: "đã ghi nhận",
-    Outcome.NO_ATTACHMENT: "không kèm tệp báo cáo đọc được",
-    Outcome.AUTOMATIC: "thư tự động, không trả lời",
-    Outcome.FAILED: "lỗi khi xử lý, cần cán bộ kiểm tra",
-    Outcome.TOO_LARGE: "thư quá dung lượng, chưa mở, cần cán bộ kiểm tra",
-}
-KIND_NAMES = {"tthtcd": "Trung tâm học tập cộng đồng", "school": "trường", "center": "trung tâm",
-              "other": "đơn vị"}
-STATUS_TEXT = {Status.ACCEPTED: "đã ghi nhận", Status.NEEDS_REVIEW: "cần xem xét", Status.REJECTED: "không đọc được",
-               Status.SUPERSEDED: "đã được thay thế"}
 
 
 def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, Any]:
@@ -716,7 +643,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
         subs = st.submission_rows(conn, message_pk=r.id)
         photos = conn.execute(sa.select(sa.func.count()).select_from(st.photos)
                               .where(st.photos.c.message_pk == r.id)).scalar()
-        items = [f"{_label(app, s.form)}: {STATUS_TEXT.get(s.status, s.status)}" for s in subs]
+        items = [f"{_label(app, s.form)}: {vn.lower_first(vn.STATUS_LABELS.get(s.status, s.status))}" for s in subs]
         items += [f"bản có chữ ký «{a.filename}» (lưu kèm tệp Word)" for a in conn.execute(
             sa.select(st.attachments.c.filename).where(st.attachments.c.message_pk == r.id,
                                                        st.attachments.c.role == "signed_copy"))]
@@ -724,7 +651,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
             items.append(f"{photos} ảnh")
         arrivals.append(dict(at=st.from_iso(r.received_at).astimezone(tz), sender=who(r.unit_id, r.from_addr),
                              address=r.from_addr or "", reference=r.reference or "",
-                             outcome=OUTCOME_TEXT.get(r.outcome, r.outcome), contents=items,
+                             outcome=vn.OUTCOME_LABELS.get(r.outcome, r.outcome), contents=items,
                              spoofing=r.spoofing))
 
     # Per form: who has not sent it.
@@ -738,7 +665,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
         left = f.deadline - now
         forms.append(dict(form=f, deadline=deadline_text(f, tz), owing=len(owing), received=len(received),
                           missing=missing, review=review, late=left.total_seconds() < 0, left=left,
-                          left_text=time_left(now, f.deadline)))
+                          left_text=vn.time_left(now, f.deadline)))
 
     # What needs a person.
     review_items = []
@@ -750,7 +677,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
                                  why="; ".join(r.get("message", "") for r in s.review) or "cần xác định đơn vị gửi",
                                  suggested=suggested))
     stuck = [dict(at=st.from_iso(r.received_at).astimezone(tz), address=r.from_addr or "người gửi không rõ",
-                  reference=r.reference or "", outcome=OUTCOME_TEXT.get(r.outcome, r.outcome))
+                  reference=r.reference or "", outcome=vn.OUTCOME_LABELS.get(r.outcome, r.outcome))
              for r in conn.execute(sa.select(m).where(m.c.outcome.in_((Outcome.FAILED, Outcome.TOO_LARGE)))
                                    .order_by(m.c.received_at))]
     unreadable = [dict(sender=who(s.unit_id, s.from_addr), filename=s.filename,
@@ -820,7 +747,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
                 unreadable=unreadable, with_problems=with_problems, failed_mail=failed_mail, retry=retry,
                 events=events, last_runs=last_runs, spoofing=spoofing, strangers=strangers, totals=totals, rules=rules,
                 photo_rows=photo_rows, unknown_photos=unknown_photos, totals_label=totals_label or "báo cáo",
-                kind_names=KIND_NAMES, report_attached=None)
+                kind_names=vn.KIND_NAMES, report_attached=None)
 
 
 def _label(app: App, form_id: str | None) -> str:

@@ -16,30 +16,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from mailbot.app import App
 from mailbot.config import Unit
+from mailbot import vn
 from parsers import formdef
-
-KIND_LABELS = {
-    "tthtcd": "Trung tâm HTCĐ",
-    "school": "Trường học",
-    "center": "Trung tâm GDNN-GDTX",
-    "other": "Khác",
-}
-
-UNIT_STATUS_LABELS = {
-    "received": "Đã nhận",
-    "missing": "Chưa nộp",
-    "needs_review": "Chờ xem xét",
-    "not_required": "Không yêu cầu",
-}
-
-SUBMISSION_STATUS_LABELS = {
-    "accepted": "Đã tiếp nhận",
-    "needs_review": "Chờ xem xét",
-    "rejected": "Không tiếp nhận",
-    "superseded": "Đã được thay thế",
-}
-
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,7 @@ def unit_name(app: App, unit_id: str | None) -> str:
 
 def kinds_in_roster(app: App) -> list[str]:
     present = {u.kind for u in app.config.units}
-    return [k for k in KIND_LABELS if k in present]
+    return [k for k in vn.KIND_LABELS if k in present]
 
 
 # ------------------------------------------------------------ formatting
@@ -129,21 +107,6 @@ def local_iso(app: App, t: dt.datetime | None) -> str | None:
 def local_naive(app: App, t: dt.datetime | None) -> dt.datetime | None:
     """For spreadsheet cells: Excel has no timezones, so the campaign's wall time."""
     return app.local(t).replace(tzinfo=None) if t else None
-
-
-def vn_date(d: dt.date) -> str:
-    """27/9/2017, as tables write dates."""
-    return f"{d.day}/{d.month}/{d.year}"
-
-
-def vn_number(n: int | None) -> str:
-    """1.200: a dot for thousands."""
-    return "" if n is None else f"{n:,}".replace(",", ".")
-
-
-def vn_moment(t: dt.datetime) -> str:
-    """"08 giờ 00 ngày 14/10/2017"."""
-    return f"{t.hour:02d} giờ {t.minute:02d} ngày {vn_date(t.date())}"
 
 
 def parse_date(text: str | None) -> dt.date | None:

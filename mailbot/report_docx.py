@@ -17,8 +17,9 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from mailbot.app import App
-from mailbot.report_common import KIND_LABELS, form_definition, vn_date, vn_number
+from mailbot.report_common import form_definition
 from mailbot.report_mau2 import Consolidation, consolidate
+from mailbot.vn import KIND_LABELS, clock_time, count, long_date, number, short_date
 
 FONT = "Times New Roman"
 _OFFICE_PREFIX = re.compile(r"^\s*phòng\s+giáo\s+dục\s+và\s+đào\s+tạo\s*", re.IGNORECASE)
@@ -85,18 +86,13 @@ def _indent(table, by) -> None:
     ind.set(qn("w:type"), "dxa")
 
 
-def _count(n: int, what: str) -> str:
-    """"3 đơn vị"; zero in words, as the office writes it: "không có đơn vị nào"."""
-    return f"{n} {what}" if n else f"không có {what} nào"
-
-
 def summary_lines(app: App, c: Consolidation) -> list[str]:
     """How many units reported, on time, late, missing: the generated part of the report."""
     owing = len(c.owing)
     if c.counted:
         lines = [f"Tổng số đơn vị phải báo cáo: {owing} đơn vị. Đã nhận và tổng hợp báo cáo của "
-                 f"{len(c.counted)} đơn vị, trong đó {_count(c.on_time, 'đơn vị')} gửi đúng hạn, "
-                 f"{_count(c.late, 'đơn vị')} gửi muộn."]
+                 f"{len(c.counted)} đơn vị, trong đó {count(c.on_time, 'đơn vị')} gửi đúng hạn, "
+                 f"{count(c.late, 'đơn vị')} gửi muộn."]
     else:
         lines = [f"Tổng số đơn vị phải báo cáo: {owing} đơn vị. Chưa nhận được báo cáo của đơn vị nào."]
     for kind in c.kinds:
@@ -150,7 +146,7 @@ def report_docx(app: App, path: Path) -> None:
     _cell(head.cell(0, 0), left, size=12)
     _cell(head.cell(0, 1), [("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", True, False),
                             ("Độc lập - Tự do - Hạnh phúc", True, False),
-                            (f"{place}, ngày {now.day} tháng {now.month} năm {now.year}", False, True)], size=12)
+                            (f"{place}, {long_date(now.date())}", False, True)], size=12)
 
     _para(doc)
     # The type of document, then what it is about: the campaign's full name ("… hưởng ứng …").
@@ -163,9 +159,9 @@ def report_docx(app: App, path: Path) -> None:
     _para(doc, f"- Ủy ban nhân dân {locality};" if locality else "- Ủy ban nhân dân;",
           align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
     _para(doc, "- Sở Giáo dục và Đào tạo.", align=WD_ALIGN_PARAGRAPH.CENTER, space_after=6)
-    _para(doc, f"{office.name} báo cáo kết quả tổ chức {campaign.name} (từ ngày {vn_date(campaign.week_start)} "
-               f"đến ngày {vn_date(campaign.week_end)}) trên cơ sở báo cáo của các đơn vị, số liệu tổng hợp "
-               f"đến {now.hour:02d} giờ {now.minute:02d} ngày {vn_date(now.date())}, như sau:", indent=True)
+    _para(doc, f"{office.name} báo cáo kết quả tổ chức {campaign.name} (từ ngày {short_date(campaign.week_start)} "
+               f"đến ngày {short_date(campaign.week_end)}) trên cơ sở báo cáo của các đơn vị, số liệu tổng hợp "
+               f"đến {clock_time(now)}, như sau:", indent=True)
 
     _para(doc, "I. Tình hình báo cáo của các đơn vị:", bold=True)
     for line in summary_lines(app, c):
@@ -187,7 +183,7 @@ def report_docx(app: App, path: Path) -> None:
             _cell(cells[0], [(group, True, False)], align=WD_ALIGN_PARAGRAPH.LEFT)
         cells = table.add_row().cells
         _cell(cells[0], [(ind.label, False, False)], align=WD_ALIGN_PARAGRAPH.LEFT)
-        _cell(cells[1], [(vn_number(c.totals[ind.key]), False, False)])
+        _cell(cells[1], [(number(c.totals[ind.key]), False, False)])
         note = f"{blanks[ind.key]} đơn vị để trống" if blanks[ind.key] else ""
         _cell(cells[2], [(note, False, True)], size=11)
     _widths(table, (Cm(9.8), Cm(4.2), Cm(2)))

@@ -14,12 +14,13 @@ from openpyxl import Workbook
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.report_common import (
-    KIND_LABELS, SUBMISSION_STATUS_LABELS, UNIT_STATUS_LABELS, count_value, csv_cell, form_label, indicators,
+    count_value, csv_cell, form_label, indicators,
     local_iso,
     local_naive, parse_date, print_setup, results_form, schedule_form, unit_name, write_table,
 )
 from mailbot.report_photos import photo_json, photo_rows
 from mailbot.rules import unit_form_status
+from mailbot.vn import COVERAGE_LABELS, KIND_LABELS, STATUS_LABELS
 
 
 def _submissions(app: App) -> list[st.SubmissionRow]:
@@ -112,7 +113,7 @@ def export_xlsx(app: App, path: Path) -> None:
         row = [u.id, u.name, KIND_LABELS.get(u.kind, u.kind)]
         for f in forms:
             s, sid = status[(u.id, f)]
-            row += [UNIT_STATUS_LABELS[s], sid]
+            row += [COVERAGE_LABELS[s], sid]
         rows.append(row)
     write_table(ws, headers, rows, [24, 40, 20] + [18, 12] * len(forms))
     print_setup(ws, "1:1")
@@ -126,7 +127,7 @@ def export_xlsx(app: App, path: Path) -> None:
         problems = [p.get("message", "") for p in (r.document.get("problems") or [])]
         problems += [p.get("message", "") for p in r.review]
         rows.append([r.id, r.reference, r.unit_id, unit_name(app, r.unit_id),
-                     form_label(app, r.form) if r.form else "", SUBMISSION_STATUS_LABELS.get(r.status, r.status),
+                     form_label(app, r.form) if r.form else "", STATUS_LABELS.get(r.status, r.status),
                      local_naive(app, r.received_at), "Có" if r.late else "", r.from_addr, r.message_id,
                      r.filename, r.sha256, r.document.get("unit_name"), "\n".join(problems), r.reason])
     write_table(ws, headers, rows, [9, 16, 22, 34, 22, 16, 16, 9, 28, 30, 32, 20, 34, 40, 30])
@@ -141,7 +142,7 @@ def export_xlsx(app: App, path: Path) -> None:
         if r.form != rform:
             continue
         values = r.document.get("indicators") or {}
-        rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), SUBMISSION_STATUS_LABELS.get(r.status, r.status),
+        rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), STATUS_LABELS.get(r.status, r.status),
                      local_naive(app, r.received_at), "Có" if r.late else ""]
                     + [count_value(values.get(i.key)) for i in inds]
                     + [SOURCE_LABELS.get(r.document.get("source") or "docx", ""),
@@ -160,7 +161,7 @@ def export_xlsx(app: App, path: Path) -> None:
         for a in r.document.get("activities") or []:
             day = parse_date(a.get("date"))
             outside = day is not None and not (campaign.week_start <= day <= campaign.week_end)
-            rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), SUBMISSION_STATUS_LABELS.get(r.status, r.status),
+            rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), STATUS_LABELS.get(r.status, r.status),
                          a.get("stt"), day, a.get("start"), a.get("end"), a.get("place"), a.get("content"),
                          a.get("note"), "x" if outside else ""])
     write_table(ws, headers, rows, [9, 22, 34, 16, 6, 11, 9, 9, 30, 50, 24, 10])

@@ -16,9 +16,10 @@ from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import Unit
 from mailbot.rules import Coverage, Status, current_accepted
+from mailbot.vn import KIND_LABELS, clock_time
 from mailbot.report_common import (
-    BOLD_FONT, CENTER, HEADER_FILL, HEADER_FONT, KIND_LABELS, TOTAL_FILL, Indicator, count_value, indicators,
-    kinds_in_roster, print_setup, results_form, set_widths, unit_of, vn_moment, write_row, write_table,
+    BOLD_FONT, CENTER, HEADER_FILL, HEADER_FONT, TOTAL_FILL, Indicator, count_value, indicators,
+    kinds_in_roster, print_setup, results_form, set_widths, unit_of, write_row, write_table,
 )
 
 
@@ -168,7 +169,7 @@ def report_xlsx(app: App, path: Path) -> None:
     title_lines = [
         (app.config.office.name.upper(), Font(name="Times New Roman", bold=True, size=12)),
         (f"BẢNG TỔNG HỢP KẾT QUẢ {campaign.name.upper()}", Font(name="Times New Roman", bold=True, size=14)),
-        (f"(Số liệu tổng hợp đến {vn_moment(app.now())}; đã tổng hợp {len(c.counted)}/{len(c.owing)} đơn vị)",
+        (f"(Số liệu tổng hợp đến {clock_time(app.now())}; đã tổng hợp {len(c.counted)}/{len(c.owing)} đơn vị)",
          Font(name="Times New Roman", italic=True, size=11)),
     ]
     for row, (text, font) in enumerate(title_lines, start=1):

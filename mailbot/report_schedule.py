@@ -16,9 +16,9 @@ from openpyxl.styles import Alignment, Font
 
 from mailbot.app import App
 from mailbot.rules import current_accepted
+from mailbot.vn import KIND_LABELS, clock_time, short_date, weekday
 from mailbot.report_common import (
-    KIND_LABELS, WEEKDAYS, parse_date, print_setup, schedule_form, unit_of, vn_date, vn_moment,
-    write_table,
+    parse_date, print_setup, schedule_form, unit_of, write_table,
 )
 from parsers.text import fold
 
@@ -95,7 +95,7 @@ WIDTHS = [6, 11, 10, 13, 30, 30, 50, 22, 10]
 
 
 def _rows(acts: list[Activity]) -> list[list]:
-    return [[n, a.date, WEEKDAYS[a.date.weekday()] if a.date else "", a.hours, a.unit_name, a.place, a.content,
+    return [[n, a.date, weekday(a.date) if a.date else "", a.hours, a.unit_name, a.place, a.content,
              a.note, "x" if a.outside else ("Chưa rõ ngày" if a.date is None else "")]
             for n, a in enumerate(acts, start=1)]
 
@@ -116,11 +116,11 @@ def schedule_xlsx(app: App, path: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "Lịch hoạt động"
-    _titled_table(ws, f"LỊCH HOẠT ĐỘNG {campaign.name.upper()} (cập nhật {vn_moment(app.now())})", acts)
+    _titled_table(ws, f"LỊCH HOẠT ĐỘNG {campaign.name.upper()} (cập nhật {clock_time(app.now())})", acts)
     day = campaign.week_start
     while day <= campaign.week_end:
-        ws = wb.create_sheet(f"{WEEKDAYS[day.weekday()]} {day.day:02d}.{day.month:02d}")
-        _titled_table(ws, f"{WEEKDAYS[day.weekday()]}, ngày {vn_date(day)}", [a for a in acts if a.date == day])
+        ws = wb.create_sheet(f"{weekday(day)} {day.day:02d}.{day.month:02d}")
+        _titled_table(ws, f"{weekday(day)}, ngày {short_date(day)}", [a for a in acts if a.date == day])
         day += dt.timedelta(days=1)
     ws = wb.create_sheet("Chưa có lịch")
     write_table(ws, ["STT", "Đơn vị", "Loại đơn vị"],

@@ -11,6 +11,7 @@ import logging
 import sqlalchemy as sa
 
 from mailbot import store as st
+from mailbot import vn
 from mailbot.app import App
 from mailbot.config import Unit
 from mailbot.rules import (COUNTED, Coverage, Delivery, Outcome, Status, current_accepted, overdue, settle,
@@ -20,12 +21,6 @@ from parsers.text import fold
 
 log = logging.getLogger(__name__)
 
-STATUS_WORDS = {
-    "received": "đã nhận",
-    "missing": "chưa nhận",
-    "needs_review": "cần xem xét",
-    "not_required": "không yêu cầu",
-}
 
 
 JOB_WORDS = {"poll": "nhận thư", "deliver": "gửi thư", "remind": "gửi thư nhắc", "digest": "lập bản tin"}
@@ -92,12 +87,12 @@ def status_text(app: App) -> str:
     forms = app.config.campaign.forms
     width = max([len(u["name"]) for u in d["units"]] + [10])
     head = f"{'Đơn vị':<{width}}  " + "  ".join(f"{f.label.split(' (')[0]:<20}" for f in forms)
-    lines = [f"{app.config.campaign.name} — tình hình lúc {_when(app.now())}", "", head, "-" * len(head)]
+    lines = [f"{app.config.campaign.name} — tình hình lúc {vn.short_moment(app.now())}", "", head, "-" * len(head)]
     for u in d["units"]:
         cells = []
         for f in forms:
             s = u[f.id]
-            word = STATUS_WORDS[s["status"]]
+            word = vn.COVERAGE_LABELS[s["status"]]
             if s["late"] and s["status"] in (Coverage.RECEIVED, Coverage.MISSING):
                 word += " (trễ hạn)" if s["status"] == Coverage.RECEIVED else " (quá hạn)"
             cells.append(f"{word:<20}")
@@ -106,10 +101,10 @@ def status_text(app: App) -> str:
     for f in forms:
         got = sum(1 for u in d["units"] if u[f.id]["status"] == Coverage.RECEIVED)
         owe = sum(1 for u in d["units"] if u[f.id]["status"] != Coverage.NOT_REQUIRED)
-        lines.append(f"{f.label}: đã nhận {got}/{owe}, hạn {_when(f.deadline.astimezone(app.config.campaign.timezone))}")
+        lines.append(f"{f.label}: đã nhận {got}/{owe}, hạn {vn.short_moment(f.deadline.astimezone(app.config.campaign.timezone))}")
     lines.append("")
     last = dt.datetime.fromisoformat(d["last_poll"]) if d["last_poll"] else None
-    lines.append(f"Lần nhận thư thành công gần nhất: {_when(last) if last else 'chưa có'}")
+    lines.append(f"Lần nhận thư thành công gần nhất: {vn.short_moment(last) if last else 'chưa có'}")
     lines.append(f"Thư chờ gửi: {d['outbox_queued']}; thư gửi không được: {d['outbox_failed']}")
     lines.append(f"Hồ sơ cần xem xét: {d['needs_review']}; thư xử lý lỗi: {d['failed_messages']}; "
                  f"tệp không tiếp nhận (không đọc được, không đúng mẫu): {d['rejected']}")
@@ -120,13 +115,9 @@ def status_text(app: App) -> str:
                      "được coi là do đơn vị gửi")
     if d["last_error"]:
         e = d["last_error"]
-        at = _when(app.local(st.from_iso(e["at"]))) if e["at"] else "?"
+        at = vn.short_moment(app.local(st.from_iso(e["at"]))) if e["at"] else "?"
         lines.append(f"Lỗi gần nhất ({JOB_WORDS.get(e['job'], e['job'])}, {at}): {e['error']}")
     return "\n".join(lines)
-
-
-def _when(t: dt.datetime) -> str:
-    return f"{t:%H:%M} {t.day}/{t.month}/{t.year}"
 
 
 # ---------------------------------------------------------------- review

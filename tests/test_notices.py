@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailbot import config as cfgmod
-from mailbot import notices, outbox
+from mailbot import notices, outbox, vn
 from mailbot import store as st
 from mailbot.app import App, open_app
 from tests.appgen import storage
@@ -464,10 +464,10 @@ def test_a_stranger_is_written_to_with_courtesy(tmp_path, smtp_server):
 
 def test_time_left_is_never_rounded_down_into_a_wrong_figure():
     deadline = at("2017-10-13T23:59:59")
-    assert notices.time_left(at("2017-10-13T17:00"), deadline) == "hạn cuối 23 giờ 59 hôm nay"
-    assert notices.time_left(at("2017-10-12T17:00"), deadline) == "hạn cuối 23 giờ 59 ngày mai"
-    assert notices.time_left(at("2017-10-10T23:00"), deadline) == "còn 3 ngày đến hạn"
-    assert notices.time_left(at("2017-10-14T00:00"), deadline) == "đã quá hạn"
+    assert vn.time_left(at("2017-10-13T17:00"), deadline) == "hạn cuối 23 giờ 59 hôm nay"
+    assert vn.time_left(at("2017-10-12T17:00"), deadline) == "hạn cuối 23 giờ 59 ngày mai"
+    assert vn.time_left(at("2017-10-10T23:00"), deadline) == "còn 3 ngày đến hạn"
+    assert vn.time_left(at("2017-10-14T00:00"), deadline) == "đã quá hạn"
 
 
 def test_the_digest_on_deadline_day_says_the_hour_not_a_rounded_count(tmp_path):

@@ -272,7 +272,7 @@ def test_report_xlsx_rows_subtotals_total_and_pending_sheet(seeded, tmp_path):
     ws = wb["Tổng hợp Mẫu 2"]
     assert ws["A1"].value == "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO THỊ XÃ HƯƠNG THỦY"
     assert ws["A2"].value == "BẢNG TỔNG HỢP KẾT QUẢ TUẦN LỄ HƯỞNG ỨNG HỌC TẬP SUỐT ĐỜI NĂM 2017"
-    assert ws["A3"].value == "(Số liệu tổng hợp đến 08 giờ 00 ngày 14/10/2017; đã tổng hợp 3/6 đơn vị)"
+    assert ws["A3"].value == "(Số liệu tổng hợp đến 8 giờ 00 phút ngày 14/10/2017; đã tổng hợp 3/6 đơn vị)"
 
     header = [c.value for c in ws[5]]
     defs = load_formdef("mau2")["indicators"]
@@ -435,7 +435,7 @@ def test_schedule_xlsx_sorted_flagged_and_per_day(seeded, tmp_path):
                              "Thứ Sáu 06.10", "Thứ Bảy 07.10", "Chủ nhật 08.10", "Chưa có lịch"]
     ws = wb["Lịch hoạt động"]
     assert ws["A1"].value == ("LỊCH HOẠT ĐỘNG TUẦN LỄ HƯỞNG ỨNG HỌC TẬP SUỐT ĐỜI NĂM 2017 "
-                              "(cập nhật 08 giờ 00 ngày 14/10/2017)")
+                              "(cập nhật 8 giờ 00 phút ngày 14/10/2017)")
     assert [c.value for c in ws[2]] == ["STT", "Ngày", "Thứ", "Giờ", "Đơn vị", "Địa điểm", "Nội dung", "Ghi chú",
                                         "Ngoài Tuần lễ"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=3)]
