@@ -1,7 +1,7 @@
 """Expand a message's attachments into the files we look at, within limits.
 
 Units send zips, forwards, winmail.dat and photos. Everything here is
-untrusted (DESIGN.md, security rules): zip sizes are checked from the
+untrusted (see the README's Security section): zip sizes are checked from the
 directory before anything is extracted and again while reading, because the
 directory can lie; containers open at most two levels deep; a file's type is
 decided by its bytes (`parsers.sniff`), never by its name or Content-Type; no

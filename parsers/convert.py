@@ -1,7 +1,7 @@
 """.doc / .odt / .rtf → .docx with LibreOffice headless, so one reader serves all.
 
 Each conversion gets its own LibreOffice profile directory: two conversions
-sharing a profile make the second fail silently (PITFALLS.md). A timeout
+sharing a profile make the second fail silently. A timeout
 kills the whole process group (soffice forks oosplash/soffice.bin), and the
 temporary files go whatever happens.
 

@@ -2,9 +2,9 @@
 
 Reads word/document.xml (and styles.xml for fonts) directly with lxml after
 a defensive open (see parsers.safety), because python-docx misses tables
-in content controls, drops w:sdt cells and tracked insertions (PITFALLS.md).
+in content controls, drops w:sdt cells and tracked insertions.
 
-INTERFACE (owned by the docx_grid helper; others rely on it):
+The interface other modules rely on:
 
     read_docx(data: bytes) -> DocxContent       # raises DocumentError
 
