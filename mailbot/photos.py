@@ -62,23 +62,34 @@ def inspect(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> PhotoInf
                                  problem=f"{width}x{height} pixels, over the limit of {max_pixels}",
                                  notice=PHOTO_TOO_MANY_PIXELS.format(mpx=max_pixels // 1_000_000))
             taken = _taken_at(im, tz)
-            # Shrink first, then turn. draft() makes a JPEG decode at 1/2 to 1/8 scale
-            # (no larger than the thumbnail needs): a 1600x1200 photo costs 16 ms, not 26;
-            # exif_transpose first would decode and copy it at full size. THUMB_SIZE is
-            # square, so turning afterwards gives the same bounds.
-            im.draft(None, _fit(im.size, THUMB_SIZE))
-            im.thumbnail(THUMB_SIZE)
-            im = ImageOps.exif_transpose(im)
-            if im.mode not in ("RGB", "L"):
-                im = im.convert("RGB")
-            out = io.BytesIO()
-            im.save(out, "JPEG", quality=80)
-            return PhotoInfo(taken, width, height, out.getvalue())
+            return PhotoInfo(taken, width, height, _thumbnail_jpeg(_small(im)))
     except Image.DecompressionBombError as exc:
         return PhotoInfo(None, None, None, None, problem=f"{type(exc).__name__}: {exc}",
                          notice=PHOTO_TOO_MANY_PIXELS.format(mpx=max_pixels // 1_000_000))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         return PhotoInfo(None, None, None, None, problem=f"{type(exc).__name__}: {exc}")
+
+
+def _small(im: Image.Image) -> Image.Image:
+    """The picture shrunk to the thumbnail's size (not yet turned upright).
+
+    On a picture not decoded yet, draft() makes a JPEG decode at 1/2 to 1/8 scale (no larger than the
+    thumbnail needs): a 1600x1200 photo costs 16 ms, not 26; turning it
+    upright first would decode and copy it at full size. THUMB_SIZE is
+    square, so turning afterwards gives the same bounds.
+    """
+    im.draft(None, _fit(im.size, THUMB_SIZE))
+    im.thumbnail(THUMB_SIZE)
+    return im
+
+
+def _thumbnail_jpeg(small: Image.Image) -> bytes:
+    small = ImageOps.exif_transpose(small)
+    if small.mode not in ("RGB", "L"):
+        small = small.convert("RGB")
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=80)
+    return out.getvalue()
 
 
 def _fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
@@ -116,18 +127,27 @@ def read_photo(data: bytes, context, tz: ZoneInfo, max_pixels: int = MAX_PIXELS)
     The declared size is checked first, so an oversized picture is refused
     before either reader decodes a pixel.
     """
+    from parsers import ocr
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 width, height = im.size
-    except Exception:  # noqa: BLE001 - undecodable: inspect says why
-        return None, inspect(data, tz, max_pixels)
-    if width * height > max_pixels:
-        return None, inspect(data, tz, max_pixels)
+                if width * height > max_pixels:
+                    return None, inspect(data, tz, max_pixels)
+                # One small decode serves both questions: is it a printed page (the
+                # OCR reader's own glance) and what is its thumbnail.
+                taken = _taken_at(im, tz)
+                page = ocr.glance_image(im)  # the OCR reader's own first look, leaving im decoded
+                info = None if page else PhotoInfo(taken, width, height, _thumbnail_jpeg(_small(im)))
+    except Exception:  # noqa: BLE001 - undecodable or odd: the readers below say why, as before
+        page, info = True, None
+    if info is not None:
+        return None, info  # an ordinary photo: turned away before the form readers, as parse() would
     import parsers
 
-    doc = parsers.parse(data, context)  # turns an ordinary photo away on a cheap look, before any OCR
+    doc = parsers.parse(data, context)  # a page, or a picture we could not glance at: the full reader
     if doc.form is not None:
         return doc, None
     return None, inspect(data, tz, max_pixels)

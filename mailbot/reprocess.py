@@ -37,9 +37,8 @@ def reprocess(app: App, include_failed: bool = False) -> str:
             continue
         counts["messages"] += 1
         try:
-            raw = app.archive.get(r.raw_sha256)
-            parsed, files = app.workers.run(intake.UNPACK, raw, app.own_addresses,
-                                            app.config.limits)
+            parsed, files = app.workers.run(intake.UNPACK, str(app.archive.path(r.raw_sha256)), app.own_addresses,
+                                            app.config.limits)  # the worker reads the archived bytes
             readings = read_files(app, files)
             with app.store.transaction() as conn:
                 if r.outcome == Outcome.FAILED:  # too_large stays: only its header was ever downloaded

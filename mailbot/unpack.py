@@ -146,6 +146,14 @@ def read_and_expand(raw: bytes, own_addresses: tuple[str, ...], limits: LimitsCo
     return dataclasses.replace(parsed, parts=[]), files
 
 
+def read_and_expand_file(path: str, own_addresses: tuple[str, ...],
+                         limits: LimitsConfig) -> tuple[ParsedMessage, list[File]]:
+    """read_and_expand of an archived message, by its path: the worker reads the bytes itself."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    return read_and_expand(raw, own_addresses, limits)
+
+
 def _too_many_parts(limit: int, count: str) -> File:
     """One refused entry stands for all the parts: recorded with the problem, answered once."""
     return File(f"{count} tệp đính kèm", None, "parts", None, PROBLEM_TOO_MANY_PARTS.format(limit=limit), "refused")

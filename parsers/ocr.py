@@ -77,7 +77,7 @@ def load(data: bytes) -> Image.Image:
 
 
 def glance(data: bytes) -> bool:
-    """looks_like_page on a small decode: a JPEG is read at 1/8 scale, so an ordinary
+    """looks_like_page on a small decode: a JPEG is read at 1/2 to 1/8 scale, so an ordinary
     12-megapixel photo costs milliseconds, not a full decode."""
     try:
         import pillow_heif
@@ -86,15 +86,24 @@ def glance(data: bytes) -> bool:
     except ImportError:  # pragma: no cover
         pass
     try:
-        img = Image.open(io.BytesIO(data))
-        if img.width * img.height > MAX_PIXELS:
-            return True  # let load() refuse it with its reason
-        if img.format == "JPEG":
-            img.draft("RGB", (400, 400))
-        img.thumbnail((600, 600))
-        return looks_like_page(img)
+        return glance_image(Image.open(io.BytesIO(data)))
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         return True  # let load() say it is broken
+
+
+def glance_image(img: Image.Image) -> bool:
+    """glance on an opened, not yet decoded picture; it is left decoded at the glance's scale
+    (at least 400 pixels a side when it was that big) for a caller that also wants a thumbnail.
+
+    Raises what Pillow raises for a broken picture.
+    """
+    if img.width * img.height > MAX_PIXELS:
+        return True  # let load() refuse it with its reason
+    if img.format == "JPEG":
+        img.draft("RGB", (400, 400))  # the smallest scale still 400 pixels a side: 800x600 from 1600x1200
+    if max(img.size) > 1200:  # a big PNG or scan: shrink it cheaply before looks_like_page
+        img.thumbnail((600, 600))
+    return looks_like_page(img)
 
 
 def looks_like_page(img: Image.Image) -> bool:

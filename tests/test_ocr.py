@@ -162,3 +162,44 @@ def test_ocr_figures_appear_in_the_json_with_their_source():
     back = Document.from_json(out)
     assert back.source == "ocr" and back.confidence == {"to_roi": 0.9}
     assert "source" not in Document(form="mau2", kind="indicators").to_json()
+
+
+def _printed_page_jpeg() -> bytes:
+    """A light sheet with rows of thin dark strokes: what glance takes for a printed page."""
+    img = Image.new("RGB", (1240, 1754), (245, 245, 240))
+    d = ImageDraw.Draw(img)
+    for y in range(150, 1600, 36):
+        for x in range(120, 1100, 60):
+            d.rectangle([x, y, x + 40, y + 3], fill=(20, 20, 20))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def test_a_received_photo_is_decoded_once_for_the_page_look_and_the_thumbnail(monkeypatch):
+    """read_photo: an ordinary photo is opened once (glance and thumbnail share one small decode)
+    and never reaches the form readers; a page-like one still goes to them."""
+    import zoneinfo
+
+    import parsers
+    from mailbot import photos
+
+    tz = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    opened, parsed = [], []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    monkeypatch.setattr(parsers, "parse", lambda data, ctx=None: parsed.append(data) or Document(form=None))
+
+    for seed in range(3):
+        opened.clear()
+        photo = activity_photo(seed)
+        doc, info = photos.read_photo(photo, None, tz)
+        assert doc is None and parsed == [] and len(opened) == 1
+        assert (info.width, info.height, info.problem) == (1600, 1200, None)
+        assert real_open(io.BytesIO(info.thumbnail)).size == (320, 240)
+
+    page = _printed_page_jpeg()
+    assert ocr.glance(page)
+    doc, info = photos.read_photo(page, None, tz)
+    assert parsed == [page]  # the form readers (and OCR) look at it
+    assert doc is None and info.thumbnail  # not a form after all: an ordinary photo record
