@@ -51,7 +51,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# A child may run another version of the code (--before DIR): BENCH_CODE names its tree.
+# A child may run another version of the code (--before DIR): BENCH_CODE names its tree, and
+# PYTHONPATH too, for the reader workers: the forkserver imports them by PYTHONPATH, not our sys.path.
 sys.path.insert(0, os.environ.get("BENCH_CODE") or str(ROOT))
 
 TZ = dt.timezone(dt.timedelta(hours=7))
@@ -509,7 +510,7 @@ def main() -> None:
                 return f" ({n / secs / floor:.2f}× mbsync)" if floor else ""
 
             def poll_row(label: str, code: str | None, floor: float | None) -> None:
-                env = dict(os.environ, BENCH_CODE=code) if code else None
+                env = dict(os.environ, BENCH_CODE=code, PYTHONPATH=code) if code else None
                 extra = ["--profile", str(Path(a.profile).resolve())] if a.profile and not code else []
                 r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"),
                                *db(f"poll{next(runs)}"), "--repeat", "1", *extra], env=env)
@@ -552,7 +553,7 @@ def main() -> None:
                 fill_maildir(server, user.username, msgs)
                 warm(user)
                 for label, code in ([("before", str(Path(a.before).resolve()))] if a.before else []) + [("", None)]:
-                    env = dict(os.environ, BENCH_CODE=code) if code else None
+                    env = dict(os.environ, BENCH_CODE=code, PYTHONPATH=code) if code else None
                     r = run_child(["--child", "poll", *account_args(user), "--data", str(root / "big"),
                                    *db(f"big{next(runs)}"), "--repeat", "1"], env=env)
                     rows.append((f"poll with one {len(big) / 1e6:.0f} MB message" + (f", {label}" if label else ""),
