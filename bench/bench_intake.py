@@ -212,7 +212,9 @@ def warm(account) -> int:
 def run_child(args: list[str], env: dict | None = None) -> dict:
     """Run this script in child mode; returns its JSON line."""
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    # An older tree's child runs from that tree: the reader workers' forkserver puts its working
+    # directory first on its path.
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=(env or {}).get("BENCH_CODE") or ROOT)
     if r.returncode != 0:
         raise RuntimeError(f"child {args[:2]} failed ({r.returncode}):\n{r.stderr[-4000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
