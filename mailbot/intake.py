@@ -1,23 +1,34 @@
-"""The intake pipeline: the story of one message, from the mailbox to records.
+"""The intake pipeline: the story of one message, from the mailbox to its receipt.
 
-    fetch (BODY.PEEK, by UID)
-      1. archive the raw bytes (content-addressed, fsynced)        archive.py
-      2. read the envelope and parts; automatic mail?               message.py
-      3. unpack zips, forwards, winmail.dat, with limits            unpack.py
-      4. parse documents, inspect photos                            parsers/, photos.py
-      5. match the unit: sender address, then name in document      units.py
-      6. record message, submissions, photos, and queue the
-         receipt — one transaction                                  store.py, notices.py
-    commit → flag the message on the server (keyword or move)      mailbox.py
+Read this file top to bottom and you follow one message:
+
+    poll        fetch new messages (BODY.PEEK, by UID)                   mailbox.py
+    prepare     1. archive the raw bytes (content-addressed, fsynced)   archive.py
+                2. read the envelope and parts; automatic mail?         message.py  } in worker
+                3. unpack zips, forwards, winmail.dat, with limits      unpack.py   } processes
+                4. parse documents, inspect photos                      parsers/, photos.py
+    intake_message
+                5. match the unit: sender address, then name in document units.py, rules.py
+                6. record message, submissions, photos, and queue the
+                   receipt — one transaction                            store.py, notices.py
+    _flag       after the commit, flag the message on the server         mailbox.py
+
+One message is one `Incoming` record from fetch to row: where it was seen
+(`Location`), its bytes' digest, what was read of it (`ParsedMessage`, one
+`Reading` per file) or why reading failed (`Failure`). `message_row` maps it
+to its `messages` row; `envelope_columns`, the part its header fills, is the
+one mapping of an envelope to columns (reprocess uses it too).
 
 A crash anywhere means the next cycle finishes the job: the raw bytes are
 archived before anything refers to them; records and the receipt commit
 together with the folder's high-water UID; the server flag comes last and
 is re-applied from `message_locations.flagged` if it was missed.
 
-Steps 1–4 (`prepare`) touch neither the database nor the IMAP connection,
-so worker threads prepare the next messages while one is recorded (5–6,
-`intake_message`), in UID order.
+`prepare` (steps 1–4) writes nothing to the database and never talks IMAP,
+so worker threads prepare the next messages while one is recorded (5–6), in
+UID order. It reads the database once: bytes already recorded (a refetch
+after a UIDVALIDITY reset) are not read again. Whether a message is a
+duplicate is decided once, in the transaction that records it.
 """
 from __future__ import annotations
 
@@ -30,7 +41,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,8 +49,10 @@ from sqlalchemy.engine import Connection
 from mailbot import notices
 from mailbot import store as st
 from mailbot.app import App
+from mailbot.config import Unit
 from mailbot.mailbox import AuthenticationFailed, FetchedMessage, Mailbox, MailboxError
-from mailbot.message import ParsedMessage, header_block, read_message, sender_authentication, spoofing_signal
+from mailbot.message import (Envelope, ParsedMessage, header_block, read_message, sender_authentication,
+                             spoofing_signal)
 from mailbot.photos import PHOTO_UNREADABLE, PhotoInfo
 from mailbot.rules import Outcome, Status, decide, is_late, rejection_reason, settle
 from mailbot.units import Roster
@@ -49,6 +62,80 @@ from parsers.document import failed as parsers_failed
 from parsers.model import Document, ParseContext, Problem
 
 log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------ the record of one message
+
+@dataclass(frozen=True)
+class Location:
+    """Where a message was seen: the key of `message_locations` (and of `fetch_failures`)."""
+
+    mailbox: str
+    folder: str
+    uidvalidity: int
+    uid: int
+
+    def columns(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def matches(self, table: sa.Table) -> list:
+        """WHERE clauses that select this location's row of `table`."""
+        return [table.c[name] == value for name, value in self.columns().items()]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a message could not be read or recorded: kept for staff in its `messages` row."""
+
+    summary: str  # one line (messages.summary)
+    detail: str  # the traceback, or WORKER_FAILURE and the reason (messages.error)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        return cls(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc())
+
+
+@dataclass
+class Reading:
+    """One unpacked file and what we read from it."""
+
+    file: File
+    sha256: str | None
+    document: Document | None = None
+    photo: PhotoInfo | None = None
+    thumb_sha256: str | None = None
+    failure: str | None = None  # why its reader stopped (memory, time, crash), when it did
+
+
+@dataclass
+class Incoming:
+    """One message from fetch to row: where it is, its archived bytes, what was read of it."""
+
+    location: Location
+    fetched: FetchedMessage
+    digest: str  # sha256 of the raw bytes: their name in the archive
+    already_recorded: bool = False  # these bytes are recorded already: nothing was read
+    too_large: bool = False  # over limits.max_message_bytes: only the header was read
+    parsed: ParsedMessage | None = None  # the whole message; only its header when too large or failed
+    readings: list[Reading] = field(default_factory=list)  # one per unpacked file
+    failure: Failure | None = None  # reading (or recording) failed: recorded as Outcome.FAILED
+
+    @property
+    def envelope(self) -> Envelope | None:
+        return self.parsed.envelope if self.parsed else None
+
+    @property
+    def size(self) -> int:
+        """The whole message's size (a truncated fetch holds only its header)."""
+        return max(self.fetched.size, len(self.fetched.raw))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a message did: its `messages` row and the outcome."""
+
+    message_pk: int
+    outcome: Outcome
 
 
 @dataclass
@@ -77,14 +164,14 @@ def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> 
     last_uid = _last_uid(app, mailbox, result.uidvalidity)
     _reflag(app, mailbox, result.uidvalidity)
     uids = mailbox.new_uids(last_uid)
-    done: list[int] = []
+    done: list[int] = []  # recorded, not yet flagged on the server
     seen = last_uid
     try:
         fetched_messages = mailbox.fetch(uids, max_bytes=app.config.limits.max_message_bytes)
-        for fetched, prepared in _prepared(app, fetched_messages):
-            _count(result, intake_message(app, mailbox, result.uidvalidity, fetched, prepared)[1])
-            done.append(fetched.uid)
-            seen = fetched.uid
+        for message in _prepared(app, _located(mailbox, result.uidvalidity, fetched_messages)):
+            _count(result, intake_message(app, message).outcome)
+            done.append(message.location.uid)
+            seen = message.location.uid
             if stop is not None and stop():
                 return _finish(app, mailbox, result, done)
             if len(done) >= app.config.mailbox.batch_size:
@@ -103,6 +190,12 @@ def poll(app: App, mailbox: Mailbox, stop: Callable[[], bool] | None = None) -> 
     return _finish(app, mailbox, result, done)
 
 
+def _located(mailbox: Mailbox, uidvalidity: int,
+             messages: Iterable[FetchedMessage]) -> Iterator[tuple[Location, FetchedMessage]]:
+    for fetched in messages:
+        yield Location(mailbox.name, mailbox.folder, uidvalidity, fetched.uid), fetched
+
+
 FETCH_ATTEMPTS = 3  # cycles a message may fail to download before it is skipped (and staff told)
 
 
@@ -111,40 +204,40 @@ def _one_at_a_time(app: App, mailbox: Mailbox, result: PollResult, uids: list[in
     for uid in uids:
         if stop is not None and stop():
             return
+        location = Location(mailbox.name, mailbox.folder, result.uidvalidity, uid)
         try:
             fetched = list(mailbox.fetch([uid], max_bytes=app.config.limits.max_message_bytes))
         except AuthenticationFailed:
             raise
         except MailboxError as exc:
-            if _fetch_failed(app, mailbox, result.uidvalidity, uid, str(exc)) < FETCH_ATTEMPTS:
+            if _fetch_failed(app, location, str(exc)) < FETCH_ATTEMPTS:
                 raise
             mailbox.open()
             continue
-        for f in fetched:
-            _count(result, intake_message(app, mailbox, result.uidvalidity, f, prepare(app, f))[1])
+        for located, f in _located(mailbox, result.uidvalidity, fetched):
+            _count(result, intake_message(app, prepare(app, located, f)).outcome)
         _flag(app, mailbox, result.uidvalidity, [f.uid for f in fetched])
 
 
-def _fetch_failed(app: App, mailbox: Mailbox, uidvalidity: int, uid: int, error: str) -> int:
+def _fetch_failed(app: App, location: Location, error: str) -> int:
     """Count one failed download of a message; at FETCH_ATTEMPTS, move past it and tell staff."""
     ff = st.fetch_failures
-    key = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=uid)
     with app.store.transaction() as conn:
-        row = conn.execute(sa.select(ff.c.attempts).where(*(ff.c[k] == v for k, v in key.items()))).first()
+        row = conn.execute(sa.select(ff.c.attempts).where(*location.matches(ff))).first()
         attempts = (row.attempts if row else 0) + 1
         values = dict(attempts=attempts, last_error=error[:1000], updated_at=st.utc_iso(st.now_utc()))
         if row:
-            conn.execute(ff.update().where(*(ff.c[k] == v for k, v in key.items())).values(**values))
+            conn.execute(ff.update().where(*location.matches(ff)).values(**values))
         else:
-            conn.execute(ff.insert().values(**key, **values))
+            conn.execute(ff.insert().values(**location.columns(), **values))
         if attempts >= FETCH_ATTEMPTS:
             log.error("message UID %s could not be downloaded %d times (%s); skipped, staff told",
-                      uid, attempts, error)
+                      location.uid, attempts, error)
             st.record_event(conn, "unfetchable",
-                            f"Máy chủ thư không trả về được một thư (số {uid} trong thư mục {mailbox.folder}) "
-                            f"sau {attempts} lần thử; thư này được bỏ qua, đề nghị cán bộ mở thư trực tiếp "
-                            "trên hộp thư và yêu cầu đơn vị gửi lại nếu cần.")
-            _advance(conn, key)
+                            f"Máy chủ thư không trả về được một thư (số {location.uid} trong thư mục "
+                            f"{location.folder}) sau {attempts} lần thử; thư này được bỏ qua, đề nghị cán bộ "
+                            "mở thư trực tiếp trên hộp thư và yêu cầu đơn vị gửi lại nếu cần.")
+            _advance(conn, location)
     return attempts
 
 
@@ -169,88 +262,31 @@ PREPARE_THREADS = 2
 LOOKAHEAD = PREPARE_THREADS  # messages prepared ahead of the one being recorded (bounds memory)
 
 
-def _prepared(app: App, messages: Iterable[FetchedMessage]) -> Iterator[tuple[FetchedMessage, Prepared]]:
+def _prepared(app: App, messages: Iterable[tuple[Location, FetchedMessage]]) -> Iterator[Incoming]:
     """Prepare the next messages in worker threads while this one is recorded; results in UID order.
 
     Decoding photos, inflating documents, parsing XML, hashing and writing
     files release the GIL, so this overlaps with fetching and recording. The
-    database and the IMAP connection stay with the calling thread: between two
-    results no IMAP command is in flight, so the caller may flag messages.
+    IMAP connection and every database write stay with the calling thread:
+    between two results no IMAP command is in flight, so the caller may flag
+    messages.
     """
     pool = ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="prepare")
     pending: deque = deque()
     try:
-        for fetched in messages:
-            pending.append((fetched, pool.submit(prepare, app, fetched)))
+        for location, fetched in messages:
+            pending.append(pool.submit(prepare, app, location, fetched))
             if len(pending) > LOOKAHEAD:
-                head, future = pending.popleft()
-                yield head, future.result()
+                yield pending.popleft().result()
         while pending:
-            head, future = pending.popleft()
-            yield head, future.result()
+            yield pending.popleft().result()
     finally:
         # On stop or an error, what was not started is dropped (it is fetched again next
         # time); what runs finishes, so a stop waits for at most PREPARE_THREADS messages.
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _last_uid(app: App, mailbox: Mailbox, uidvalidity: int) -> int:
-    """The folder's high-water UID; a UIDVALIDITY change starts over (duplicates are caught by hash)."""
-    ms = st.mailbox_state
-    with app.store.transaction() as conn:
-        row = conn.execute(sa.select(ms).where(ms.c.mailbox == mailbox.name, ms.c.folder == mailbox.folder)).first()
-        now = st.utc_iso(st.now_utc())
-        if row is None:
-            conn.execute(ms.insert().values(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity,
-                                            last_uid=0, updated_at=now))
-            return 0
-        if row.uidvalidity != uidvalidity:
-            st.record_event(conn, "uidvalidity_changed",
-                            f"Thư mục {mailbox.folder} của hộp thư đã được máy chủ đánh số lại "
-                            f"(UIDVALIDITY {row.uidvalidity} → {uidvalidity}); toàn bộ thư được đọc lại, "
-                            "thư đã ghi nhận không bị ghi hai lần.")
-            log.warning("UIDVALIDITY of %s changed (%s -> %s): re-scanning, de-duplicating by content",
-                        mailbox.folder, row.uidvalidity, uidvalidity)
-            conn.execute(ms.update().where(ms.c.mailbox == mailbox.name, ms.c.folder == mailbox.folder)
-                         .values(uidvalidity=uidvalidity, last_uid=0, updated_at=now))
-            return 0
-        return int(row.last_uid)
-
-
-def _reflag(app: App, mailbox: Mailbox, uidvalidity: int) -> None:
-    """Messages committed by an earlier run that crashed before flagging them."""
-    loc = st.message_locations
-    with app.store.read() as conn:
-        uids = [r.uid for r in conn.execute(sa.select(loc.c.uid).where(
-            loc.c.mailbox == mailbox.name, loc.c.folder == mailbox.folder,
-            loc.c.uidvalidity == uidvalidity, loc.c.flagged == sa.false()))]
-    if uids:
-        log.info("flagging %d message(s) recorded before an interruption", len(uids))
-        _flag(app, mailbox, uidvalidity, uids)
-
-
-def _flag(app: App, mailbox: Mailbox, uidvalidity: int, uids: list[int]) -> None:
-    mailbox.mark_done(uids)
-    loc = st.message_locations
-    with app.store.transaction() as conn:
-        conn.execute(loc.update().where(loc.c.mailbox == mailbox.name, loc.c.folder == mailbox.folder,
-                                        loc.c.uidvalidity == uidvalidity, loc.c.uid.in_(uids))
-                     .values(flagged=True))
-
-
-# ------------------------------------------------------- one message
-
-@dataclass
-class Prepared:
-    """The slow, database-free part of a message's intake: archived, read, unpacked, parsed."""
-
-    digest: str
-    duplicate: bool = False  # the same bytes are recorded already: nothing was read
-    too_large: bool = False  # only the header was read
-    parsed: ParsedMessage | None = None
-    readings: list[Reading] = field(default_factory=list)
-    failure: tuple[str, str] | None = None  # (summary, traceback) of an unexpected error
-
+# ------------------------------------------------------- one message, 1-4: prepare
 
 # The readers run in worker processes, by name (a test may name its own).
 UNPACK = "mailbot.unpack:read_and_expand_file"
@@ -260,140 +296,68 @@ READ_ATTEMPTS = 2  # times a message may stop its reader (or the daemon) before 
 WORKER_FAILURE = "worker: "  # messages.error of a message recorded failed because reading it stopped twice
 
 
-def prepare(app: App, fetched: FetchedMessage) -> Prepared:
-    """Archive the bytes, then read, unpack, parse and inspect them in worker processes; never raises."""
-    digest = app.archive.put(fetched.raw)  # 1. archive first: nothing refers to bytes not on disk
-    with app.store.read() as conn:
-        if _find_duplicate(conn, digest, None, None) is not None:
-            return Prepared(digest, duplicate=True)  # a refetch (UIDVALIDITY reset): not read again
-    size = max(fetched.size, len(fetched.raw))
-    try:
-        if fetched.truncated or size > app.config.limits.max_message_bytes:
-            # Only the header was downloaded (or is read): recorded and answered, left on the server.
-            return Prepared(digest, too_large=True,
-                            parsed=read_message(header_block(fetched.raw), own_addresses=app.own_addresses))
-        attempts = _attempts(app).start(digest)
-        if attempts > READ_ATTEMPTS:  # reading it stopped the daemon before: never again in a loop
-            return Prepared(digest, failure=(
-                f"reading stopped {attempts - 1} times; not read again",
-                f"{WORKER_FAILURE}the message was being read when mailbot stopped, {attempts - 1} times"))
-        try:
-            # 2-3. read, unpack. The worker reads the archived copy: the bytes are not copied
-            # through the pipe (with a 25 MB message that copy was the poll's peak memory).
-            parsed, files = _twice(app, UNPACK, str(app.archive.path(digest)), app.own_addresses,
-                                   app.config.limits)
-        except WorkerFailed as exc:
-            log.error("message UID %s: reading it stopped twice (%s); recorded failed", fetched.uid, exc.reason)
-            return Prepared(digest, failure=(f"reading the message stopped: {exc.reason}",
-                                             f"{WORKER_FAILURE}{exc.reason}"))
-        if parsed.envelope.automatic:
-            return Prepared(digest, parsed=parsed)
-        return Prepared(digest, parsed=parsed, readings=read_files(app, files))  # 4. parse
-    except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
-        log.exception("message UID %s failed; recorded for staff", fetched.uid)
-        return Prepared(digest, failure=(f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc()))
+def prepare(app: App, location: Location, fetched: FetchedMessage) -> Incoming:
+    """Archive the bytes, then read, unpack, parse and inspect them in worker processes; never raises.
 
-
-def _twice(app: App, target: str, *args, timeout: float | None = None):
-    """Run a reader in a worker; a second, fresh worker gets one more try (it may have been bad luck)."""
-    try:
-        return app.workers.run(target, *args, timeout=timeout)
-    except WorkerFailed as exc:
-        log.warning("reader %s stopped (%s); trying once more", target, exc.reason)
-        return app.workers.run(target, *args, timeout=timeout)
-
-
-class _Attempts:
-    """How many times reading a message began, kept as small files until it is recorded.
-
-    A message that kills the daemon itself (not just a worker) is fetched
-    again after the restart; the count stops that loop.
+    Writes nothing to the database: it only asks whether these bytes are
+    recorded already, and then reads nothing more (see the module docstring).
     """
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def start(self, digest: str) -> int:
-        path = self.folder / digest
-        try:
-            n = int(path.read_text() or 0) + 1
-        except (FileNotFoundError, ValueError):
-            n = 1
-        path.write_text(str(n))
-        return n
-
-    def done(self, digest: str) -> None:
-        (self.folder / digest).unlink(missing_ok=True)
-
-
-def _attempts(app: App) -> _Attempts:
-    return _Attempts(app.config.storage.data_dir / "reading")
-
-
-def intake_message(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessage,
-                   prepared: Prepared | None = None) -> tuple[int, str]:
-    """Record one fetched message and queue its receipt, in one transaction; never raises for bad mail."""
-    p = prepared or prepare(app, fetched)
-    result = _record(app, mailbox, uidvalidity, fetched, p)
-    _attempts(app).done(p.digest)  # recorded: a later fetch of it is a duplicate, never a new attempt
-    return result
-
-
-def _record(app: App, mailbox: Mailbox, uidvalidity: int, fetched: FetchedMessage, p: Prepared) -> tuple[int, str]:
-    where = dict(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity, uid=fetched.uid)
-    env = p.parsed.envelope if p.parsed else None
+    message = Incoming(location, fetched, digest=app.archive.put(fetched.raw))  # 1. archived before all else
+    if _recorded_already(app, message.digest):
+        message.already_recorded = True  # a refetch (UIDVALIDITY reset): linked when recorded, not read
+        return message
     try:
-        with app.store.transaction() as conn:  # 5-6. match, record, queue the receipt
-            existing = _find_duplicate(conn, p.digest, env and env.message_id, env and env.from_addr)
-            if existing is not None:
-                _link(conn, existing, where)
-                return existing, Outcome.DUPLICATE
-            if p.failure:
-                raise _Shunted()
-            if p.too_large:
-                pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.TOO_LARGE, where=where,
-                                     summary=f"{max(fetched.size, len(fetched.raw))} bytes, over the size limit")
-                notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, p.parsed))
-                return pk, Outcome.TOO_LARGE
-            if env.automatic:
-                pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.AUTOMATIC,
-                                     summary=env.automatic, where=where)
-                return pk, Outcome.AUTOMATIC
-            pk = _insert_message(conn, app, p.digest, fetched, p.parsed, Outcome.RECORDED, where=where)
-            outcome = record_files(conn, app, pk, p.parsed, p.readings, fetched.internal_date)
-            notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, p.parsed))
-            return pk, outcome
+        if fetched.truncated or message.size > app.config.limits.max_message_bytes:
+            # Only the header was downloaded (or is read): recorded and answered, left on the server.
+            message.too_large = True
+            message.parsed = _read_header(app, fetched.raw)
+            return message
+        attempts = _attempts(app).start(message.digest)
+        if attempts > READ_ATTEMPTS:  # reading it stopped the daemon before: never again in a loop
+            message.failure = Failure(
+                f"reading stopped {attempts - 1} times; not read again",
+                f"{WORKER_FAILURE}the message was being read when mailbot stopped, {attempts - 1} times")
+        else:
+            _read(app, message)
     except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
-        if p.failure is None:
-            log.exception("message UID %s failed; recorded for staff", fetched.uid)
-        summary, tb = p.failure or (f"{type(exc).__name__}: {exc}"[:500], traceback.format_exc())
-        with app.store.transaction() as conn:
-            existing = _find_duplicate(conn, p.digest, None, None)
-            if existing is not None:  # recorded meanwhile: only remember where it was seen
-                _link(conn, existing, where)
-                return existing, Outcome.DUPLICATE
-            pk = _insert_message(conn, app, p.digest, fetched, None, Outcome.FAILED,
-                                 summary=summary, where=where, error=tb)
-            verdict = _try_parse_envelope(conn, fetched.raw, pk, app)
-            notices.queue_receipt(conn, app, pk, sender_auth=verdict)
-        return pk, Outcome.FAILED
+        log.exception("message UID %s failed; recorded for staff", location.uid)
+        message.failure = Failure.of(exc)
+    if message.failure is not None and message.parsed is None:
+        # Who sent it and the subject, for staff and the receipt: from the header alone, as the
+        # body may be what stopped the reader. The only time this message is read.
+        message.parsed = _read_header(app, fetched.raw)
+    return message
 
 
-class _Shunted(Exception):
-    """Preparing the message failed; its failure is recorded like one in recording."""
+def _read(app: App, message: Incoming) -> None:
+    """2-4: read and unpack the message in a worker, then parse its files (each in a worker)."""
+    try:
+        # The worker reads the archived copy: the bytes are not copied through the pipe
+        # (with a 25 MB message that copy was the poll's peak memory).
+        parsed, files = _twice(app, UNPACK, str(app.archive.path(message.digest)), app.own_addresses,
+                               app.config.limits)
+    except WorkerFailed as exc:
+        log.error("message UID %s: reading it stopped twice (%s); recorded failed",
+                  message.location.uid, exc.reason)
+        message.failure = Failure(f"reading the message stopped: {exc.reason}", f"{WORKER_FAILURE}{exc.reason}")
+        return
+    message.parsed = parsed
+    if not parsed.envelope.automatic:  # automatic mail is recorded, never answered: its files are not read
+        message.readings = read_files(app, files)
 
 
-@dataclass
-class Reading:
-    """One unpacked file and what we read from it."""
+def _recorded_already(app: App, digest: str) -> bool:
+    with app.store.read() as conn:
+        return find_duplicate(conn, digest, None) is not None
 
-    file: File
-    sha256: str | None
-    document: Document | None = None
-    photo: PhotoInfo | None = None
-    thumb_sha256: str | None = None
-    failure: str | None = None  # why its reader stopped (memory, time, crash), when it did
+
+def _read_header(app: App, raw: bytes) -> ParsedMessage | None:
+    """The header alone, read in this process; None when even that fails."""
+    try:
+        return read_message(header_block(raw), own_addresses=app.own_addresses)
+    except Exception:  # noqa: BLE001 - best effort: the message is recorded without its envelope
+        log.exception("the header of a message could not be read")
+        return None
 
 
 def read_files(app: App, files: list[File]) -> list[Reading]:
@@ -445,19 +409,99 @@ def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading
     return r
 
 
-def signed_copies(readings: list[Reading]) -> set[int]:
-    """Indexes of PDFs and scans of a form the same message also brings as a Word file.
+def _twice(app: App, target: str, *args, timeout: float | None = None):
+    """Run a reader in a worker; a second, fresh worker gets one more try (it may have been bad luck)."""
+    try:
+        return app.workers.run(target, *args, timeout=timeout)
+    except WorkerFailed as exc:
+        log.warning("reader %s stopped (%s); trying once more", target, exc.reason)
+        return app.workers.run(target, *args, timeout=timeout)
 
-    The Word file is the record; the signed PDF is kept as its signed copy
-    (archived, listed for staff and in the receipt), never counted twice."""
-    word = {r.document.form for r in readings
-            if r.document is not None and r.document.form and r.document.source == "docx"}
-    return {i for i, r in enumerate(readings)
-            if r.document is not None and r.document.source != "docx" and r.document.form in word}
+
+class _Attempts:
+    """How many times reading a message began, kept as small files until it is recorded.
+
+    A message that kills the daemon itself (not just a worker) is fetched
+    again after the restart; the count stops that loop.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def start(self, digest: str) -> int:
+        path = self.folder / digest
+        try:
+            n = int(path.read_text() or 0) + 1
+        except (FileNotFoundError, ValueError):
+            n = 1
+        path.write_text(str(n))
+        return n
+
+    def done(self, digest: str) -> None:
+        (self.folder / digest).unlink(missing_ok=True)
+
+
+def _attempts(app: App) -> _Attempts:
+    return _Attempts(app.config.storage.data_dir / "reading")
+
+
+# ------------------------------------------------------- one message, 5-6: record
+
+def intake_message(app: App, message: Incoming) -> Recorded:
+    """Record one prepared message and queue its receipt, in one transaction; never raises for bad mail."""
+    recorded = _record(app, message)
+    _attempts(app).done(message.digest)  # recorded: a later fetch of it is a duplicate, never a new attempt
+    return recorded
+
+
+def _record(app: App, message: Incoming) -> Recorded:
+    """5-6. The duplicate check, then the message's rows and its receipt, in one transaction.
+
+    When recording a new message raises (a bug, or a record the database
+    refuses), everything is rolled back and the message is recorded failed
+    in a second transaction, so staff see it and the unit gets an answer.
+    """
+    looked_up = False
+    try:
+        with app.store.transaction() as conn:
+            existing = find_duplicate(conn, message.digest, message.envelope)
+            if existing is not None:  # the same bytes, or the same Message-ID from the same sender
+                _link(conn, existing, message.location)
+                return Recorded(existing, Outcome.DUPLICATE)
+            looked_up = True
+            if message.failure is None:
+                return _record_new(conn, app, message)
+    except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
+        if not looked_up:
+            raise  # the database failed before any record: nothing written, the next cycle tries again
+        log.exception("message UID %s failed; recorded for staff", message.location.uid)
+        message.failure = Failure.of(exc)
+    with app.store.transaction() as conn:
+        pk = _insert_message(conn, app, message, Outcome.FAILED, summary=message.failure.summary)
+        notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, message.parsed))
+    return Recorded(pk, Outcome.FAILED)
+
+
+def _record_new(conn: Connection, app: App, message: Incoming) -> Recorded:
+    """A message read as far as it could be: its row, its files' rows, and its receipt (automatic mail gets none)."""
+    env = message.envelope
+    if message.too_large:
+        pk = _insert_message(conn, app, message, Outcome.TOO_LARGE,
+                             summary=f"{message.size} bytes, over the size limit")
+        outcome = Outcome.TOO_LARGE
+    elif env.automatic:
+        pk = _insert_message(conn, app, message, Outcome.AUTOMATIC, summary=env.automatic)
+        return Recorded(pk, Outcome.AUTOMATIC)
+    else:
+        pk = _insert_message(conn, app, message, Outcome.RECORDED)
+        outcome = record_files(conn, app, pk, message.parsed, message.readings, message.fetched.internal_date)
+    notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, message.parsed))
+    return Recorded(pk, outcome)
 
 
 def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMessage,
-                 readings: Iterable[Reading], received_at: dt.datetime) -> str:
+                 readings: Iterable[Reading], received_at: dt.datetime) -> Outcome:
     """Insert attachments, submissions and photos of one message; returns its outcome."""
     roster = app.roster(conn)
     sender = sender_unit(app, roster, parsed)
@@ -519,6 +563,17 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
     return outcome
 
 
+def signed_copies(readings: list[Reading]) -> set[int]:
+    """Indexes of PDFs and scans of a form the same message also brings as a Word file.
+
+    The Word file is the record; the signed PDF is kept as its signed copy
+    (archived, listed for staff and in the receipt), never counted twice."""
+    word = {r.document.form for r in readings
+            if r.document is not None and r.document.form and r.document.source == "docx"}
+    return {i for i, r in enumerate(readings)
+            if r.document is not None and r.document.source != "docx" and r.document.form in word}
+
+
 def sender_verdict(app: App, parsed: ParsedMessage | None) -> str | None:
     """What our own receiving server says of the sender: "pass", "fail", or None (unknown, or not configured)."""
     if parsed is None:
@@ -529,7 +584,7 @@ def sender_verdict(app: App, parsed: ParsedMessage | None) -> str | None:
     return sender_authentication(env.auth_results, app.config.mailbox.authserv_id, env.from_addr)
 
 
-def sender_unit(app: App, roster: Roster, parsed: ParsedMessage):
+def sender_unit(app: App, roster: Roster, parsed: ParsedMessage) -> Unit | None:
     """The unit a message comes from: its sender's; or, when one of the office's own people
     (digest recipients, [web] staff, our address) forwards a unit's message, the forwarded
     message's sender's — when every forwarded message (outermost only: see
@@ -547,69 +602,105 @@ def sender_unit(app: App, roster: Roster, parsed: ParsedMessage):
 
 # ------------------------------------------------------------ rows
 
-def _find_duplicate(conn: Connection, digest: str, message_id: str | None, from_addr: str | None) -> int | None:
+def find_duplicate(conn: Connection, digest: str, envelope: Envelope | None) -> int | None:
+    """The message recorded already with these bytes, or with this Message-ID from the same sender."""
     m = st.messages
     row = conn.execute(sa.select(m.c.id).where(m.c.raw_sha256 == digest)).first()
-    if row is None and message_id:
-        q = sa.select(m.c.id).where(m.c.message_id == message_id)
-        q = q.where(m.c.from_addr == from_addr) if from_addr else q.where(m.c.from_addr.is_(None))
+    if row is None and envelope is not None and envelope.message_id:
+        q = sa.select(m.c.id).where(m.c.message_id == envelope.message_id)
+        q = q.where(m.c.from_addr == envelope.from_addr) if envelope.from_addr else q.where(m.c.from_addr.is_(None))
         row = conn.execute(q).first()
     return row.id if row else None
 
 
-def _link(conn: Connection, message_pk: int, where: dict) -> None:
-    loc = st.message_locations
-    exists = conn.execute(sa.select(loc.c.message_pk).where(*(loc.c[k] == v for k, v in where.items()))).first()
-    if not exists:
-        conn.execute(loc.insert().values(**where, message_pk=message_pk, flagged=False))
-    _advance(conn, where)
+def envelope_columns(app: App, envelope: Envelope | None) -> dict[str, Any]:
+    """The `messages` columns a message's header fills (none when not even the header could be read)."""
+    if envelope is None:
+        return {}
+    return dict(
+        message_id=envelope.message_id, from_addr=envelope.from_addr, from_name=envelope.from_name,
+        subject=envelope.subject, date_header=envelope.date_header, in_reply_to=envelope.in_reply_to,
+        references=" ".join(envelope.references), automatic=envelope.automatic,
+        spoofing=spoofing_signal(envelope.auth_results, app.config.mailbox.authserv_id))
 
 
-def _advance(conn: Connection, where: dict) -> None:
-    ms = st.mailbox_state
-    conn.execute(ms.update().where(ms.c.mailbox == where["mailbox"], ms.c.folder == where["folder"],
-                                   ms.c.uidvalidity == where["uidvalidity"], ms.c.last_uid < where["uid"])
-                 .values(last_uid=where["uid"], updated_at=st.utc_iso(st.now_utc())))
-
-
-def _insert_message(conn: Connection, app: App, digest: str, fetched: FetchedMessage, parsed: ParsedMessage | None,
-                    outcome: Outcome, *, where: dict, summary: str | None = None, error: str | None = None) -> int:
+def message_row(app: App, message: Incoming, outcome: Outcome, summary: str | None) -> dict[str, Any]:
+    """The `messages` row of a message: the one mapping from what was fetched and read to its columns."""
     now = st.utc_iso(st.now_utc())
-    env = parsed.envelope if parsed else None
-    pk = conn.execute(st.messages.insert().values(**st.fit(st.messages, dict(
-        raw_sha256=digest, size=max(fetched.size, len(fetched.raw)),
-        message_id=env.message_id if env else None,
-        from_addr=env.from_addr if env else None,
-        from_name=env.from_name if env else None,
-        subject=env.subject if env else None,
-        date_header=env.date_header if env else None,
-        in_reply_to=env.in_reply_to if env else None,
-        references=" ".join(env.references) if env else None,
-        received_at=st.utc_iso(fetched.internal_date),
-        automatic=env.automatic if env else None,
-        spoofing=spoofing_signal(env.auth_results, app.config.mailbox.authserv_id) if env else None,
-        outcome=outcome, summary=summary, error=error,
-        created_at=now, updated_at=now,
-    )))).inserted_primary_key[0]
+    return st.fit(st.messages, dict(
+        raw_sha256=message.digest, size=message.size, received_at=st.utc_iso(message.fetched.internal_date),
+        **envelope_columns(app, message.envelope),
+        outcome=outcome, summary=summary, error=message.failure.detail if message.failure else None,
+        created_at=now, updated_at=now))
+
+
+def _insert_message(conn: Connection, app: App, message: Incoming, outcome: Outcome, *,
+                    summary: str | None = None) -> int:
+    """The message's row, its reference, and where it was seen (the folder's high-water UID moves past it)."""
+    pk = conn.execute(st.messages.insert().values(**message_row(app, message, outcome, summary))).inserted_primary_key[0]
     conn.execute(st.messages.update().where(st.messages.c.id == pk).values(reference=app.reference(pk)))
-    conn.execute(st.message_locations.insert().values(**where, message_pk=pk, flagged=False))
-    _advance(conn, where)
+    conn.execute(st.message_locations.insert().values(**message.location.columns(), message_pk=pk, flagged=False))
+    _advance(conn, message.location)
     return pk
 
 
-def _try_parse_envelope(conn: Connection, raw: bytes, message_pk: int, app: App) -> str | None:
-    """After a failure, keep at least who sent it and the subject, so staff and the receipt can use them.
+def _link(conn: Connection, message_pk: int, location: Location) -> None:
+    """A message recorded already was seen here too: remember where, so it is flagged there."""
+    loc = st.message_locations
+    if not conn.execute(sa.select(loc.c.message_pk).where(*location.matches(loc))).first():
+        conn.execute(loc.insert().values(**location.columns(), message_pk=message_pk, flagged=False))
+    _advance(conn, location)
 
-    Returns the sender verdict (sender_verdict), for the receipt.
-    """
-    try:
-        # The header only: the body may be what stopped a reader, and it is not read again here.
-        parsed = read_message(header_block(raw), own_addresses=app.own_addresses)
-        env = parsed.envelope
-    except Exception:  # noqa: BLE001 - best effort on a message that already failed
-        return None
-    conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(**st.fit(st.messages, dict(
-        message_id=env.message_id, from_addr=env.from_addr, from_name=env.from_name, subject=env.subject,
-        in_reply_to=env.in_reply_to, references=" ".join(env.references), automatic=env.automatic,
-        spoofing=spoofing_signal(env.auth_results, app.config.mailbox.authserv_id)))))
-    return sender_verdict(app, parsed)
+
+def _advance(conn: Connection, location: Location) -> None:
+    """Move the folder's high-water UID up to this message's (never down)."""
+    ms = st.mailbox_state
+    conn.execute(ms.update().where(ms.c.mailbox == location.mailbox, ms.c.folder == location.folder,
+                                   ms.c.uidvalidity == location.uidvalidity, ms.c.last_uid < location.uid)
+                 .values(last_uid=location.uid, updated_at=st.utc_iso(st.now_utc())))
+
+
+# ------------------------------------------------------------ the folder's bookkeeping
+
+def _last_uid(app: App, mailbox: Mailbox, uidvalidity: int) -> int:
+    """The folder's high-water UID; a UIDVALIDITY change starts over (duplicates are caught by hash)."""
+    ms = st.mailbox_state
+    with app.store.transaction() as conn:
+        row = conn.execute(sa.select(ms).where(ms.c.mailbox == mailbox.name, ms.c.folder == mailbox.folder)).first()
+        now = st.utc_iso(st.now_utc())
+        if row is None:
+            conn.execute(ms.insert().values(mailbox=mailbox.name, folder=mailbox.folder, uidvalidity=uidvalidity,
+                                            last_uid=0, updated_at=now))
+            return 0
+        if row.uidvalidity != uidvalidity:
+            st.record_event(conn, "uidvalidity_changed",
+                            f"Thư mục {mailbox.folder} của hộp thư đã được máy chủ đánh số lại "
+                            f"(UIDVALIDITY {row.uidvalidity} → {uidvalidity}); toàn bộ thư được đọc lại, "
+                            "thư đã ghi nhận không bị ghi hai lần.")
+            log.warning("UIDVALIDITY of %s changed (%s -> %s): re-scanning, de-duplicating by content",
+                        mailbox.folder, row.uidvalidity, uidvalidity)
+            conn.execute(ms.update().where(ms.c.mailbox == mailbox.name, ms.c.folder == mailbox.folder)
+                         .values(uidvalidity=uidvalidity, last_uid=0, updated_at=now))
+            return 0
+        return int(row.last_uid)
+
+
+def _reflag(app: App, mailbox: Mailbox, uidvalidity: int) -> None:
+    """Messages committed by an earlier run that crashed before flagging them."""
+    loc = st.message_locations
+    with app.store.read() as conn:
+        uids = [r.uid for r in conn.execute(sa.select(loc.c.uid).where(
+            loc.c.mailbox == mailbox.name, loc.c.folder == mailbox.folder,
+            loc.c.uidvalidity == uidvalidity, loc.c.flagged == sa.false()))]
+    if uids:
+        log.info("flagging %d message(s) recorded before an interruption", len(uids))
+        _flag(app, mailbox, uidvalidity, uids)
+
+
+def _flag(app: App, mailbox: Mailbox, uidvalidity: int, uids: list[int]) -> None:
+    mailbox.mark_done(uids)
+    loc = st.message_locations
+    with app.store.transaction() as conn:
+        conn.execute(loc.update().where(loc.c.mailbox == mailbox.name, loc.c.folder == mailbox.folder,
+                                        loc.c.uidvalidity == uidvalidity, loc.c.uid.in_(uids))
+                     .values(flagged=True))

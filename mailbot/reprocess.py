@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from mailbot import intake
 from mailbot import store as st
 from mailbot.app import App
-from mailbot.intake import WORKER_FAILURE, Reading, read_files, record_files, sender_unit, sender_verdict
+from mailbot.intake import (WORKER_FAILURE, Reading, envelope_columns, read_files, record_files, sender_unit,
+                            sender_verdict)
 from mailbot.rules import Outcome, Status, decide, rejection_reason, settle
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ def reprocess(app: App, include_failed: bool = False) -> str:
                 if r.outcome == Outcome.FAILED:  # too_large stays: only its header was ever downloaded
                     claimed = conn.execute(m.update().where(m.c.id == r.id, m.c.outcome == Outcome.FAILED).values(
                         outcome=Outcome.RECORDED, error=None, summary=None, updated_at=st.utc_iso(st.now_utc()),
-                        message_id=parsed.envelope.message_id, from_addr=parsed.envelope.from_addr,
-                        from_name=parsed.envelope.from_name, subject=parsed.envelope.subject)).rowcount
+                        **st.fit(m, envelope_columns(app, parsed.envelope)))).rowcount
                     if claimed:  # another reprocess may have recovered it meanwhile
                         record_files(conn, app, r.id, parsed, readings, st.from_iso(r.received_at))
                         counts["recovered"] += 1
