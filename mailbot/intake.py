@@ -2,16 +2,15 @@
 
 Read this file top to bottom and you follow one message:
 
-    poll        fetch new messages (BODY.PEEK, by UID)                   mailbox.py
-    prepare     1. archive the raw bytes (content-addressed, fsynced)   archive.py
-                2. read the envelope and parts; automatic mail?         message.py  } in worker
-                3. unpack zips, forwards, winmail.dat, with limits      unpack.py   } processes
-                4. parse documents, inspect photos                      parsers/, photos.py
-    intake_message
-                5. match the unit: sender address, then name in document units.py, rules.py
-                6. record message, submissions, photos, and queue the
-                   receipt — one transaction                            store.py, notices.py
-    _flag       after the commit, flag the message on the server         mailbox.py
+    poll            fetch new messages (BODY.PEEK, by UID)          mailbox.py
+    prepare         1. archive the raw bytes (content-addressed)    archive.py
+                    2. read the envelope and parts; automatic?      message.py   } in worker
+                    3. unpack zips, forwards, winmail.dat           unpack.py    } processes
+                    4. parse documents, inspect photos              parsers/, photos.py
+    intake_message  5. match the unit: sender, then the document    units.py, rules.py
+                    6. record message, files, submissions, photos,
+                       and queue the receipt: one transaction       store.py, notices.py
+    _flag           after the commit, flag it on the server         mailbox.py
 
 One message is one `Incoming` record from fetch to row: where it was seen
 (`Location`), its bytes' digest, what was read of it (`ParsedMessage`, one
