@@ -242,7 +242,7 @@ class FormConfig:
 
     def __post_init__(self) -> None:
         if not self.label:
-            object.__setattr__(self, "label", _default_label(self.id))
+            object.__setattr__(self, "label", _default_label(self.id, self.definition))
         if self.needs_photos is None:
             object.__setattr__(self, "needs_photos", self.id == "mau2")
 
@@ -309,8 +309,11 @@ class CampaignConfig:
             raise _problem("week_end", "trước week_start")
         if not self.forms:
             raise _problem("forms", "cần ít nhất một mẫu ([[campaign.forms]])")
-        if len({f.id for f in self.forms}) != len(self.forms):
-            raise _problem("forms", "hai mẫu trùng id")
+        seen: set[str] = set()
+        for i, f in enumerate(self.forms):
+            if f.id in seen:
+                raise _problem(f"forms[{i}].id", f"mẫu {f.id!r} đã khai báo ở trên: mỗi mẫu một id")
+            seen.add(f.id)
         return self
 
     def form(self, form_id: str) -> FormConfig:
@@ -486,6 +489,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
         f = TypeAdapter(_File).validate_python(raw, context={"base_dir": Path(base_dir)})
     except ValidationError as exc:
         raise ConfigError(_explain(exc, _File, where)) from None
+    _check_definitions(f.campaign, where)
     rows: list[tuple[str, Any]] = []
     if f.units_file:
         rows += _read_units_csv(Path(f.units_file))
@@ -496,8 +500,53 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
                   templates_dir=Path(f.templates_dir) if f.templates_dir else None, path=path, web=f.web)
 
 
-def _default_label(form_id: str) -> str:
-    return {"mau1": "Mẫu 1 (Lịch hoạt động)", "mau2": "Mẫu 2 (Báo cáo kết quả)"}.get(form_id, form_id)
+def _check_definitions(campaign: CampaignConfig, where: str) -> None:
+    """Every form's definition is found and sound, and every rule names a form and an indicator it has.
+
+    Checked at start so that a wrong definition stops every command (exit 2)
+    instead of failing on the first email or, worse, reading nothing silently.
+    """
+    from parsers import formdef as fd
+
+    errors: list[str] = []
+    defs: dict[str, dict] = {}
+    for i, form in enumerate(campaign.forms):
+        key = f"campaign.forms[{i}]"
+        try:
+            d = fd.load_path(form.definition) if form.definition else fd.load_formdef(form.id)
+        except fd.FormDefError as exc:
+            errors.append(f"{where}: `{key}.{'definition' if form.definition else 'id'}`: {exc}")
+            continue
+        path = d.get("_path", form.definition)
+        if d.get("id") != form.id:
+            errors.append(f"{path}: `id`: là {d.get('id')!r}, khác id của mẫu {form.id!r} ({where}: `{key}`)")
+        errors += [f"{path}: {problem}" for problem in fd.check(d)]
+        defs[form.id] = d
+    for j, rule in enumerate(campaign.rules):
+        key = f"campaign.rules[{j}]"
+        if rule.form not in campaign.form_ids:
+            errors.append(f"{where}: `{key}.form`: không có mẫu {rule.form!r}; "
+                          f"{_suggest(rule.form, campaign.form_ids, 'mẫu')}")
+            continue
+        d = defs.get(rule.form)
+        if d is None:
+            continue  # its definition's own error is listed
+        keys = fd.indicator_keys(d)
+        if rule.indicator not in keys:
+            errors.append(f"{where}: `{key}.indicator`: mẫu {rule.form!r} ({d.get('_path')}) không có chỉ tiêu "
+                          f"{rule.indicator!r}; {_suggest(rule.indicator, keys, 'chỉ tiêu')}")
+    if errors:
+        raise ConfigError("\n".join(dict.fromkeys(errors)))
+
+
+def _default_label(form_id: str, definition: str | None = None) -> str:
+    """How letters name a form when the configuration does not: its definition's `name`, else its id."""
+    from parsers import formdef as fd
+
+    try:
+        return fd.form_name(fd.load_path(definition) if definition else fd.load_formdef(form_id)) or form_id
+    except fd.FormDefError:
+        return form_id  # reported by _check_definitions
 
 
 def _default_prefix(campaign_id: str) -> str:

@@ -312,7 +312,7 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
         if doc["status"] == Status.REJECTED:
             if not any(p["filename"] == sub.filename for p in ctx["file_problems"]):
                 problem = " ".join(doc["problems"]) or (
-                    "Tệp này không phải Mẫu 1 hoặc Mẫu 2 của kế hoạch nên chưa được ghi nhận.")
+                    f"Tệp này không phải {forms_spoken(app)} của kế hoạch nên chưa được ghi nhận.")
                 ctx["file_problems"].append({"filename": sub.filename, "problem": problem})
             continue
         usable += 1
@@ -379,7 +379,7 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
         title=form.title if form else "", late=sub.late,
         deadline=deadline_text(form, tz) if form else "", needs_photos=bool(form and form.needs_photos),
         activities=[], activity_days=[], indicators=[], problems=[], review=[r.get("message", "") for r in sub.review],
-        unit_named=doc.get("unit_name"), schedule="activities" in doc,
+        unit_named=doc.get("unit_name"), schedule="activities" in doc, listed="rows" in doc, rows=[],
         unauthenticated=any(r.get("code") == "sender_not_authenticated" for r in sub.review),
         ocr_review=status == "review" and any(r.get("code") == "ocr_unsure" for r in sub.review))
     seen = set()
@@ -396,6 +396,8 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
             days[a.get("date")] = days.get(a.get("date"), 0) + 1
         for d in sorted(days, key=lambda x: (x is None, x or "")):
             out["activity_days"].append({"date": dt.date.fromisoformat(d) if d else None, "count": days[d]})
+    for rec in doc.get("rows") or []:  # a list form: each row in one line, as the unit wrote it
+        out["rows"].append(" – ".join(str(v) for k, v in rec.items() if k != "stt" and v not in (None, "")))
     if "indicators" in doc:
         names = indicator_names(app, sub.form or "")
         values = doc["indicators"]
@@ -405,6 +407,13 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
                 out["indicators"].append({"key": key, "name": names.get(key, key), "value": values[key],
                                           "unsure": key in unsure})
     return out
+
+
+def forms_spoken(app: App) -> str:
+    """The campaign's forms as a choice, as their definitions name them: "Mẫu 1 hoặc Mẫu 2"."""
+    from parsers.document import forms_spoken as spoken
+
+    return spoken(app.parse_context())
 
 
 def indicator_names(app: App, form_id: str) -> dict[str, str]:
@@ -511,11 +520,24 @@ def build_reminder(app: App, plan: PlannedReminder) -> email.message.EmailMessag
 
 
 def blank_form(app: App, form: FormConfig) -> Path | None:
-    """The blank form attached to reminders: form.blank, else templates/forms/<id>.docx."""
-    p = Path(form.blank) if form.blank else templates_dir(app) / "forms" / f"{form.id}.docx"
-    if p.is_file():
-        return p
-    log.warning("no blank form for %s at %s; reminders go without it", form.id, p)
+    """The blank form attached to reminders: the form's `blank`, else forms/<id>.docx in the configured
+    templates_dir, else the one in its definition's folder (`blank` in the definition)."""
+    from parsers import formdef as fd
+
+    if form.blank:
+        places = [Path(form.blank)]
+    else:
+        places = [templates_dir(app) / "forms" / f"{form.id}.docx"] if app.config.templates_dir else []
+        try:
+            beside = fd.blank_path(fd.definition_for(form.id, app.parse_context()))
+        except fd.FormDefError:
+            beside = None
+        places += [beside] if beside is not None else []
+    for p in places:
+        if p.is_file():
+            return p
+    log.warning("no blank form for %s (%s); reminders go without it", form.id,
+                ", ".join(str(p) for p in places) or "none configured")
     return None
 
 

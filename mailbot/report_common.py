@@ -1,6 +1,6 @@
 """What the reports share: the forms' definitions, unit kinds, Vietnamese formatting, xlsx helpers.
 
-The indicators are read from the form definition (parsers/forms/mau2.toml
+The indicators are read from the form definition (parsers/forms/mau2/form.toml
 or the campaign's own file), so next year's form needs no code change.
 """
 from __future__ import annotations
@@ -47,18 +47,26 @@ def form_definition(app: App, form_id: str) -> dict:
     return formdef.definition_for(form_id, app.parse_context())
 
 
-def form_by_reader(app: App, reader: str, default: str) -> str:
-    """The campaign's form read by `reader` ("indicators" = Mẫu 2, "schedule" = Mẫu 1)."""
-    for fid in app.config.campaign.form_ids:
-        try:
-            if form_definition(app, fid).get("reader") == reader:
-                return fid
-        except formdef.FormDefError:
-            continue
-    return default
+def form_kind(app: App, form_id: str) -> str | None:
+    """What the form's records are: "indicators" (counted), "schedule" (activities) or "list" (rows)."""
+    try:
+        return formdef.kind(form_definition(app, form_id))
+    except formdef.FormDefError:
+        return None
+
+
+def forms_of_kind(app: App, kind: str) -> list[str]:
+    """The campaign's forms whose records are `kind`, in the configured order."""
+    return [fid for fid in app.config.campaign.form_ids if form_kind(app, fid) == kind]
+
+
+def form_by_reader(app: App, kind: str, default: str) -> str:
+    """The campaign's first form of `kind` ("indicators" = Mẫu 2, "schedule" = Mẫu 1)."""
+    return next(iter(forms_of_kind(app, kind)), default)
 
 
 def results_form(app: App) -> str:
+    """The first counted form: the one `report` totals by default (the contract's JSON)."""
     return form_by_reader(app, "indicators", "mau2")
 
 
@@ -66,12 +74,59 @@ def schedule_form(app: App) -> str:
     return form_by_reader(app, "schedule", "mau1")
 
 
-def indicators(app: App) -> list[Indicator]:
-    """The results form's indicators, in the form's order."""
-    data = form_definition(app, results_form(app))
+def indicators(app: App, form_id: str | None = None) -> list[Indicator]:
+    """A counted form's indicators (default: the first counted form), in the form's order."""
+    data = form_definition(app, form_id or results_form(app))
     return [Indicator(key=d["key"], label=d.get("label", d["key"]), name=d.get("name", d.get("label", d["key"])),
                       participants_of=d.get("participants_of"), group=d.get("group"))
             for d in data.get("indicators", [])]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column of a list form."""
+
+    key: str
+    name: str
+    type: str
+
+
+def columns(app: App, form_id: str) -> list[Column]:
+    """A list form's columns, as its definition declares them."""
+    return [Column(c["key"], c["name"], c["type"]) for c in formdef.columns(form_definition(app, form_id))]
+
+
+def list_value(value, typ: str):
+    """A list cell for a spreadsheet: dates as dates, yes/no in words, numbers as numbers."""
+    if typ == "date":
+        return parse_date(value) if isinstance(value, str) else None
+    if typ == "yesno":
+        return "" if value is None else ("Có" if value else "Không")
+    if typ == "integer":
+        return count_value(value)
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def short_name(app: App, form_id: str) -> str:
+    """How a heading names the form: "Mẫu 2" (the definition's `short`), else its label."""
+    try:
+        short = form_definition(app, form_id).get("short")
+    except formdef.FormDefError:
+        short = None
+    return short or form_label(app, form_id)
+
+
+_SHEET_BAD = re.compile(r"[\\/*?:\[\]]")
+
+
+def sheet_name(title: str, taken) -> str:
+    """A worksheet title Excel accepts (≤ 31 characters, none of []:*?/\\), unique in the workbook."""
+    base = _SHEET_BAD.sub(" ", title).strip()[:31] or "Trang"
+    name, n = base, 2
+    while name in taken:
+        suffix = f" ({n})"
+        name, n = base[:31 - len(suffix)] + suffix, n + 1
+    return name
 
 
 def form_label(app: App, form_id: str) -> str:

@@ -14,9 +14,8 @@ from openpyxl import Workbook
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.report_common import (
-    count_value, csv_cell, form_label, indicators,
-    local_iso,
-    local_naive, parse_date, print_setup, results_form, schedule_form, unit_name, write_table,
+    columns, count_value, csv_cell, form_label, forms_of_kind, indicators, list_value, local_iso,
+    local_naive, parse_date, print_setup, results_form, sheet_name, short_name, unit_name, write_table,
 )
 from mailbot.report_photos import photo_json, photo_rows
 from mailbot.rules import unit_form_status
@@ -72,13 +71,18 @@ CSV_COLUMNS = ["id", "reference", "unit", "unit_name", "form", "status", "receiv
 
 
 def export_csv(app: App) -> str:
-    """Submissions, one row each, one column per Mẫu 2 indicator; a BOM so Excel reads the Vietnamese."""
-    inds = indicators(app)
+    """Submissions, one row each, one column per indicator of each counted form; a BOM so Excel reads the Vietnamese."""
+    counted = [(f, indicators(app, f)) for f in forms_of_kind(app, "indicators")] or [(results_form(app), [])]
+    lists = forms_of_kind(app, "list")
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     # How it was read: "source" (docx, pdf, ocr) and, for OCR, the lowest confidence of its figures
-    # (each figure's confidence is in the JSON export).
-    w.writerow(CSV_COLUMNS + ["source", "confidence_min"] + [i.key for i in inds])
+    # (each figure's confidence is in the JSON export). The first counted form's figures are columns
+    # named by key; another counted form's are "form.key". A list form's rows are counted in "rows".
+    header = CSV_COLUMNS + ["source", "confidence_min"]
+    for n, (f, inds) in enumerate(counted):
+        header += [i.key if n == 0 else f"{f}.{i.key}" for i in inds]
+    w.writerow(header + (["rows"] if lists else []))
     for r in _submissions(app):
         doc = r.document
         values = doc.get("indicators") or {}
@@ -89,18 +93,22 @@ def export_csv(app: App) -> str:
                "" if acts is None else len(acts), len(doc.get("problems") or [])]
         conf = (doc.get("confidence") or {}).values()
         row += [doc.get("source") or "docx", min(conf) if conf else ""]
-        row += ["" if count_value(values.get(i.key)) is None else values[i.key] for i in inds]
+        for f, inds in counted:
+            mine = values if r.form == f or len(counted) == 1 else {}
+            row += ["" if count_value(mine.get(i.key)) is None else mine[i.key] for i in inds]
+        if lists:
+            row.append("" if doc.get("rows") is None else len(doc["rows"]))
         w.writerow([csv_cell(v) for v in row])
     return "\ufeff" + out.getvalue()
 
 
 def export_xlsx(app: App, path: Path) -> None:
-    """The records for staff: units, submissions, Mẫu 2 figures, Mẫu 1 activities, photos."""
+    """The records for staff: units, submissions, a sheet for each form of the campaign (figures of
+    each counted form, activities of each schedule, rows of each list), photos."""
     wb = Workbook()
     forms = app.config.campaign.form_ids
     status = _unit_status(app)
     subs = _submissions(app)
-    inds = indicators(app)
     campaign = app.config.campaign
 
     ws = wb.active
@@ -133,39 +141,54 @@ def export_xlsx(app: App, path: Path) -> None:
     write_table(ws, headers, rows, [9, 16, 22, 34, 22, 16, 16, 9, 28, 30, 32, 20, 34, 40, 30])
     print_setup(ws, "1:1")
 
-    ws = wb.create_sheet("Chỉ tiêu Mẫu 2")
-    rform = results_form(app)
-    headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng", "Thời điểm nhận", "Nộp muộn"]
-    headers += [i.header for i in inds] + ["Đọc từ", "Độ tin cậy thấp nhất (bản chụp)"]
-    rows = []
-    for r in subs:
-        if r.form != rform:
-            continue
-        values = r.document.get("indicators") or {}
-        rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), STATUS_LABELS.get(r.status, r.status),
-                     local_naive(app, r.received_at), "Có" if r.late else ""]
-                    + [count_value(values.get(i.key)) for i in inds]
-                    + [SOURCE_LABELS.get(r.document.get("source") or "docx", ""),
-                       min((r.document.get("confidence") or {}).values(), default=None)])
-    write_table(ws, headers, rows, [9, 22, 34, 16, 16, 9] + [14] * len(inds) + [14, 16])
-    print_setup(ws, "1:1")
-
-    ws = wb.create_sheet("Hoạt động Mẫu 1")
-    sform = schedule_form(app)
-    headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng", "STT", "Ngày", "Bắt đầu", "Kết thúc",
-               "Địa điểm", "Nội dung", "Ghi chú", "Ngoài Tuần lễ"]
-    rows = []
-    for r in subs:
-        if r.form != sform:
-            continue
-        for a in r.document.get("activities") or []:
-            day = parse_date(a.get("date"))
-            outside = day is not None and not (campaign.week_start <= day <= campaign.week_end)
+    for rform in forms_of_kind(app, "indicators"):  # each counted form: its figures, one row per submission
+        inds = indicators(app, rform)
+        ws = wb.create_sheet(sheet_name(f"Chỉ tiêu {short_name(app, rform)}", wb.sheetnames))
+        headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng", "Thời điểm nhận", "Nộp muộn"]
+        headers += [i.header for i in inds] + ["Đọc từ", "Độ tin cậy thấp nhất (bản chụp)"]
+        rows = []
+        for r in subs:
+            if r.form != rform:
+                continue
+            values = r.document.get("indicators") or {}
             rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), STATUS_LABELS.get(r.status, r.status),
-                         a.get("stt"), day, a.get("start"), a.get("end"), a.get("place"), a.get("content"),
-                         a.get("note"), "x" if outside else ""])
-    write_table(ws, headers, rows, [9, 22, 34, 16, 6, 11, 9, 9, 30, 50, 24, 10])
-    print_setup(ws, "1:1")
+                         local_naive(app, r.received_at), "Có" if r.late else ""]
+                        + [count_value(values.get(i.key)) for i in inds]
+                        + [SOURCE_LABELS.get(r.document.get("source") or "docx", ""),
+                           min((r.document.get("confidence") or {}).values(), default=None)])
+        write_table(ws, headers, rows, [9, 22, 34, 16, 16, 9] + [14] * len(inds) + [14, 16])
+        print_setup(ws, "1:1")
+
+    for sform in forms_of_kind(app, "schedule"):  # each schedule: its activities, one row each
+        ws = wb.create_sheet(sheet_name(f"Hoạt động {short_name(app, sform)}", wb.sheetnames))
+        headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng", "STT", "Ngày", "Bắt đầu", "Kết thúc",
+                   "Địa điểm", "Nội dung", "Ghi chú", "Ngoài Tuần lễ"]
+        rows = []
+        for r in subs:
+            if r.form != sform:
+                continue
+            for a in r.document.get("activities") or []:
+                day = parse_date(a.get("date"))
+                outside = day is not None and not (campaign.week_start <= day <= campaign.week_end)
+                rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), STATUS_LABELS.get(r.status, r.status),
+                             a.get("stt"), day, a.get("start"), a.get("end"), a.get("place"), a.get("content"),
+                             a.get("note"), "x" if outside else ""])
+        write_table(ws, headers, rows, [9, 22, 34, 16, 6, 11, 9, 9, 30, 50, 24, 10])
+        print_setup(ws, "1:1")
+
+    for lform in forms_of_kind(app, "list"):  # each list form: its rows, one row each, its own columns
+        cols = columns(app, lform)
+        ws = wb.create_sheet(sheet_name(short_name(app, lform), wb.sheetnames))
+        headers = ["Số hồ sơ", "Mã đơn vị", "Tên đơn vị", "Tình trạng"] + [c.name for c in cols]
+        rows = []
+        for r in subs:
+            if r.form != lform:
+                continue
+            for rec in r.document.get("rows") or []:
+                rows.append([r.id, r.unit_id, unit_name(app, r.unit_id), STATUS_LABELS.get(r.status, r.status)]
+                            + [list_value(rec.get(c.key), c.type) for c in cols])
+        write_table(ws, headers, rows, [9, 22, 34, 16] + [10 if c.type in ("integer", "yesno") else 30 for c in cols])
+        print_setup(ws, "1:1")
 
     ws = wb.create_sheet("Hình ảnh")
     headers = ["Mã đơn vị", "Tên đơn vị", "Tệp", "Thời điểm chụp", "SHA-256", "Người gửi", "Message-ID"]

@@ -1,4 +1,8 @@
-"""The consolidated Mẫu 2: totals across units for the town and the province.
+"""The consolidated report: each counted form's totals across units, for the town and the province.
+
+Every form of the campaign is in it: a counted form (Mẫu 2) is totalled, a
+schedule (Mẫu 1) or a list form is listed unit by unit, each in its own
+sheet. The contract's JSON keys are the first counted form's; `forms` has them all.
 
 Only the current accepted report of each unit counts (never a superseded
 one, never one awaiting review); a blank indicator adds nothing and is
@@ -18,8 +22,9 @@ from mailbot.config import Unit
 from mailbot.rules import Coverage, Status, current_accepted
 from mailbot.vn import KIND_LABELS, clock_time
 from mailbot.report_common import (
-    BOLD_FONT, CENTER, HEADER_FILL, HEADER_FONT, TOTAL_FILL, Indicator, count_value, indicators,
-    kinds_in_roster, print_setup, results_form, set_widths, unit_of, write_row, write_table,
+    BOLD_FONT, CENTER, HEADER_FILL, HEADER_FONT, TOTAL_FILL, Indicator, columns, count_value, form_kind, form_label,
+    forms_of_kind, indicators, kinds_in_roster, list_value, print_setup, results_form, set_widths, sheet_name,
+    short_name, unit_of, write_row, write_table,
 )
 
 
@@ -70,10 +75,10 @@ class Consolidation:
         return sum(1 for r in self.counted if r.submission.late)
 
 
-def consolidate(app: App) -> Consolidation:
-    """Sum the current accepted results report of every unit."""
-    form = results_form(app)
-    inds = indicators(app)
+def consolidate(app: App, form: str | None = None) -> Consolidation:
+    """Sum the current accepted report of every unit, for a counted form (default: the first one)."""
+    form = form or results_form(app)
+    inds = indicators(app, form)
     with app.store.read() as conn:
         accepted = current_accepted(conn)
         review = st.submission_rows(conn, status=Status.NEEDS_REVIEW, form=form)
@@ -142,28 +147,94 @@ def report_json(app: App) -> dict:
         "submissions_needing_review": sorted(
             [sid for p in c.pending if p.status == Coverage.NEEDS_REVIEW for sid in p.submissions]
             + [r.id for r in c.unattributed]),
+        "forms": {f: _form_json(app, f, c) for f in app.config.campaign.form_ids},
     }
 
 
-def pending_text(p: Pending) -> str:
-    """Why a unit's figures are not in the totals, for the staff sheet."""
+def _form_json(app: App, form: str, first: Consolidation) -> dict:
+    """Every form of the campaign: a counted form's totals, a schedule's or a list's records per unit."""
+    kind = form_kind(app, form)
+    out: dict = {"kind": kind, "name": form_label(app, form)}
+    if kind == "indicators":
+        c = first if form == first.form else consolidate(app, form)
+        out.update(totals=c.totals, by_kind=c.by_kind, units_counted=[r.unit.id for r in c.counted],
+                   units_missing=[u.id for u in c.missing if u.id not in {v.id for v in c.needing_review}],
+                   units_needing_review=[u.id for u in c.needing_review])
+    elif kind in ("schedule", "list"):
+        listed = listed_records(app, form)
+        out.update(records={uid: len(recs) for uid, (_, recs) in listed.items()},
+                   units_missing=[u.id for u in app.config.units if u.owes(form) and u.id not in listed])
+    return out
+
+
+def listed_records(app: App, form: str) -> dict[str, tuple[st.SubmissionRow, list[dict]]]:
+    """unit id → (its current accepted submission of a schedule or list form, its records), roster order."""
+    with app.store.read() as conn:
+        accepted = current_accepted(conn)
+    key = "activities" if form_kind(app, form) == "schedule" else "rows"
+    order = {u.id: n for n, u in enumerate(app.config.units)}
+    found = {uid: (sub, list(sub.document.get(key) or [])) for (uid, f), sub in accepted.items() if f == form}
+    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def pending_text(p: Pending, form_name: str = "Mẫu 2") -> str:
+    """Why a unit's figures are not in the totals, for the staff sheet (form_name: the form's short name)."""
     ids = ", ".join(p.references or [str(i) for i in p.submissions])
     if p.status == Coverage.NEEDS_REVIEW:
         if p.counted:
             return f"Đã tính báo cáo được tiếp nhận trước; bản gửi sau (hồ sơ {ids}) đang chờ xem xét, chưa tính."
         return f"Báo cáo (hồ sơ {ids}) đang chờ xem xét, chưa tính vào tổng hợp."
     if p.status == Status.REJECTED:
-        return f"Văn bản đã gửi (hồ sơ {ids}) không đọc được hoặc không phải Mẫu 2; chưa có báo cáo để tổng hợp."
+        return f"Văn bản đã gửi (hồ sơ {ids}) không đọc được hoặc không phải {form_name}; chưa có báo cáo để tổng hợp."
     return "Chưa nộp báo cáo."
 
 
 def report_xlsx(app: App, path: Path) -> None:
-    """The consolidated Mẫu 2, one row per unit, subtotals per kind, a grand total; ready to print."""
-    c = consolidate(app)
-    inds = c.indicators
+    """Every form of the campaign, each in its own sheet: a counted form's totals (one row per unit,
+    subtotals per kind, a grand total, then who is not counted), a schedule's or a list's records."""
     wb = Workbook()
-    ws = wb.active
-    ws.title = "Tổng hợp Mẫu 2"
+    counted = forms_of_kind(app, "indicators") or [results_form(app)]
+    for n, form in enumerate(counted):
+        _totals_sheets(app, wb, consolidate(app, form), first=n == 0)
+    for form in app.config.campaign.form_ids:
+        if form_kind(app, form) in ("schedule", "list"):
+            _listed_sheet(app, wb, form)
+    wb.save(path)
+
+
+def _listed_sheet(app: App, wb: Workbook, form: str) -> None:
+    """A schedule's activities or a list's rows, unit by unit."""
+    kind = form_kind(app, form)
+    name = short_name(app, form)
+    ws = wb.create_sheet(sheet_name(f"Hoạt động {name}" if kind == "schedule" else name, wb.sheetnames))
+    if kind == "schedule":
+        heads = ["STT", "Ngày", "Bắt đầu", "Kết thúc", "Địa điểm", "Nội dung", "Ghi chú"]
+        keys = [("stt", "integer"), ("date", "date"), ("start", "text"), ("end", "text"), ("place", "text"),
+                ("content", "text"), ("note", "text")]
+    else:
+        cols = columns(app, form)
+        heads, keys = [c.name for c in cols], [(c.key, c.type) for c in cols]
+    rows = []
+    for uid, (sub, records) in listed_records(app, form).items():
+        unit = unit_of(app, uid)
+        for rec in records:
+            rows.append([unit.name, KIND_LABELS.get(unit.kind, unit.kind)]
+                        + [list_value(rec.get(k), t) for k, t in keys])
+    write_table(ws, ["Đơn vị", "Loại đơn vị"] + heads, rows,
+                [34, 18] + [10 if t in ("integer", "yesno", "date") else 30 for _, t in keys])
+    print_setup(ws, "1:1")
+
+
+def _totals_sheets(app: App, wb: Workbook, c: Consolidation, first: bool) -> None:
+    """The totals of one counted form and its "Chưa tổng hợp" sheet (the first form's keep their names)."""
+    inds = c.indicators
+    short = short_name(app, c.form)
+    pending_title = sheet_name("Chưa tổng hợp" if first else f"Chưa tổng hợp {short}", wb.sheetnames)
+    if first:
+        ws = wb.active
+        ws.title = f"Tổng hợp {short}"
+    else:
+        ws = wb.create_sheet(sheet_name(f"Tổng hợp {short}", wb.sheetnames))
     ncols = 2 + len(inds) + 1
     campaign = app.config.campaign
     title_lines = [
@@ -206,14 +277,14 @@ def report_xlsx(app: App, path: Path) -> None:
     if c.pending or c.unattributed:
         note = ws.cell(row=row, column=2, value=(
             f"Chưa tổng hợp: {len(c.missing)} đơn vị chưa có báo cáo được tiếp nhận; "
-            f"{len(c.needing_review)} đơn vị có báo cáo đang chờ xem xét (xem trang \"Chưa tổng hợp\")."))
+            f"{len(c.needing_review)} đơn vị có báo cáo đang chờ xem xét (xem trang \"{pending_title}\")."))
         note.font = Font(name="Times New Roman", italic=True, size=11)
     ws.freeze_panes = ws.cell(row=header_row + 1, column=3)
     set_widths(ws, [6, 34] + [11] * len(inds) + [30])
     print_setup(ws, f"{header_row}:{header_row}")
 
-    ws = wb.create_sheet("Chưa tổng hợp")
-    rows = [[n, p.unit.name, KIND_LABELS.get(p.unit.kind, p.unit.kind), pending_text(p)]
+    ws = wb.create_sheet(pending_title)
+    rows = [[n, p.unit.name, KIND_LABELS.get(p.unit.kind, p.unit.kind), pending_text(p, short)]
             for n, p in enumerate(c.pending, start=1)]
     for r in c.unattributed:
         rows.append([len(rows) + 1, r.document.get("unit_name") or "(không rõ)", "",
@@ -221,4 +292,3 @@ def report_xlsx(app: App, path: Path) -> None:
                      "đang chờ xem xét, chưa tính."])
     write_table(ws, ["STT", "Đơn vị", "Loại đơn vị", "Tình trạng"], rows, [6, 40, 22, 70])
     print_setup(ws, "1:1", landscape=False)
-    wb.save(path)

@@ -18,7 +18,7 @@ from mailbot.app import App
 from mailbot.rules import current_accepted
 from mailbot.vn import KIND_LABELS, clock_time, short_date, weekday
 from mailbot.report_common import (
-    parse_date, print_setup, schedule_form, unit_of, write_table,
+    forms_of_kind, parse_date, print_setup, schedule_form, unit_of, write_table,
 )
 from parsers.text import fold
 
@@ -60,14 +60,14 @@ def _clock(text: str | None) -> dt.time | None:
 
 
 def activities(app: App) -> list[Activity]:
-    """Every activity of the current accepted schedules, by date, start time, unit."""
-    form = schedule_form(app)
+    """Every activity of the current accepted schedules (of every schedule form), by date, start time, unit."""
+    forms = set(forms_of_kind(app, "schedule")) or {schedule_form(app)}
     campaign = app.config.campaign
     with app.store.read() as conn:
         accepted = current_accepted(conn)
     out = []
     for (unit_id, f), sub in accepted.items():
-        if f != form:
+        if f not in forms:
             continue
         unit = unit_of(app, unit_id)
         for n, a in enumerate(sub.document.get("activities") or [], start=1):
@@ -84,10 +84,11 @@ def activities(app: App) -> list[Activity]:
 
 
 def units_without_schedule(app: App) -> list:
-    form = schedule_form(app)
+    """Units that owe a schedule form and have none accepted."""
+    forms = forms_of_kind(app, "schedule") or [schedule_form(app)]
     with app.store.read() as conn:
         accepted = current_accepted(conn)
-    return [u for u in app.config.units if u.owes(form) and (u.id, form) not in accepted]
+    return [u for u in app.config.units if any(u.owes(f) and (u.id, f) not in accepted for f in forms)]
 
 
 HEADERS = ["STT", "Ngày", "Thứ", "Giờ", "Đơn vị", "Địa điểm", "Nội dung", "Ghi chú", OUTSIDE]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mailbot.rules import Coverage, Outcome, Status
+from parsers.text import spoken_list
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
@@ -143,6 +144,16 @@ OUTCOME_LABELS = {
     Outcome.FAILED: "lỗi khi xử lý, cần cán bộ kiểm tra",
     Outcome.TOO_LARGE: "thư quá dung lượng, chưa mở, cần cán bộ kiểm tra",
 }
+
+
+def either(items: list[str]) -> str:
+    """Choices in a sentence: "Mẫu 1 hoặc Mẫu 2", "Mẫu 1, Mẫu 2 hoặc Danh sách"."""
+    return spoken_list(list(items), "hoặc")
+
+
+def both(items: list[str]) -> str:
+    """All of them in a sentence: "Mẫu 1 và Mẫu 2"."""
+    return spoken_list(list(items), "và")
 
 
 def lower_first(text: str) -> str:

@@ -7,7 +7,6 @@ Mẫu 1 as "báo cáo", so only the content counts.
 """
 from __future__ import annotations
 
-import importlib
 
 from rapidfuzz import fuzz
 
@@ -72,11 +71,10 @@ def _is_plan(paragraphs: list[str], formdefs: list[dict]) -> bool:
 
 def _filled(content: DocxContent, formdef: dict, ctx: ParseContext) -> bool:
     """Did the unit write anything into this form: an activity, a value, a section's text?"""
-    from parsers.document import READERS  # the readers import this module's callers
+    from parsers import table  # the readers are imported when a document needs them
 
-    module_name, _, func_name = READERS[formdef["reader"]].partition(":")
-    doc = getattr(importlib.import_module(module_name), func_name)(content, formdef, ctx)
-    return bool(doc.activities) or any(v is not None for v in doc.indicators.values()) \
+    doc = table.read(content, formdef, ctx)
+    return bool(doc.activities) or bool(doc.rows) or any(v is not None for v in doc.indicators.values()) \
         or any(doc.sections.values())
 
 

@@ -2,7 +2,16 @@
 
 Next year's form is a new TOML file, not new code. A campaign may keep its
 own definitions in `extra_dir` (ParseContext.forms_dir); that folder is
-searched first, so a local file overrides the shipped one.
+searched first, so a local file overrides the shipped one. A definition may
+also live in a folder of its own, parsers/forms/<id>/form.toml, beside the
+blank form units are sent (`blank = "blank.docx"`, relative to the file).
+
+Every form is read by the one table reader (parsers.table): the definition
+declares its columns (key, header words, type, required) and its record
+shape — one record per row (`records = "rows"`) or labelled indicator rows
+(`records = "indicators"`). `check()` lists what is wrong with a definition
+in Vietnamese, so a bad file stops the program at start, never at the
+first email.
 """
 from __future__ import annotations
 
@@ -22,14 +31,15 @@ class FormDefError(ValueError):
 def load_formdef(form_id: str, extra_dir: str | None = None) -> dict:
     """The definition of form `form_id`; raises FormDefError when none is found."""
     if not _ID.match(form_id or ""):
-        raise FormDefError(f"invalid form id: {form_id!r}")
+        raise FormDefError(f"id mẫu không hợp lệ: {form_id!r} (chỉ gồm chữ, số, - và _)")
     dirs = [Path(extra_dir)] if extra_dir else []
     dirs.append(FORMS_DIR)
     for d in dirs:
-        path = d / f"{form_id}.toml"
-        if path.is_file():
-            return load_path(str(path))
-    raise FormDefError(f"no form definition {form_id}.toml in {', '.join(str(d) for d in dirs)}")
+        for path in (d / f"{form_id}.toml", d / form_id / "form.toml"):
+            if path.is_file():
+                return load_path(str(path))
+    raise FormDefError(f"không có định nghĩa mẫu {form_id}.toml (hay {form_id}/form.toml) trong "
+                      f"{', '.join(str(d) for d in dirs)}")
 
 
 def definition_for(form_id: str, ctx) -> dict:
@@ -46,7 +56,7 @@ def load_path(path: str) -> dict:
     try:
         mtime = p.stat().st_mtime_ns
     except OSError as exc:
-        raise FormDefError(f"cannot read form definition {path}: {exc}") from exc
+        raise FormDefError(f"không đọc được định nghĩa mẫu {path}: {exc.strerror or exc}") from exc
     return _load_cached(str(p), mtime)
 
 
@@ -55,9 +65,181 @@ def _load_cached(path: str, mtime: int) -> dict:
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise FormDefError(f"cannot read form definition {path}: {exc}") from exc
+    except OSError as exc:
+        raise FormDefError(f"không đọc được định nghĩa mẫu {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise FormDefError(f"{path}: không đúng cú pháp TOML: {exc}") from exc
     for key in ("id", "reader"):
         if not isinstance(data.get(key), str):
-            raise FormDefError(f"{path}: missing key {key!r}")
+            raise FormDefError(f"{path}: `{key}`: thiếu khoá bắt buộc")
+    data["_path"] = path  # where it came from: a blank form beside it is found from there
     return data
+
+
+# ---------------------------------------------------------------- the reader's vocabulary
+
+# reader names → the record shape they stand for. "table" is the general reader; the
+# others are the names definitions used before it, kept working.
+READERS = {"table": None, "list": "rows", "schedule": "rows", "indicators": "indicators"}
+RECORDS = ("rows", "indicators")
+# column types: what a cell holds and how it is read (parsers.table)
+COLUMN_TYPES = ("text", "integer", "date", "time", "person", "yesno")
+# what a row-per-record form's records are: plain rows, or Mẫu 1's activities (contract shape)
+ROW_SHAPES = ("row", "activity")
+
+
+def records(formdef: dict) -> str:
+    """The record shape: "rows" (one record per table row) or "indicators" (labelled rows)."""
+    return formdef.get("records") or READERS.get(formdef.get("reader", ""), None) or "rows"
+
+
+def row_shape(formdef: dict) -> str:
+    """A row form's records: "activity" (a schedule: Mẫu 1's shape) or "row" (a list)."""
+    if records(formdef) != "rows":
+        return ""
+    default = "activity" if formdef.get("reader") == "schedule" else "row"
+    return formdef.get("rows", {}).get("shape", default)
+
+
+def kind(formdef: dict) -> str:
+    """What the reader makes of it, as Document.kind says: "schedule", "list" or "indicators"."""
+    if records(formdef) == "indicators":
+        return "indicators"
+    return "schedule" if row_shape(formdef) == "activity" else "list"
+
+
+def columns(formdef: dict) -> list[dict]:
+    """The declared columns as dicts {key, header, type, required, name}, whichever way written.
+
+    `[columns]` maps a key to its header words (all text, none required);
+    `[[columns]]` declares each column with its type and whether it is required.
+    """
+    raw = formdef.get("columns", [])
+    if isinstance(raw, dict):
+        raw = [{"key": k, "header": v} for k, v in raw.items()]
+    schedule = row_shape(formdef) == "activity"  # a schedule's rows need their content, declared or not
+    out = []
+    for c in raw:
+        header = c.get("header", [])
+        header = [header] if isinstance(header, str) else list(header)
+        out.append({"key": c.get("key"), "header": header, "type": c.get("type", "text"),
+                    "required": bool(c.get("required", schedule and c.get("key") == "content")),
+                    "name": c.get("name") or (header[0] if header else c.get("key"))})
+    return out
+
+
+def column_labels(formdef: dict) -> dict[str, list[str]]:
+    """key → header words, in the declared order."""
+    return {c["key"]: c["header"] for c in columns(formdef)}
+
+
+def form_name(formdef: dict) -> str:
+    """How letters name the form: its `name`, else its title."""
+    return formdef.get("name") or formdef.get("title") or formdef.get("id", "")
+
+
+def indicator_keys(formdef: dict) -> list[str]:
+    return [i.get("key") for i in formdef.get("indicators", []) if isinstance(i, dict)]
+
+
+def blank_path(formdef: dict) -> Path | None:
+    """The blank form the definition names (`blank`, relative to its file), if it names one."""
+    blank = formdef.get("blank")
+    if not isinstance(blank, str) or not blank:
+        return None
+    base = Path(formdef.get("_path", FORMS_DIR / "x")).parent
+    return (base / blank).resolve()
+
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check(formdef: dict) -> list[str]:
+    """What is wrong with a definition, one Vietnamese sentence per problem (`key`: what)."""
+    out: list[str] = []
+    say = lambda key, text: out.append(f"`{key}`: {text}")  # noqa: E731
+    reader = formdef.get("reader")
+    if reader not in READERS:
+        say("reader", f"không có bộ đọc {reader!r}; các bộ đọc: {', '.join(READERS)}")
+    rec = formdef.get("records")
+    if rec is not None and rec not in RECORDS:
+        say("records", f"phải là {' hoặc '.join(repr(r) for r in RECORDS)}, không phải {rec!r}")
+    for key in ("title", "name"):
+        if key in formdef and not isinstance(formdef[key], str):
+            say(key, "phải là chuỗi trong ngoặc kép")
+    shape = formdef.get("rows", {}).get("shape") if isinstance(formdef.get("rows"), dict) else None
+    if shape is not None and shape not in ROW_SHAPES:
+        say("rows.shape", f"phải là {' hoặc '.join(repr(r) for r in ROW_SHAPES)}, không phải {shape!r}")
+    if reader in READERS and rec in (None, *RECORDS):
+        if records(formdef) == "rows":
+            _check_columns(formdef, say)
+        else:
+            _check_indicators(formdef, say)
+    blank = blank_path(formdef)
+    if blank is not None and not blank.is_file():
+        say("blank", f"không có tệp mẫu trống {blank}")
+    return out
+
+
+def _check_columns(formdef: dict, say) -> None:
+    raw = formdef.get("columns")
+    if not raw or not isinstance(raw, (dict, list)):
+        say("columns", "cần khai báo các cột của bảng ([[columns]]: key, header, type, required)")
+        return
+    seen: set[str] = set()
+    for i, c in enumerate(raw.items() if isinstance(raw, dict) else raw):
+        if isinstance(raw, dict):
+            key, c = c[0], {"key": c[0], "header": c[1]}
+            where = f"columns.{key}"
+        else:
+            where = f"columns[{i}]"
+            if not isinstance(c, dict):
+                say(where, "phải là một bảng (key, header, type, required)")
+                continue
+            key = c.get("key")
+            unknown = sorted(set(c) - {"key", "header", "type", "required", "name"})
+            for k in unknown:
+                say(f"{where}.{k}", "không có khoá này; các khoá: key, header, type, required, name")
+        if not isinstance(key, str) or not _KEY.match(key):
+            say(f"{where}.key", f"phải là tên viết thường không dấu (ví dụ \"ho_ten\"), không phải {key!r}")
+        elif key in seen:
+            say(f"{where}.key", f"cột {key!r} đã khai báo")
+        else:
+            seen.add(key)
+        header = c.get("header")
+        if isinstance(header, str):
+            header = [header]
+        if not header or not isinstance(header, list) or not all(isinstance(h, str) and h.strip() for h in header):
+            say(f"{where}.header", "cần ít nhất một chữ tiêu đề cột, ví dụ [\"Họ và tên\"]")
+        typ = c.get("type", "text")
+        if typ not in COLUMN_TYPES:
+            say(f"{where}.type", f"không có kiểu {typ!r}; các kiểu: {', '.join(COLUMN_TYPES)}")
+        if "required" in c and not isinstance(c["required"], bool):
+            say(f"{where}.required", "phải là true hoặc false")
+    if row_shape(formdef) == "activity" and "content" not in seen:
+        say("columns", "lịch hoạt động cần cột `content` (Nội dung)")
+
+
+def _check_indicators(formdef: dict, say) -> None:
+    inds = formdef.get("indicators")
+    if not inds or not isinstance(inds, list):
+        say("indicators", "cần khai báo các chỉ tiêu ([[indicators]]: key, label)")
+        return
+    seen: set[str] = set()
+    for i, ind in enumerate(inds):
+        where = f"indicators[{i}]"
+        if not isinstance(ind, dict):
+            say(where, "phải là một bảng (key, label)")
+            continue
+        key = ind.get("key")
+        if not isinstance(key, str) or not _KEY.match(key):
+            say(f"{where}.key", f"phải là tên viết thường không dấu (ví dụ \"to_roi\"), không phải {key!r}")
+        elif key in seen:
+            say(f"{where}.key", f"chỉ tiêu {key!r} đã khai báo")
+        else:
+            seen.add(key)
+        if not isinstance(ind.get("label"), str) or not ind["label"].strip():
+            say(f"{where}.label", "cần dòng chữ của chỉ tiêu như trong mẫu")
+        parent = ind.get("participants_of")
+        if parent is not None and parent not in seen:
+            say(f"{where}.participants_of", f"không có chỉ tiêu {parent!r} ở các dòng trên")

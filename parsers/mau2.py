@@ -1,7 +1,7 @@
 """Mẫu 2 reader: the results report, as units actually fill it in.
 
 Everything form-specific (labels, keys, headings) comes from the form
-definition (parsers/forms/mau2.toml); this module only knows the shape of
+definition (parsers/forms/mau2/form.toml); this module only knows the shape of
 a report: a header block (unit, "Số: …", "…, ngày … tháng … năm …"), text
 sections under headings, and one table of counted indicators that people
 merge, split, reorder, retype without diacritics or with typos.
@@ -36,10 +36,11 @@ def read_report(content: DocxContent, formdef: dict, ctx: ParseContext) -> Docum
     values, table_found, rows_problems = _read_indicators(content, spec)
     doc.indicators = {ind.key: None for ind in spec.indicators}
     if not table_found:
+        table_title = formdef.get("table", {}).get("title", "Các kết quả theo từng hoạt động")
         doc.problems.append(Problem(
             "missing_table",
-            "Không tìm thấy bảng \u201cCác kết quả theo từng hoạt động\u201d trong báo cáo; "
-            "đề nghị đơn vị dùng đúng Mẫu 2.",
+            f"Không tìm thấy bảng \u201c{table_title}\u201d trong báo cáo; "
+            f"đề nghị đơn vị dùng đúng {formdef.get('short') or formdef.get('name') or formdef['id']}.",
             "indicators"))
     for ind in spec.indicators:
         cell = values.get(ind.key)

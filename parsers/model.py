@@ -48,7 +48,7 @@ class Activity:
 
 @dataclass
 class Document:
-    """What was read from one file: a Mẫu 1, a Mẫu 2, or nothing (form=None)."""
+    """What was read from one file: a schedule (Mẫu 1), a list, an indicator report (Mẫu 2), or nothing."""
 
     form: str | None
     unit_name: str | None = None
@@ -58,7 +58,8 @@ class Document:
     indicators: dict[str, int | None] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    kind: str | None = None  # the reader that produced it: "schedule" | "indicators" | None
+    kind: str | None = None  # the record shape read: "schedule" | "list" | "indicators" | None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # a list form's records, {column key: value}
     source: str = "docx"  # what was read: "docx" (Word, also .doc/.odt/.rtf converted), "pdf" (text layer), "ocr"
     confidence: dict[str, float] = field(default_factory=dict)  # OCR only: indicator key → 0..1
     # (cells, paragraphs, characters) reading it cost: a message's budget is shared by its documents
@@ -70,6 +71,8 @@ class Document:
             out["source"] = self.source
         if self.kind == "schedule":
             out["activities"] = [a.to_json() for a in self.activities]
+        elif self.kind == "list":
+            out["rows"] = [dict(r) for r in self.rows]
         elif self.kind == "indicators":
             out["report_number"] = self.report_number
             out["report_date"] = self.report_date
@@ -83,11 +86,13 @@ class Document:
     @classmethod
     def from_json(cls, data: dict[str, Any], kind: str | None = None) -> "Document":
         if kind is None:
-            kind = "schedule" if "activities" in data else "indicators" if "indicators" in data else None
+            kind = "schedule" if "activities" in data else "indicators" if "indicators" in data \
+                else "list" if "rows" in data else None
         return cls(
             form=data.get("form"),
             unit_name=data.get("unit_name"),
             activities=[Activity(**a) for a in data.get("activities", [])],
+            rows=[dict(r) for r in data.get("rows", [])],
             report_number=data.get("report_number"),
             report_date=data.get("report_date"),
             indicators=dict(data.get("indicators", {})),

@@ -69,3 +69,11 @@ def is_placeholder(s: str) -> bool:
     """Dots, ellipses, dashes or underscores left where a value belongs."""
     stripped = re.sub(r"[\s.…_\-–—/:,]+", "", s)
     return stripped == ""
+
+
+def spoken_list(items: list[str], last: str = "và") -> str:
+    """["Mẫu 1", "Mẫu 2", "Mẫu 3"] → "Mẫu 1, Mẫu 2 hoặc Mẫu 3" (last="hoặc")."""
+    items = [x for x in items if x]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"

@@ -383,6 +383,61 @@ def _mau1_table(w: _Writer, rows: list[dict], columns: list[str], header_text: d
                 start = i
 
 
+# ------------------------------------------------------------------ a list form
+
+
+LIST_TITLE = "DANH SÁCH GƯƠNG ĐIỂN HÌNH HỌC TẬP"
+LIST_HEADERS = ["STT", "Họ và tên", "Địa chỉ", "Thành tích"]
+LIST_TEMPLATE_UNIT = "Trung tâm HTCĐ xã phường/ Trường ………………………………."
+
+
+def list_docx(unit_name: str | None, rows: Iterable[Iterable[Any]], *, title: str = LIST_TITLE,
+              headers: list[str] | None = None, blank_rows: int = 0, split_at: int | None = None,
+              group_rows: dict[int, str] | None = None, **variants: Any) -> bytes:
+    """A list form .docx ("Danh sách gương điển hình học tập": STT, Họ và tên, Địa chỉ, Thành tích).
+
+    rows: one sequence of cell values per row, in the header's order (STT
+    included). unit_name None leaves the template line. blank_rows adds
+    empty rows (the blank form is `list_docx(None, [], blank_rows=5)`);
+    split_at=N splits the table before row N (second part without header);
+    group_rows {N: text} puts a row across the table before row N.
+    Variants as for mau1_docx (unaccented, upper, typos on the headers, font…).
+    """
+    doc = _new_doc()
+    w = _Writer(doc, variants)
+    headers = list(headers or LIST_HEADERS)
+    w.para(title, bold=True, center=True)
+    w.para("TUẦN LỄ HƯỞNG ỨNG HỌC TẬP SUỐT ĐỜI NĂM 2017", bold=True, center=True)
+    for line in (unit_name if unit_name is not None else LIST_TEMPLATE_UNIT).split("\n"):
+        w.para(line, center=True)
+    body: list[list[str] | str] = [[_fmt(x) for x in r] for r in rows]
+    for at in sorted((group_rows or {}), reverse=True):
+        body.insert(at, group_rows[at])
+    body += [[""] * len(headers) for _ in range(blank_rows)]
+    parts = [body] if split_at is None else [body[:split_at], body[split_at:]]
+    for n, part in enumerate(parts):
+        if n:
+            w.para("")
+        t = w.doc.add_table(rows=len(part) + (0 if n else 1), cols=len(headers))
+        t.style = "Table Grid"
+        r = 0
+        if not n:
+            for c, h in enumerate(headers):
+                w.cell(t.cell(0, c), _label_variant(h, variants), bold=True)
+            r = 1
+        for item in part:
+            if isinstance(item, str):
+                merged = t.cell(r, 0).merge(t.cell(r, len(headers) - 1))
+                w.cell(merged, item, bold=True)
+            else:
+                for c in range(len(headers)):
+                    w.cell(t.cell(r, c), item[c] if c < len(item) else "")
+            r += 1
+    w.para("")
+    _signature(w)
+    return _save(doc)
+
+
 # ------------------------------------------------------------------ Mẫu 2
 
 

@@ -182,8 +182,9 @@ def test_a_campaign_form_definition_file_is_used_by_parse(tmp_path):
 
     own = tmp_path / "bieu-mau" / "bao-cao-2018.toml"
     own.parent.mkdir()
-    own.write_text((FORMS_DIR / "mau2.toml").read_text(encoding="utf-8")
+    own.write_text((FORMS_DIR / "mau2" / "form.toml").read_text(encoding="utf-8")
                    .replace('name = "Số buổi triển lãm"', 'name = "Triển lãm (năm 2018)"'), encoding="utf-8")
+    (own.parent / "blank.docx").write_bytes((FORMS_DIR / "mau2" / "blank.docx").read_bytes())  # the folder, copied
     path = write_config(tmp_path, **{'send_at = "07:30"\n# needs_photos': 'send_at = "07:30"\ndefinition = "bieu-mau/bao-cao-2018.toml"\n# needs_photos'})
     doc = tmp_path / "bc.docx"
     doc.write_bytes(mau2_docx("Trường THCS Phú Bài", {"ke_hoach": 1, "trien_lam": None}, {}, "1/BC", "2017-10-12"))

@@ -105,9 +105,10 @@ def test_a_wheel_carries_its_data_and_every_command_runs_from_it_outside_the_sou
         env=clean_env())
     [wheel] = dist.glob("mailbot-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("mailbot/templates/receipt.txt", "mailbot/templates/digest.html", "mailbot/templates/forms/mau2.docx",
+    for name in ("mailbot/templates/receipt.txt", "mailbot/templates/digest.html", "parsers/forms/mau2/blank.docx",
                  "mailbot/samples/demo.toml", "mailbot/samples/units.csv", "mailbot/samples/mau1-phu-bai.docx",
-                 "parsers/forms/mau1.toml", "parsers/forms/mau2.toml", "parsers/__init__.py"):
+                 "parsers/forms/mau1/form.toml", "parsers/forms/mau2/form.toml", "parsers/forms/guong_dien_hinh/form.toml",
+                 "parsers/forms/guong_dien_hinh/blank.docx", "parsers/__init__.py"):
         assert name in names, f"{name} is not in the wheel"
     # Every file of the three folders a command reads from, data included, is in the wheel.
     shipped = {str(p.relative_to(repo)) for top in ("mailbot", "parsers", "templates")

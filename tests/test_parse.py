@@ -235,7 +235,7 @@ def test_word_file_that_is_no_form():
 def test_forms_dir_overrides_a_definition(tmp_path):
     from parsers.formdef import FORMS_DIR
 
-    text = (FORMS_DIR / "mau2.toml").read_text(encoding="utf-8")
+    text = (FORMS_DIR / "mau2" / "form.toml").read_text(encoding="utf-8")
     (tmp_path / "mau2.toml").write_text(text.replace('name = "Số buổi triển lãm"', 'name = "Triển lãm"'),
                                         encoding="utf-8")
     data = mau2_docx(UNIT, dict(VALUES, trien_lam=None), SECTIONS, "12/BC-TTHTCĐ", "2017-10-12")

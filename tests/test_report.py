@@ -268,7 +268,7 @@ def test_report_xlsx_rows_subtotals_total_and_pending_sheet(seeded, tmp_path):
     path = tmp_path / "tong-hop.xlsx"
     report.report_xlsx(app, path)
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Tổng hợp Mẫu 2", "Chưa tổng hợp"]
+    assert wb.sheetnames == ["Tổng hợp Mẫu 2", "Chưa tổng hợp", "Hoạt động Mẫu 1"]  # every form of the campaign
     ws = wb["Tổng hợp Mẫu 2"]
     assert ws["A1"].value == "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO THỊ XÃ HƯƠNG THỦY"
     assert ws["A2"].value == "BẢNG TỔNG HỢP KẾT QUẢ TUẦN LỄ HƯỞNG ỨNG HỌC TẬP SUỐT ĐỜI NĂM 2017"

@@ -1,8 +1,10 @@
 """Make the blank Mẫu 1 and Mẫu 2 attached to reminders, laid out as in the plan.
 
-    python tools/make_blank_forms.py [OUT_DIR]     (default: templates/forms)
+    python tools/make_blank_forms.py [OUT_DIR]
 
-The outputs are committed; run this again only when the forms change.
+Each goes into its definition's folder, parsers/forms/<id>/blank.docx (with
+OUT_DIR: OUT_DIR/<id>.docx). The outputs are committed; run this again only
+when the forms change.
 """
 from __future__ import annotations
 
@@ -165,10 +167,10 @@ def mau2() -> Document:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else ROOT / "templates" / "forms"
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(argv[1]) if len(argv) > 1 else None
     for name, make in (("mau1", mau1), ("mau2", mau2)):
-        path = out / f"{name}.docx"
+        path = out / f"{name}.docx" if out else ROOT / "parsers" / "forms" / name / "blank.docx"
+        path.parent.mkdir(parents=True, exist_ok=True)
         doc = make()
         doc.core_properties.title = "Mẫu 1 - Lịch hoạt động" if name == "mau1" else "Mẫu 2 - Báo cáo kết quả"
         doc.core_properties.author = "Phòng Giáo dục và Đào tạo"
