@@ -31,7 +31,7 @@ def fill(store: st.Store, n: int) -> None:
         c.execute(st.attachments.insert(), [dict(id=i, message_pk=(i + 1) // 2, filename="a.docx", sha256="x",
                                                  size=1, filetype="docx", role="document")
                                             for i in range(1, 2 * n + 1)])
-        c.execute(st.submissions.insert(), [dict(id=i, message_pk=(i + 1) // 2, attachment_id=i, unit_id="u",
+        c.execute(st.submissions.insert(), [dict(id=i, message_pk=(i + 1) // 2, attachment_id=i, campaign="c", unit_id="u",
                                                  form="mau2", status="accepted" if i % 7 else "needs_review",
                                                  received_at=now, document=json.dumps({"form": "mau2"}),
                                                  created_at=now, updated_at=now) for i in range(1, 2 * n + 1)])

@@ -1,6 +1,7 @@
 """What every command needs, built once: the config, the store, the archive, the clock."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -12,9 +13,10 @@ from typing import Callable
 
 import sqlalchemy as sa
 
+from mailbot import campaigns
 from mailbot import store as st
 from mailbot.archive import Archive
-from mailbot.config import Config
+from mailbot.config import CampaignConfig, Config
 from mailbot.units import Roster
 from mailbot.workers import Pool
 from parsers.model import ParseContext
@@ -22,19 +24,40 @@ from parsers.model import ParseContext
 
 @dataclass
 class App:
+    """`config.campaign` is the campaign in hand: the current one (mailbot.campaigns.current), or
+    the one `for_campaign` names. Every other campaign's records are in the same store."""
+
     config: Config
     store: st.Store
     archive: Archive
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
     _workers: Pool | None = field(default=None, repr=False)
+    _root: "App | None" = field(default=None, repr=False)  # the App a campaign view was made from
 
     @property
     def workers(self) -> Pool:
-        """The reader processes untrusted files go to (started on first use)."""
-        if self._workers is None:
-            li = self.config.limits
-            self._workers = Pool(li.workers, li.worker_memory_mb, li.worker_timeout)
-        return self._workers
+        """The reader processes untrusted files go to (started on first use, shared by campaign views)."""
+        root = self._root or self
+        if root._workers is None:
+            li = root.config.limits
+            root._workers = Pool(li.workers, li.worker_memory_mb, li.worker_timeout)
+        return root._workers
+
+    def for_campaign(self, campaign: "CampaignConfig | str") -> "App":
+        """The same App (store, archive, clock, workers) with another configured campaign in hand."""
+        config = self.config.with_campaign(campaign)
+        if config is self.config:
+            return self
+        root = self._root or self
+        return dataclasses.replace(root, config=config, _workers=None, _root=root)
+
+    def open_campaigns(self) -> list["App"]:
+        """A view per campaign open now (reminders, the digest); none open: the current one."""
+        found = campaigns.open_at(self.config.campaigns, self.clock())
+        return [self.for_campaign(c) for c in found] or [self.for_campaign(self.current_campaign())]
+
+    def current_campaign(self) -> "CampaignConfig":
+        return campaigns.current(self.config.campaigns, self.clock())
 
     def now(self) -> dt.datetime:
         """The current instant in the campaign's timezone (`--now` / MAILBOT_NOW honoured)."""
@@ -72,6 +95,8 @@ class App:
         return f"{self.config.campaign.reference_prefix}-{message_pk:04d}"
 
     def close(self) -> None:
+        if self._root is not None:
+            return  # a campaign view: its root owns the store and the workers
         if self._workers is not None:
             self._workers.close()
         self.store.close()
@@ -102,9 +127,10 @@ def make_private(path: Path, mode: int) -> None:
         pass
 
 
-def open_app(config: Config, clock: Callable[[], dt.datetime] | None = None) -> App:
+def open_app(config: Config, clock: Callable[[], dt.datetime] | None = None,
+             campaign: str | None = None) -> App:
     """Create the data directory (private to whoever runs mailbot: 0700, the database 0600)
-    and bring the schema up to date."""
+    and bring the schema up to date. The App has `campaign` in hand, by default the current one."""
     data_dir = config.storage.data_dir
     data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     owner = data_dir.stat().st_uid
@@ -127,8 +153,10 @@ def open_app(config: Config, clock: Callable[[], dt.datetime] | None = None) -> 
             make_private(f, PRIVATE_FILE)
     (data_dir / "archive").mkdir(mode=PRIVATE_DIR, exist_ok=True)
     make_private(data_dir / "archive", PRIVATE_DIR)
+    now = (clock or App.__dataclass_fields__["clock"].default)()
+    config = config.with_campaign(campaign or campaigns.current(config.campaigns, now))  # unknown id: stops here
     store = st.Store(config.storage.database_url)
-    store.migrate()
+    store.migrate(lambda at, forms: campaigns.attribute(config.campaigns, at, forms).id)
     app = App(config=config, store=store, archive=Archive(data_dir / "archive"))
     if clock:
         app.clock = clock

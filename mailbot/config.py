@@ -11,6 +11,7 @@ environment variables, read when a connection is made.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import difflib
 import io
@@ -283,6 +284,9 @@ def _deadlines_in(raw: Any) -> Any:
     return {**raw, "forms": forms}
 
 
+WINDOW_DAYS = 45  # a campaign's default window reaches this far around its week and deadlines
+
+
 @pdc.dataclass(frozen=True, config=_RULES)
 class CampaignConfig:
     id: Str
@@ -293,6 +297,11 @@ class CampaignConfig:
     timezone: Zone = ZoneInfo("Asia/Ho_Chi_Minh")
     reference_prefix: Str = ""  # default: from the id, htsd-2017 → HTSD2017
     rules: tuple[Rule, ...] = ()
+    # The days its mail may arrive on (mailbot.campaigns): by default from WINDOW_DAYS before the
+    # earlier of week_start and the first deadline to WINDOW_DAYS after the later of week_end and
+    # the last deadline.
+    opens: Day | None = None
+    closes: Day | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -302,6 +311,12 @@ class CampaignConfig:
     def __post_init__(self) -> None:
         if not self.reference_prefix:
             object.__setattr__(self, "reference_prefix", _default_prefix(self.id))
+        if self.forms:
+            days = [f.deadline.astimezone(self.timezone).date() for f in self.forms]
+            if self.opens is None:
+                object.__setattr__(self, "opens", min(self.week_start, *days) - dt.timedelta(days=WINDOW_DAYS))
+            if self.closes is None:
+                object.__setattr__(self, "closes", max(self.week_end, *days) + dt.timedelta(days=WINDOW_DAYS))
 
     @model_validator(mode="after")
     def _coherent(self) -> "CampaignConfig":
@@ -314,6 +329,8 @@ class CampaignConfig:
             if f.id in seen:
                 raise _problem(f"forms[{i}].id", f"mẫu {f.id!r} đã khai báo ở trên: mỗi mẫu một id")
             seen.add(f.id)
+        if self.opens and self.closes and self.closes < self.opens:
+            raise _problem("closes", "trước opens")
         return self
 
     def form(self, form_id: str) -> FormConfig:
@@ -420,6 +437,7 @@ class _File:
     mailbox: MailboxConfig
     smtp: SmtpConfig
     campaign: CampaignConfig
+    campaigns: tuple[CampaignConfig, ...] = ()  # more campaigns in the same store: past ones, the next one
     storage: StorageConfig = _SECTION
     digest: DigestConfig = _SECTION
     schedule: ScheduleConfig = _SECTION
@@ -445,6 +463,28 @@ class Config:
     templates_dir: Path | None = None
     path: Path | None = None
     web: WebConfig = WebConfig()
+    # Every configured campaign, `[campaign]` first then `[[campaigns]]`; `campaign` is the one in
+    # hand (the current one, or the one a command or a message was given: `with_campaign`).
+    campaigns: tuple[CampaignConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.campaigns:
+            object.__setattr__(self, "campaigns", (self.campaign,))
+
+    def find_campaign(self, campaign_id: str) -> CampaignConfig | None:
+        return next((c for c in self.campaigns if c.id == campaign_id), None)
+
+    def with_campaign(self, campaign: "CampaignConfig | str") -> "Config":
+        """This configuration with another configured campaign in hand."""
+        if isinstance(campaign, str):
+            found = self.find_campaign(campaign)
+            if found is None:
+                raise ConfigError(f"không có đợt báo cáo {campaign!r}; các đợt: "
+                                  f"{', '.join(c.id for c in self.campaigns)}")
+            campaign = found
+        if campaign is self.campaign:
+            return self
+        return dataclasses.replace(self, campaign=campaign)
 
     def unit(self, unit_id: str) -> Unit | None:
         for u in self.units:
@@ -489,18 +529,34 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
         f = TypeAdapter(_File).validate_python(raw, context={"base_dir": Path(base_dir)})
     except ValidationError as exc:
         raise ConfigError(_explain(exc, _File, where)) from None
-    _check_definitions(f.campaign, where)
+    for i, c in enumerate((f.campaign, *f.campaigns)):
+        _check_definitions(c, where, "campaign" if i == 0 else f"campaigns[{i - 1}]")
     rows: list[tuple[str, Any]] = []
     if f.units_file:
         rows += _read_units_csv(Path(f.units_file))
     rows += [(f"{where}: units[{i}]", u) for i, u in enumerate(f.units)]
-    units = _check_units(rows, f.campaign)
+    campaigns = (f.campaign, *f.campaigns)
+    _check_campaigns(campaigns, where)
+    units = _check_units(rows, campaigns)
     return Config(mailbox=f.mailbox, smtp=f.smtp, storage=f.storage, campaign=f.campaign, digest=f.digest,
                   schedule=f.schedule, office=f.office, limits=f.limits, units=units,
-                  templates_dir=Path(f.templates_dir) if f.templates_dir else None, path=path, web=f.web)
+                  templates_dir=Path(f.templates_dir) if f.templates_dir else None, path=path, web=f.web,
+                  campaigns=campaigns)
 
 
-def _check_definitions(campaign: CampaignConfig, where: str) -> None:
+def _check_campaigns(campaigns: tuple[CampaignConfig, ...], where: str) -> None:
+    """Ids and reference prefixes name one campaign each (records and receipts are found by them)."""
+    for key in ("id", "reference_prefix"):
+        seen: set[str] = set()
+        for i, c in enumerate(campaigns):
+            value = getattr(c, key)
+            if value in seen:
+                place = "campaign" if i == 0 else f"campaigns[{i - 1}]"
+                raise ConfigError(f"{where}: `{place}.{key}`: {value!r} đã dùng cho một đợt báo cáo khác")
+            seen.add(value)
+
+
+def _check_definitions(campaign: CampaignConfig, where: str, place: str = "campaign") -> None:
     """Every form's definition is found and sound, and every rule names a form and an indicator it has.
 
     Checked at start so that a wrong definition stops every command (exit 2)
@@ -511,7 +567,7 @@ def _check_definitions(campaign: CampaignConfig, where: str) -> None:
     errors: list[str] = []
     defs: dict[str, dict] = {}
     for i, form in enumerate(campaign.forms):
-        key = f"campaign.forms[{i}]"
+        key = f"{place}.forms[{i}]"
         try:
             d = fd.load_path(form.definition) if form.definition else fd.load_formdef(form.id)
         except fd.FormDefError as exc:
@@ -523,7 +579,7 @@ def _check_definitions(campaign: CampaignConfig, where: str) -> None:
         errors += [f"{path}: {problem}" for problem in fd.check(d)]
         defs[form.id] = d
     for j, rule in enumerate(campaign.rules):
-        key = f"campaign.rules[{j}]"
+        key = f"{place}.rules[{j}]"
         if rule.form not in campaign.form_ids:
             errors.append(f"{where}: `{key}.form`: không có mẫu {rule.form!r}; "
                           f"{_suggest(rule.form, campaign.form_ids, 'mẫu')}")
@@ -554,7 +610,8 @@ def _default_prefix(campaign_id: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", campaign_id.upper()) or "HS"
 
 
-def _check_units(rows: list[tuple[str, Any]], campaign: CampaignConfig) -> tuple[Unit, ...]:
+def _check_units(rows: list[tuple[str, Any]], campaigns: tuple[CampaignConfig, ...]) -> tuple[Unit, ...]:
+    form_ids = tuple(dict.fromkeys(fid for c in campaigns for fid in c.form_ids))
     units: list[Unit] = []
     seen_ids: set[str] = set()
     seen_mail: dict[str, str] = {}
@@ -568,8 +625,8 @@ def _check_units(rows: list[tuple[str, Any]], campaign: CampaignConfig) -> tuple
             raise ConfigError(f"{where}: `id`: {u.id!r} đã dùng cho một đơn vị khác")
         seen_ids.add(u.id)
         for fid in u.forms or ():
-            if fid not in campaign.form_ids:
-                raise ConfigError(f"{where}: `forms`: không có mẫu {fid!r}; các mẫu: {', '.join(campaign.form_ids)}")
+            if fid not in form_ids:
+                raise ConfigError(f"{where}: `forms`: không có mẫu {fid!r}; các mẫu: {', '.join(form_ids)}")
         for e in u.emails:
             if e in seen_mail:
                 raise ConfigError(f"{where}: `emails`: {e} đã là địa chỉ của {seen_mail[e]}")

@@ -185,7 +185,7 @@ class Daemon:
         scheduler.add_job(_Job("deliver", jobs.deliver, self.app, self.still_ours), IntervalTrigger(seconds=DELIVER_SECONDS),
                           id="deliver", replace_existing=True, next_run_time=start)
         # One reminder job per distinct send_at; jobs.remind covers every form due at that moment.
-        times = sorted({f.send_at for f in cfg.campaign.forms})
+        times = sorted({f.send_at for c in cfg.campaigns for f in c.forms})
         for i, t in enumerate(times):
             scheduler.add_job(_Job("remind", jobs.remind, self.app, self.still_ours), CronTrigger(hour=t.hour, minute=t.minute),
                               id=f"remind-{t:%H%M}", replace_existing=True,

@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mailbot import notices
+from mailbot import campaigns, notices
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import Unit
@@ -118,6 +118,7 @@ class Incoming:
     parsed: ParsedMessage | None = None  # the whole message; only its header when too large or failed
     readings: list[Reading] = field(default_factory=list)  # one per unpacked file
     failure: Failure | None = None  # reading (or recording) failed: recorded as Outcome.FAILED
+    campaign: str | None = None  # the campaign its forms and date belong to (None: by its date alone)
 
     @property
     def envelope(self) -> Envelope | None:
@@ -342,7 +343,7 @@ def _read(app: App, message: Incoming) -> None:
         return
     message.parsed = parsed
     if not parsed.envelope.automatic:  # automatic mail is recorded, never answered: its files are not read
-        message.readings = read_files(app, files)
+        message.campaign, message.readings = read_for_campaign(app, files, message.fetched.internal_date)
 
 
 def _recorded_already(app: App, digest: str) -> bool:
@@ -357,6 +358,26 @@ def _read_header(app: App, raw: bytes) -> ParsedMessage | None:
     except Exception:  # noqa: BLE001 - best effort: the message is recorded without its envelope
         log.exception("the header of a message could not be read")
         return None
+
+
+def read_for_campaign(app: App, files: list[File], at: dt.datetime) -> tuple[str, list[Reading]]:
+    """Read a message's files with the definitions of the campaign it belongs to (mailbot.campaigns).
+
+    One campaign open on its day: read with that one's. Several (overlapping windows): with
+    each in turn until one knows every document; the campaign is then chosen by the forms read.
+    """
+    every = app.config.campaigns
+    order = campaigns.open_at(every, at) or [campaigns.attribute(every, at, ())]
+    tried: dict[str, list[Reading]] = {}
+    for c in order:
+        readings = tried[c.id] = read_files(app.for_campaign(c), files)
+        if all(r.document is None or r.document.form for r in readings):
+            break
+    forms = {r.document.form for rs in tried.values() for r in rs if r.document is not None and r.document.form}
+    chosen = campaigns.attribute(order, at, forms)
+    if chosen.id not in tried:
+        tried[chosen.id] = read_files(app.for_campaign(chosen), files)
+    return chosen.id, tried[chosen.id]
 
 
 def read_files(app: App, files: list[File]) -> list[Reading]:
@@ -461,6 +482,9 @@ def _record(app: App, message: Incoming) -> Recorded:
     refuses), everything is rolled back and the message is recorded failed
     in a second transaction, so staff see it and the unit gets an answer.
     """
+    # Its campaign's deadlines, reference prefix and letters; a message with no form goes by its date.
+    app = app.for_campaign(message.campaign or campaigns.attribute(app.config.campaigns,
+                                                                    message.fetched.internal_date, ()))
     looked_up = False
     try:
         with app.store.transaction() as conn:
@@ -536,7 +560,7 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
             unit_id, status, review = decide(roster, sender, document, authenticated=authenticated)
             late = is_late(app.config.campaign, document.form, received_at)
             conn.execute(st.submissions.insert().values(
-                message_pk=message_pk, attachment_id=att_id, unit_id=unit_id, form=document.form,
+                message_pk=message_pk, attachment_id=att_id, campaign=app.config.campaign.id, unit_id=unit_id, form=document.form,
                 status=status, received_at=st.utc_iso(received_at), late=late,
                 document=json.dumps(document.to_json(), ensure_ascii=False),
                 review=json.dumps(review, ensure_ascii=False), decided_by="intake",
@@ -548,13 +572,13 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
                 touched.add((unit_id, document.form))
         elif role == "photo" and r.sha256:
             conn.execute(st.photos.insert().values(
-                message_pk=message_pk, attachment_id=att_id,
+                message_pk=message_pk, attachment_id=att_id, campaign=app.config.campaign.id,
                 unit_id=sender.id if sender and authenticated else None, filename=f.name, sha256=r.sha256,
                 taken_at=st.utc_iso(r.photo.taken_at) if r.photo.taken_at else None,
                 width=r.photo.width, height=r.photo.height, thumb_sha256=r.thumb_sha256))
             useful += 1
     for unit_id, form in touched:
-        settle(conn, unit_id, form)
+        settle(conn, unit_id, form, app.config.campaign.id)
     outcome = Outcome.RECORDED if useful else Outcome.NO_ATTACHMENT
     stopped = "; ".join(f"{r.file.name}: reading stopped ({r.failure})" for r in readings if r.failure)
     conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(

@@ -284,7 +284,7 @@ def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: s
                       auto="auto-replied", in_reply_to=m.message_id, references=refs)
     return outbox.enqueue(conn, dedupe_key=key, kind=kind, recipient=", ".join(recipients), msg=msg,
                           message_pk=message_pk, unit_id=context["unit"].id if context["unit"] else None,
-                          now=app.now())
+                          now=app.now(), campaign=app.config.campaign.id)
 
 
 def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
@@ -324,7 +324,7 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
     ph = st.photos
     ctx["photos"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(ph.c.message_pk == m.id)).scalar()
     ctx["photos_earlier"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(
-        ph.c.unit_id == unit.id, ph.c.message_pk != m.id)).scalar()
+        ph.c.unit_id == unit.id, ph.c.campaign == app.config.campaign.id, ph.c.message_pk != m.id)).scalar()
     for doc in ctx["documents"]:
         if doc["needs_photos"] and not ctx["photos"] and not ctx["photos_earlier"]:
             ctx["ask_photos"] = True
@@ -478,9 +478,11 @@ def plan_reminders(conn: Connection, app: App, now: dt.datetime) -> list[Planned
     """
     tz = app.config.campaign.timezone
     units = app.config.units
-    owed = reminder_owed(conn, units, app.config.campaign.form_ids)
+    campaign = app.config.campaign.id
+    owed = reminder_owed(conn, units, app.config.campaign.form_ids, campaign=campaign)
     decided: dict[tuple[str, str], set[int]] = {}
-    for r in conn.execute(sa.select(st.reminders.c.unit_id, st.reminders.c.form, st.reminders.c.offset_days)):
+    for r in conn.execute(sa.select(st.reminders.c.unit_id, st.reminders.c.form, st.reminders.c.offset_days)
+                          .where(st.reminders.c.campaign == campaign)):
         decided.setdefault((r.unit_id, r.form), set()).add(r.offset_days)
     plans = []
     for form in app.config.campaign.forms:
@@ -542,8 +544,14 @@ def blank_form(app: App, form: FormConfig) -> Path | None:
 
 
 def queue_due_reminders(app: App) -> int:
-    """Queue every reminder due now, each (unit, form, offset) at most once; returns how many."""
+    """Queue every reminder due now in every open campaign, each (campaign, unit, form, offset) at most
+    once; returns how many."""
+    return sum(_queue_due_reminders(view) for view in app.open_campaigns())
+
+
+def _queue_due_reminders(app: App) -> int:
     now = app.now()
+    campaign = app.config.campaign.id
     count = 0
     with app.store.transaction() as conn:
         for plan in plan_reminders(conn, app, now):
@@ -558,15 +566,15 @@ def queue_due_reminders(app: App) -> int:
                                     f"({', '.join(plan.unit.emails)}): {type(exc).__name__}: {exc}"[:500])
                     failed = True  # recorded as decided: told once, not again every cycle
                 else:
-                    oid = outbox.enqueue(conn, dedupe_key=f"reminder:{plan.unit.id}:{plan.form.id}:{plan.offset}",
+                    oid = outbox.enqueue(conn, dedupe_key=reminder_key(campaign, plan),
                                          kind="reminder", recipient=", ".join(plan.unit.emails), msg=msg,
-                                         unit_id=plan.unit.id, now=now)
+                                         unit_id=plan.unit.id, now=now, campaign=campaign)
             for offset, at in plan.skipped:
                 conn.execute(st.reminders.insert().values(
-                    unit_id=plan.unit.id, form=plan.form.id, offset_days=offset, due_at=st.utc_iso(at),
+                    campaign=campaign, unit_id=plan.unit.id, form=plan.form.id, offset_days=offset, due_at=st.utc_iso(at),
                     status=Reminding.SKIPPED, outbox_id=None, decided_at=st.utc_iso(now)))
             conn.execute(st.reminders.insert().values(
-                unit_id=plan.unit.id, form=plan.form.id, offset_days=plan.offset, due_at=st.utc_iso(plan.due_at),
+                campaign=campaign, unit_id=plan.unit.id, form=plan.form.id, offset_days=plan.offset, due_at=st.utc_iso(plan.due_at),
                 status=Reminding.FAILED if failed else Reminding.SENT if plan.send else Reminding.SKIPPED,
                 outbox_id=oid,
                 decided_at=st.utc_iso(now)))
@@ -574,15 +582,22 @@ def queue_due_reminders(app: App) -> int:
     return count
 
 
+def reminder_key(campaign: str, plan: PlannedReminder) -> str:
+    """The outbox key of one reminder: once per campaign, unit, form and offset."""
+    return f"reminder:{campaign}:{plan.unit.id}:{plan.form.id}:{plan.offset}"
+
+
 def render_due_reminders(app: App) -> str:
     """What `remind --dry-run` prints: the reminders that would go now; nothing is recorded."""
-    with app.store.read() as conn:
-        plans = [p for p in plan_reminders(conn, app, app.now()) if p.send]
+    plans = []
+    for view in app.open_campaigns():
+        with view.store.read() as conn:
+            plans += [(view, p) for p in plan_reminders(conn, view, view.now()) if p.send]
     if not plans:
         return "Không có thư nhắc nào đến hạn gửi."
     out = [f"Số thư nhắc sẽ gửi: {len(plans)}"]
-    for plan in plans:
-        msg = build_reminder(app, plan)
+    for view, plan in plans:
+        msg = build_reminder(view, plan)
         out.append(_preview(msg))
     return "\n\n".join(out)
 
@@ -644,7 +659,8 @@ def build_digest(app: App, context: dict[str, Any], attach_report: bool) -> emai
         if available:
             context = dict(context, report_attached=xlsx is not None)
     text, html = render(app, "digest", **context)
-    subject = f"Tình hình tiếp nhận báo cáo {vn.long_date(now.date())} – {app.config.campaign.name}"
+    names = "; ".join(c.name for c in context.get("campaigns") or [app.config.campaign])
+    subject = f"Tình hình tiếp nhận báo cáo {vn.long_date(now.date())} – {names}"
     return compose(app, to=list(app.config.digest.to), subject=subject, text=text, html=html,
                    auto="auto-generated", attachments=attachments)
 
@@ -671,8 +687,25 @@ def _report_xlsx(app: App) -> tuple[bool, bytes | None]:
 
 
 def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, Any]:
-    """Where the campaign stands at `now`, and what happened during the local day."""
+    """Where every open campaign stands at `now` (the current one first), and what happened during the
+    local day. With several open, each form, total and rule says its campaign."""
+    views = app.open_campaigns()
+    context = _campaign_digest(conn, views[0], now)
+    if len(views) > 1:
+        for view in views[1:]:
+            more = _campaign_digest(conn, view, now)
+            for key in ("forms", "review_items", "unreadable", "with_problems", "totals", "rules", "photo_rows"):
+                context[key] = context[key] + more[key]
+        for key in ("forms", "totals", "rules"):
+            for item in context[key]:
+                item["campaign"] = item["campaign_name"]
+    context["campaigns"] = [v.config.campaign for v in views]
+    return context
+
+
+def _campaign_digest(conn: Connection, app: App, now: dt.datetime) -> dict[str, Any]:
     cfg = app.config
+    campaign = cfg.campaign.id
     tz = cfg.campaign.timezone
     day_start = dt.datetime.combine(now.date(), dt.time(0), tzinfo=tz)
     day_from, day_to = st.utc_iso(day_start), st.utc_iso(day_start + dt.timedelta(days=1))
@@ -702,7 +735,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
                              spoofing=r.spoofing))
 
     # Per form: who has not sent it.
-    statuses = unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
+    statuses = unit_form_status(conn, cfg.units, cfg.campaign.form_ids, campaign=campaign)
     forms = []
     for f in cfg.campaign.forms:
         owing = [u for u in cfg.units if u.owes(f.id)]
@@ -712,11 +745,11 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
         left = f.deadline - now
         forms.append(dict(form=f, deadline=deadline_text(f, tz), owing=len(owing), received=len(received),
                           missing=missing, review=review, late=left.total_seconds() < 0, left=left,
-                          left_text=vn.time_left(now, f.deadline)))
+                          left_text=vn.time_left(now, f.deadline), campaign="", campaign_name=cfg.campaign.name))
 
     # What needs a person.
     review_items = []
-    for s in st.submission_rows(conn, status=Status.NEEDS_REVIEW):
+    for s in st.submission_rows(conn, status=Status.NEEDS_REVIEW, campaign=campaign):
         suggested = next((r.get("unit_named_id") for r in s.review if r.get("unit_named_id")), None) or s.unit_id
         review_items.append(dict(id=s.id, reference=s.reference or "", form=_label(app, s.form),
                                  sender=who(None, s.from_addr) if not s.unit_id else who(s.unit_id, s.from_addr),
@@ -729,9 +762,9 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
                                    .order_by(m.c.received_at))]
     unreadable = [dict(sender=who(s.unit_id, s.from_addr), filename=s.filename,
                        problems=[p.get("message", "") for p in s.document.get("problems", [])])
-                  for s in st.submission_rows(conn, status=Status.REJECTED)
+                  for s in st.submission_rows(conn, status=Status.REJECTED, campaign=campaign)
                   if day_from <= st.utc_iso(s.received_at) < day_to]
-    accepted = current_accepted(conn)
+    accepted = current_accepted(conn, campaign=campaign)
     with_problems = [dict(unit=who(uid, None), form=_label(app, form),
                           problems=[p.get("message", "") for p in s.document.get("problems", [])])
                      for (uid, form), s in sorted(accepted.items()) if s.document.get("problems")]
@@ -768,7 +801,8 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
             for k, v in s.document["indicators"].items():
                 if isinstance(v, int) and k in sums:
                     sums[k] += v
-        totals.append(dict(form=f, units=len(docs), rows=[dict(name=names[k], value=sums[k]) for k in names]))
+        totals.append(dict(form=f, units=len(docs), rows=[dict(name=names[k], value=sums[k]) for k in names],
+                           campaign="", campaign_name=cfg.campaign.name))
     for rule in cfg.campaign.rules:
         below, checked = [], 0
         for u in cfg.units:
@@ -779,9 +813,10 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
             v = s.document.get("indicators", {}).get(rule.indicator)
             if v is None or v < rule.min:
                 below.append(dict(unit=u.name, value=v))
-        rules.append(dict(rule=rule, below=below, checked=checked))
+        rules.append(dict(rule=rule, below=below, checked=checked, campaign="", campaign_name=cfg.campaign.name))
     ph = st.photos
-    counts = dict(conn.execute(sa.select(ph.c.unit_id, sa.func.count()).group_by(ph.c.unit_id)).all())
+    counts = dict(conn.execute(sa.select(ph.c.unit_id, sa.func.count()).where(ph.c.campaign == campaign)
+                               .group_by(ph.c.unit_id)).all())
     photo_forms = [f for f in cfg.campaign.forms if f.needs_photos]
     for u in cfg.units:
         owes = [f for f in photo_forms if u.owes(f.id)]

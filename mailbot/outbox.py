@@ -66,13 +66,14 @@ class DeliveryStats:
 
 def enqueue(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
             msg: email.message.EmailMessage, message_pk: int | None = None, unit_id: str | None = None,
-            now: dt.datetime) -> int:
+            now: dt.datetime, campaign: str | None = None) -> int:
     """Queue one message; a second call with the same key is a no-op returning the first row's id."""
     existing = queued_id(conn, dedupe_key)
     if existing is not None:
         return existing
     return conn.execute(st.outbox.insert().values(
-        dedupe_key=dedupe_key, kind=kind, message_pk=message_pk, unit_id=unit_id, recipient=recipient,
+        dedupe_key=dedupe_key, kind=kind, message_pk=message_pk, unit_id=unit_id, campaign=campaign,
+        recipient=recipient,
         subject=str(msg.get("Subject", "")), raw=msg.as_bytes(policy=WIRE if recipient.isascii() else WIRE_UTF8),
         status="queued", attempts=0,
         next_attempt_at=st.utc_iso(now), created_at=st.utc_iso(now),
@@ -204,9 +205,11 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
             strangers += is_stranger(r)
         lease = st.utc_iso(now + LEASE)
         claimed = []
-        owed = _owed(conn, app) if any(r.kind == "reminder" for r in due) else set()
+        owed: dict[str | None, set[tuple[str, str]]] = {}
         for r in due:
-            if r.kind == "reminder" and not _still_owed(r.dedupe_key, owed):
+            if r.kind == "reminder" and r.campaign not in owed:
+                owed[r.campaign] = _owed(conn, app, r.campaign)
+            if r.kind == "reminder" and not _still_owed(r.dedupe_key, owed[r.campaign]):
                 # The form arrived while the reminder waited (SMTP down, hourly cap): never send it.
                 stats.cancelled += conn.execute(
                     ob.update().where(ob.c.id == r.id, ob.c.status == "queued",
@@ -258,16 +261,21 @@ def strangers_waiting(conn: Connection, app: App) -> int:
     return sum(1 for r in rows if is_stranger(r))
 
 
-def _owed(conn: Connection, app: App) -> set[tuple[str, str]]:
-    return reminder_owed(conn, app.config.units, app.config.campaign.form_ids)
+def _owed(conn: Connection, app: App, campaign: str | None) -> set[tuple[str, str]]:
+    """What units are still reminded of in the reminder's campaign (a campaign no longer configured: nothing)."""
+    found = app.config.find_campaign(campaign) if campaign else app.config.campaign
+    if found is None:
+        return set()
+    return reminder_owed(conn, app.config.units, found.form_ids, campaign=found.id)
 
 
 def _still_owed(dedupe_key: str, owed: set[tuple[str, str]]) -> bool:
-    """A reminder ("reminder:<unit>:<form>:<offset>") goes only while the unit is still reminded of the form."""
+    """A reminder ("reminder:[<campaign>:]<unit>:<form>:<offset>") goes only while the unit is still
+    reminded of the form."""
     parts = dedupe_key.split(":")
-    if len(parts) != 4:
+    if len(parts) < 4:
         return True
-    return (parts[1], parts[2]) in owed
+    return (parts[-3], parts[-2]) in owed
 
 
 def _defer(conn: Connection, row, error: str, now: dt.datetime) -> None:

@@ -24,12 +24,12 @@ from mailbot.vn import COVERAGE_LABELS, KIND_LABELS, STATUS_LABELS
 
 def _submissions(app: App) -> list[st.SubmissionRow]:
     with app.store.read() as conn:
-        return st.submission_rows(conn)
+        return st.submission_rows(conn, campaign=app.config.campaign.id)
 
 
 def _unit_status(app: App) -> dict[tuple[str, str], tuple[str, int | None]]:
     with app.store.read() as conn:
-        return unit_form_status(conn, app.config.units, app.config.campaign.form_ids)
+        return unit_form_status(conn, app.config.units, app.config.campaign.form_ids, campaign=app.config.campaign.id)
 
 
 def submission_json(app: App, row: st.SubmissionRow) -> dict:

@@ -80,9 +80,11 @@ def consolidate(app: App, form: str | None = None) -> Consolidation:
     form = form or results_form(app)
     inds = indicators(app, form)
     with app.store.read() as conn:
-        accepted = current_accepted(conn)
-        review = st.submission_rows(conn, status=Status.NEEDS_REVIEW, form=form)
-        rejected = [r for r in st.submission_rows(conn, status=Status.REJECTED) if r.form in (form, None)]
+        campaign = app.config.campaign.id
+        accepted = current_accepted(conn, campaign=campaign)
+        review = st.submission_rows(conn, status=Status.NEEDS_REVIEW, form=form, campaign=campaign)
+        rejected = [r for r in st.submission_rows(conn, status=Status.REJECTED, campaign=campaign)
+                    if r.form in (form, None)]
 
     roster = list(app.config.units)
     known = {u.id for u in roster}
@@ -170,7 +172,7 @@ def _form_json(app: App, form: str, first: Consolidation) -> dict:
 def listed_records(app: App, form: str) -> dict[str, tuple[st.SubmissionRow, list[dict]]]:
     """unit id → (its current accepted submission of a schedule or list form, its records), roster order."""
     with app.store.read() as conn:
-        accepted = current_accepted(conn)
+        accepted = current_accepted(conn, campaign=app.config.campaign.id)
     key = "activities" if form_kind(app, form) == "schedule" else "rows"
     order = {u.id: n for n, u in enumerate(app.config.units)}
     found = {uid: (sub, list(sub.document.get(key) or [])) for (uid, f), sub in accepted.items() if f == form}

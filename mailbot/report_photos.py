@@ -43,6 +43,7 @@ def photo_rows(app: App) -> list[PhotoRow]:
     q = (sa.select(p.c.id, p.c.unit_id, p.c.filename, p.c.sha256, p.c.taken_at, p.c.width, p.c.height,
                    m.c.message_id, m.c.from_addr, m.c.received_at)
          .select_from(p.join(m, p.c.message_pk == m.c.id))
+         .where(p.c.campaign == app.config.campaign.id)
          .order_by(p.c.id))
     with app.store.read() as conn:
         return [PhotoRow(id=r.id, unit_id=r.unit_id, filename=r.filename, sha256=r.sha256,

@@ -64,7 +64,7 @@ def activities(app: App) -> list[Activity]:
     forms = set(forms_of_kind(app, "schedule")) or {schedule_form(app)}
     campaign = app.config.campaign
     with app.store.read() as conn:
-        accepted = current_accepted(conn)
+        accepted = current_accepted(conn, campaign=app.config.campaign.id)
     out = []
     for (unit_id, f), sub in accepted.items():
         if f not in forms:
@@ -87,7 +87,7 @@ def units_without_schedule(app: App) -> list:
     """Units that owe a schedule form and have none accepted."""
     forms = forms_of_kind(app, "schedule") or [schedule_form(app)]
     with app.store.read() as conn:
-        accepted = current_accepted(conn)
+        accepted = current_accepted(conn, campaign=app.config.campaign.id)
     return [u for u in app.config.units if any(u.owes(f) and (u.id, f) not in accepted for f in forms)]
 
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from mailbot import intake
 from mailbot import store as st
 from mailbot.app import App
-from mailbot.intake import (WORKER_FAILURE, Reading, envelope_columns, read_files, record_files, sender_unit,
-                            sender_verdict)
+from mailbot.intake import (WORKER_FAILURE, Reading, envelope_columns, read_files, read_for_campaign, record_files,
+                            sender_unit, sender_verdict)
 from mailbot.rules import Outcome, Status, decide, rejection_reason, settle
 
 log = logging.getLogger(__name__)
@@ -40,17 +40,24 @@ def reprocess(app: App, include_failed: bool = False) -> str:
         try:
             parsed, files = app.workers.run(intake.UNPACK, str(app.archive.path(r.raw_sha256)), app.own_addresses,
                                             app.config.limits)  # the worker reads the archived bytes
-            readings = read_files(app, files)
+            with app.store.read() as conn:
+                known = _campaign_of(conn, r.id)
+            if known:  # read with the definitions of the campaign the message was given to
+                capp = app.for_campaign(known)
+                readings = read_files(capp, files)
+            else:
+                found, readings = read_for_campaign(app, files, st.from_iso(r.received_at))
+                capp = app.for_campaign(found)
             with app.store.transaction() as conn:
                 if r.outcome == Outcome.FAILED:  # too_large stays: only its header was ever downloaded
                     claimed = conn.execute(m.update().where(m.c.id == r.id, m.c.outcome == Outcome.FAILED).values(
                         outcome=Outcome.RECORDED, error=None, summary=None, updated_at=st.utc_iso(st.now_utc()),
                         **st.fit(m, envelope_columns(app, parsed.envelope)))).rowcount
                     if claimed:  # another reprocess may have recovered it meanwhile
-                        record_files(conn, app, r.id, parsed, readings, st.from_iso(r.received_at))
+                        record_files(conn, capp, r.id, parsed, readings, st.from_iso(r.received_at))
                         counts["recovered"] += 1
                     continue
-                changed = _update_documents(conn, app, r.id, parsed, readings)
+                changed = _update_documents(conn, capp, r.id, parsed, readings)
                 counts["documents"] += sum(1 for x in readings if x.document is not None)
                 counts["changed"] += changed
         except Exception:  # noqa: BLE001 - one bad message never stops the others
@@ -103,5 +110,14 @@ def _update_documents(conn, app: App, message_pk: int, parsed, readings: list[Re
             conn.execute(s.update().where(s.c.id == e.id).values(**values))
             changed += 1
     for unit_id, form in touched:
-        settle(conn, unit_id, form)
+        settle(conn, unit_id, form, app.config.campaign.id)
     return changed
+
+
+def _campaign_of(conn, message_pk: int) -> str | None:
+    """The campaign a recorded message's documents and photos were given to (None: it has none)."""
+    for t in (st.submissions, st.photos):
+        row = conn.execute(sa.select(t.c.campaign).where(t.c.message_pk == message_pk).limit(1)).first()
+        if row is not None:
+            return row.campaign
+    return None

@@ -129,11 +129,12 @@ def overdue(coverage: Coverage, deadline: dt.datetime, now: dt.datetime) -> bool
 
 # ---------------------------------------------------------------- a unit's submissions
 
-def settle(conn: Connection, unit_id: str, form: str) -> None:
-    """Of a unit's accepted and superseded submissions of a form, the latest counts; the others are superseded."""
+def settle(conn: Connection, unit_id: str, form: str, campaign: str) -> None:
+    """Of a unit's accepted and superseded submissions of a form in a campaign, the latest counts;
+    the others are superseded (another campaign's never are: last year's report stays last year's)."""
     s = st.submissions
     rows = conn.execute(sa.select(s.c.id, s.c.status).where(
-        s.c.unit_id == unit_id, s.c.form == form, s.c.status.in_(COUNTED))
+        s.c.campaign == campaign, s.c.unit_id == unit_id, s.c.form == form, s.c.status.in_(COUNTED))
         .order_by(s.c.received_at, s.c.message_pk, s.c.id)).all()
     if not rows:
         return
@@ -145,20 +146,21 @@ def settle(conn: Connection, unit_id: str, form: str) -> None:
             conn.execute(s.update().where(s.c.id == r.id).values(status=want, updated_at=now))
 
 
-def current_accepted(conn: Connection) -> dict[tuple[str, str], st.SubmissionRow]:
-    """(unit_id, form) → the accepted submission that counts (never a superseded one)."""
+def current_accepted(conn: Connection, *, campaign: str) -> dict[tuple[str, str], st.SubmissionRow]:
+    """(unit_id, form) → the campaign's accepted submission that counts (never a superseded one)."""
     out: dict[tuple[str, str], st.SubmissionRow] = {}
-    for row in st.submission_rows(conn, status=Status.ACCEPTED):
+    for row in st.submission_rows(conn, status=Status.ACCEPTED, campaign=campaign):
         if row.unit_id and row.form:
             out[(row.unit_id, row.form)] = row  # ordered by received_at: the latest wins
     return out
 
 
-def unit_form_status(conn: Connection, units, form_ids) -> dict[tuple[str, str], tuple[Coverage, int | None]]:
-    """(unit_id, form) → (coverage, submission id) as in the export's `units[].<form>`."""
-    accepted = current_accepted(conn)
+def unit_form_status(conn: Connection, units, form_ids, *,
+                     campaign: str) -> dict[tuple[str, str], tuple[Coverage, int | None]]:
+    """(unit_id, form) → (coverage, submission id) in one campaign, as in the export's `units[].<form>`."""
+    accepted = current_accepted(conn, campaign=campaign)
     pending: dict[tuple[str, str], int] = {}
-    for row in st.submission_rows(conn, status=Status.NEEDS_REVIEW):
+    for row in st.submission_rows(conn, status=Status.NEEDS_REVIEW, campaign=campaign):
         if row.unit_id and row.form:
             pending[(row.unit_id, row.form)] = row.id
     out = {}
@@ -180,16 +182,16 @@ def unit_form_status(conn: Connection, units, form_ids) -> dict[tuple[str, str],
 FOREIGN_REVIEW_CODES = ("sender_not_authenticated", "unknown_sender")
 
 
-def reminder_owed(conn: Connection, units, form_ids) -> set[tuple[str, str]]:
-    """(unit_id, form) pairs a unit is still reminded of.
+def reminder_owed(conn: Connection, units, form_ids, *, campaign: str) -> set[tuple[str, str]]:
+    """(unit_id, form) pairs a unit is still reminded of in a campaign.
 
     Missing forms; and forms whose only waiting document did not come from the
     unit's own authenticated address (forged with its address, or sent by a
     stranger naming it): such a document must not silence the unit's reminders.
     `unit_form_status` still shows it as needs_review for staff.
     """
-    status = unit_form_status(conn, units, form_ids)
-    own_pending = {(r.unit_id, r.form) for r in st.submission_rows(conn, status=Status.NEEDS_REVIEW)
+    status = unit_form_status(conn, units, form_ids, campaign=campaign)
+    own_pending = {(r.unit_id, r.form) for r in st.submission_rows(conn, status=Status.NEEDS_REVIEW, campaign=campaign)
                    if not any(x.get("code") in FOREIGN_REVIEW_CODES for x in r.review or [])}
     return {key for key, (s, _) in status.items()
             if s == Coverage.MISSING or (s == Coverage.NEEDS_REVIEW and key not in own_pending)}

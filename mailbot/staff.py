@@ -35,8 +35,9 @@ class DecisionError(Exception):
 def status_data(app: App) -> dict:
     cfg = app.config
     with app.store.read() as conn:
-        table = unit_form_status(conn, cfg.units, cfg.campaign.form_ids)
-        accepted = current_accepted(conn)
+        campaign = cfg.campaign.id
+        table = unit_form_status(conn, cfg.units, cfg.campaign.form_ids, campaign=campaign)
+        accepted = current_accepted(conn, campaign=campaign)
         last_poll = conn.execute(sa.select(st.runs).where(st.runs.c.job == "poll", st.runs.c.ok == sa.true())
                                  .order_by(st.runs.c.id.desc()).limit(1)).first()
         last_error = conn.execute(sa.select(st.runs).where(st.runs.c.ok == sa.false())
@@ -46,9 +47,11 @@ def status_data(app: App) -> dict:
         failed_mail = conn.execute(sa.select(sa.func.count()).select_from(st.outbox)
                                    .where(st.outbox.c.status == Delivery.FAILED)).scalar()
         review = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
-                              .where(st.submissions.c.status == Status.NEEDS_REVIEW)).scalar()
+                              .where(st.submissions.c.status == Status.NEEDS_REVIEW,
+                                     st.submissions.c.campaign == campaign)).scalar()
         rejected = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
-                                .where(st.submissions.c.status == Status.REJECTED)).scalar()
+                                .where(st.submissions.c.status == Status.REJECTED,
+                                       st.submissions.c.campaign == campaign)).scalar()
         failed_msgs = conn.execute(sa.select(sa.func.count()).select_from(st.messages)
                                    .where(st.messages.c.outcome == Outcome.FAILED)).scalar()
     now = app.now()
@@ -151,7 +154,8 @@ def review_items(app: App) -> list[dict]:
                                      "ghi nhận cho đơn vị có mã này (xem \"mailbot status --json\")"))
             commands.append((reject_cmd, "không ghi nhận, ghi rõ lý do"))
             by_sender = roster.by_address(row.from_addr)
-            items.append({"kind": "submission", "id": row.id, "reference": ref, "form": row.form,
+            items.append({"kind": "submission", "id": row.id, "reference": ref, "campaign": row.campaign,
+                          "form": row.form,
                           "unit": row.unit_id, "unit_name": unit.name if unit else None,
                           "sender_unit": by_sender.id if by_sender else None,
                           "unit_named": row.document.get("unit_name"),
@@ -331,8 +335,8 @@ def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool
             status=Status.ACCEPTED, unit_id=target.id, decided_by="staff", reason=None,
             updated_at=st.utc_iso(st.now_utc())))
         if row.unit_id and row.unit_id != target.id:
-            settle(conn, row.unit_id, row.form)
-        settle(conn, target.id, row.form)
+            settle(conn, row.unit_id, row.form, row.campaign)
+        settle(conn, target.id, row.form, row.campaign)
         if moved_from:
             text = (f"Hồ sơ {ref} ({_form_label(app, row.form)}) đã được cán bộ chuyển từ {moved_from} "
                     f"sang {target.name}.")
@@ -368,5 +372,5 @@ def reject(app: App, submission_id: int, reason: str) -> str:
         conn.execute(s.update().where(s.c.id == submission_id).values(
             status=Status.REJECTED, decided_by="staff", reason=reason, updated_at=st.utc_iso(st.now_utc())))
         if row.unit_id and row.form:
-            settle(conn, row.unit_id, row.form)
+            settle(conn, row.unit_id, row.form, row.campaign)
     return f"Hồ sơ {ref}: không ghi nhận (lý do: {reason})."

@@ -11,12 +11,16 @@ import datetime as dt
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+# Records that belong to a campaign carry its id (config.CampaignConfig.id); messages belong to the
+# mailbox and carry none. Version 4 added the column and gave existing rows their campaign.
+CAMPAIGN = 100  # length of a campaign id column
 
 metadata = sa.MetaData()
 
@@ -103,6 +107,7 @@ submissions = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
     sa.Column("attachment_id", sa.Integer, sa.ForeignKey("attachments.id"), nullable=False),
+    sa.Column("campaign", sa.String(CAMPAIGN), nullable=False, index=True),
     sa.Column("unit_id", sa.String(100), index=True),
     sa.Column("form", sa.String(40)),
     sa.Column("status", sa.String(20), nullable=False),  # rules.Status
@@ -121,6 +126,7 @@ photos = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
     sa.Column("attachment_id", sa.Integer, sa.ForeignKey("attachments.id"), nullable=False),
+    sa.Column("campaign", sa.String(CAMPAIGN), nullable=False, index=True),
     sa.Column("unit_id", sa.String(100), index=True),
     sa.Column("filename", sa.String(1000), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
@@ -146,6 +152,7 @@ outbox = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),  # receipt | reminder | digest | alert
     sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id")),
     sa.Column("unit_id", sa.String(100)),
+    sa.Column("campaign", sa.String(CAMPAIGN)),  # receipts and reminders; NULL for the digest and alerts
     sa.Column("recipient", sa.String(500), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),  # the complete RFC 5322 message
@@ -163,6 +170,7 @@ outbox = sa.Table(
 # Reminders decided: sent, or skipped because a later one was due.
 reminders = sa.Table(
     "reminders", metadata,
+    sa.Column("campaign", sa.String(CAMPAIGN), primary_key=True),
     sa.Column("unit_id", sa.String(100), primary_key=True),
     sa.Column("form", sa.String(40), primary_key=True),
     sa.Column("offset_days", sa.Integer, primary_key=True),
@@ -229,8 +237,12 @@ class Store:
         with self.engine.connect() as conn:
             yield conn
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema; a no-op when it is current."""
+    def migrate(self, campaign_of: "CampaignOf | None" = None) -> None:
+        """Create or upgrade the schema; a no-op when it is current.
+
+        `campaign_of(received_at, forms)` names the campaign of records written before
+        campaigns were recorded (version 4); needed only when there are such records.
+        """
         with self.transaction() as conn:
             insp = sa.inspect(conn)
             version = 0
@@ -240,7 +252,10 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"the database schema ({version}) is newer than this mailbot ({SCHEMA_VERSION})")
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[step](conn)
+                if step == 4:
+                    _migrate_4(conn, campaign_of)
+                else:
+                    MIGRATIONS[step](conn)
             if version != SCHEMA_VERSION:
                 _set_meta(conn, "schema_version", str(SCHEMA_VERSION))
 
@@ -270,7 +285,62 @@ def _migrate_3(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN claimed_at VARCHAR(40)"))
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
+CampaignOf = Callable[[dt.datetime, "set[str]"], str]
+
+
+def _migrate_4(conn: Connection, campaign_of: CampaignOf | None) -> None:
+    """Every record that belongs to a campaign says which: existing rows get the campaign their
+    message's arrival and forms are attributed to (mailbot.campaigns.attribute)."""
+    def columns(table: str) -> set[str]:
+        return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+
+    for table in ("submissions", "photos"):
+        if "campaign" not in columns(table):
+            # NOT NULL needs a default for the rows already there; each is given its campaign below.
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN campaign VARCHAR({CAMPAIGN}) NOT NULL DEFAULT ''"))
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN campaign DROP DEFAULT"))
+            conn.execute(sa.text(f"CREATE INDEX ix_{table}_campaign ON {table} (campaign)"))
+    if "campaign" not in columns("outbox"):
+        conn.execute(sa.text(f"ALTER TABLE outbox ADD COLUMN campaign VARCHAR({CAMPAIGN})"))
+    old_reminders: list[dict] = []
+    if "campaign" not in columns("reminders"):  # the campaign joins the primary key: the table is rebuilt
+        old_reminders = [dict(r._mapping) for r in conn.execute(sa.text("SELECT * FROM reminders"))]
+        conn.execute(sa.text("DROP TABLE reminders"))
+        reminders.create(conn)
+
+    def named(at: str, forms: set[str]) -> str:
+        if campaign_of is None:
+            raise RuntimeError("nâng cấp cơ sở dữ liệu lên phiên bản 4 cần cấu hình các đợt báo cáo")
+        return campaign_of(from_iso(at), forms)
+
+    s, p, m, ob = submissions, photos, messages, outbox
+    forms_of: dict[int, set[str]] = {}
+    for r in conn.execute(sa.select(s.c.message_pk, s.c.form).where(s.c.campaign == "")):
+        forms_of.setdefault(r.message_pk, set()).update({r.form} if r.form else set())
+    for r in conn.execute(sa.select(p.c.message_pk).where(p.c.campaign == "")):
+        forms_of.setdefault(r.message_pk, set())
+    letters = {"message_pk", "kind"} <= columns("outbox")
+    for r in conn.execute(sa.select(ob.c.message_pk).where(ob.c.campaign.is_(None), ob.c.message_pk.is_not(None),
+                                                           ob.c.kind != "digest")) if letters else ():
+        forms_of.setdefault(r.message_pk, set())
+    arrived = {r.id: r.received_at for r in conn.execute(sa.select(m.c.id, m.c.received_at)
+                                                          .where(m.c.id.in_(list(forms_of))))} if forms_of else {}
+    by_message = {pk: named(arrived[pk], forms) for pk, forms in forms_of.items() if pk in arrived}
+    for pk, campaign in by_message.items():
+        conn.execute(s.update().where(s.c.message_pk == pk, s.c.campaign == "").values(campaign=campaign))
+        conn.execute(p.update().where(p.c.message_pk == pk, p.c.campaign == "").values(campaign=campaign))
+        if letters:
+            conn.execute(ob.update().where(ob.c.message_pk == pk, ob.c.campaign.is_(None), ob.c.kind != "digest")
+                         .values(campaign=campaign))
+    for r in old_reminders:
+        campaign = named(r["due_at"], {r["form"]})
+        conn.execute(reminders.insert().values(**r, campaign=campaign))
+        if r.get("outbox_id"):
+            conn.execute(ob.update().where(ob.c.id == r["outbox_id"]).values(campaign=campaign))
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
 
 
 def _set_meta(conn: Connection, key: str, value: str) -> None:
@@ -315,6 +385,7 @@ class SubmissionRow:
     reference: str | None  # the submission's own: its message's, or "<message's>-N" when it holds several
     reason: str | None
     message_reference: str | None = None  # the one on the receipt
+    campaign: str = ""
 
 
 def document_reference(message_reference: str | None, index: int, count: int) -> str | None:
@@ -330,9 +401,13 @@ def document_reference(message_reference: str | None, index: int, count: int) ->
 
 
 def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str | None = None,
-                    form: str | None = None, message_pk: int | None = None) -> list[SubmissionRow]:
+                    form: str | None = None, message_pk: int | None = None,
+                    campaign: str | None = None) -> list[SubmissionRow]:
+    """Submissions with their file and message; `campaign` keeps one campaign's (None: every campaign's)."""
     s, m, a = submissions, messages, attachments
     filters = []
+    if campaign is not None:
+        filters.append(s.c.campaign == campaign)
     if status:
         filters.append(s.c.status == status)
     if unit_id:
@@ -354,7 +429,7 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
     rank = rank.subquery()
     q = (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
                    a.c.filename, a.c.sha256, s.c.document, s.c.review, m.c.message_id, m.c.from_addr,
-                   m.c.reference, s.c.reason, rank.c.k, rank.c.n)
+                   m.c.reference, s.c.reason, s.c.campaign, rank.c.k, rank.c.n)
          .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id)
                       .join(rank, rank.c.sid == s.c.id))
          .where(*filters)
@@ -364,7 +439,7 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
                           sha256=r.sha256 or "", document=json.loads(r.document), review=json.loads(r.review or "[]"),
                           message_id=r.message_id, from_addr=r.from_addr,
                           reference=document_reference(r.reference, r.k, r.n), reason=r.reason,
-                          message_reference=r.reference)
+                          message_reference=r.reference, campaign=r.campaign)
             for r in conn.execute(q)]
 
 

@@ -127,7 +127,7 @@ def test_campaign_walk(tmp_path, smtp_server):
     for key, when in EXPECTED_SENT.items():
         queued = by_id[sent[key].outbox_id]
         assert st.from_iso(queued.created_at).astimezone(tz) == at(when), key
-        assert queued.dedupe_key == "reminder:{}:{}:{}".format(*key)
+        assert queued.dedupe_key == "reminder:htsd-2017:{}:{}:{}".format(*key)
 
     # One digest a day at 17:00, none for the days the bot was down.
     digests = sorted(r.dedupe_key for r in rows if r.kind == "digest")
@@ -145,7 +145,7 @@ def test_campaign_walk(tmp_path, smtp_server):
     assert len({m["Message-ID"] for m in msgs}) == len(msgs)
     assert Counter(r.kind for r in rows) == {"reminder": 12, "digest": 23, "receipt": 7}
     refused = [r for r in rows if r.attempts > 1]
-    assert {r.dedupe_key for r in refused} == {"reminder:tthtcd-thuy-van:mau1:0", "reminder:gdnn-gdtx:mau1:0"}
+    assert {r.dedupe_key for r in refused} == {"reminder:htsd-2017:tthtcd-thuy-van:mau1:0", "reminder:htsd-2017:gdnn-gdtx:mau1:0"}
 
     # Reminders reach every address of the unit; none reaches a unit that had sent the form.
     to_thuy_van = [d for d in smtp_server.messages if "tthtcd.thuyvan@example.org" in d.rcpt_tos

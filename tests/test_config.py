@@ -57,7 +57,7 @@ def test_an_unknown_section_is_refused_with_the_closest_one(tmp_path):
     out = refused(write(tmp_path, "[schedule]", "[schedul]"), "status")
     assert "`schedul`: không có mục [schedul]; có phải [schedule]?" in out
     out = refused(write(tmp_path, "[schedule]", "[lich]"), "status")
-    assert "không có mục [lich]; các mục hợp lệ: campaign, digest, limits, mailbox, office, schedule" in out
+    assert "không có mục [lich]; các mục hợp lệ: campaign, campaigns, digest, limits, mailbox, office, schedule" in out
 
 
 def test_a_key_meant_for_the_top_is_caught_inside_a_section(tmp_path):

@@ -157,7 +157,7 @@ def test_a_corrected_resend_supersedes_the_earlier_report(app, imap_account):
     poll(app)
     with app.store.read() as conn:
         subs = st.submission_rows(conn, form="mau2")
-        current = rules.current_accepted(conn)[("tthtcd-phu-bai", "mau2")]
+        current = rules.current_accepted(conn, campaign="htsd-2017")[("tthtcd-phu-bai", "mau2")]
     assert [s.status for s in subs] == ["superseded", "accepted"]
     assert current.document["indicators"]["to_roi"] == 250
 
@@ -188,7 +188,7 @@ def test_unknown_sender_needs_review_then_staff_accept_and_remember(app, imap_ac
     append(imap_account, make_mail("hieutruong.canhan@gmail.com", "Lịch", [("l.docx", mau1("Trường THCS Thủy Dương"))]))
     poll(app)
     with app.store.read() as conn:
-        status = rules.unit_form_status(conn, app.config.units, ("mau1", "mau2"))
+        status = rules.unit_form_status(conn, app.config.units, ("mau1", "mau2"), campaign="htsd-2017")
     assert status[("thcs-thuy-duong", "mau2")] == ("received", sub.id)
     assert status[("thcs-thuy-duong", "mau1")][0] == "received"
 
@@ -349,7 +349,7 @@ def test_a_staff_forward_counts_for_the_unit_it_forwards(app, imap_account):
     poll(app)
     with app.store.read() as conn:
         subs = {s.unit_id: s for s in st.submission_rows(conn)}
-        status = rules.unit_form_status(conn, app.config.units, ("mau1", "mau2"))
+        status = rules.unit_form_status(conn, app.config.units, ("mau1", "mau2"), campaign="htsd-2017")
     assert (subs["tthtcd-phu-bai"].status, subs["tthtcd-phu-bai"].from_addr) == ("accepted", staff_addr)
     assert subs["thcs-phu-bai"].status == "accepted"
     assert status[("tthtcd-phu-bai", "mau2")][0] == status[("thcs-phu-bai", "mau1")][0] == "received"

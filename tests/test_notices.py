@@ -125,21 +125,22 @@ def add_submission(conn, app: App, pk: int, filename: str, document: dict, *, un
     late = bool(form) and at(received) > app.config.campaign.form(form).deadline
     now = st.utc_iso(st.now_utc())
     sid = conn.execute(st.submissions.insert().values(
-        message_pk=pk, attachment_id=att, unit_id=unit_id, form=form, status=status,
+        message_pk=pk, attachment_id=att, campaign=app.config.campaign.id, unit_id=unit_id, form=form, status=status,
         received_at=st.utc_iso(at(received)), late=late, document=json.dumps(document, ensure_ascii=False),
         review=json.dumps(review or [], ensure_ascii=False), decided_by="intake", created_at=now,
         updated_at=now)).inserted_primary_key[0]
     if status == "accepted" and unit_id and form:  # the earlier accepted one is superseded (rules.settle)
         conn.execute(st.submissions.update().where(
             st.submissions.c.unit_id == unit_id, st.submissions.c.form == form,
+            st.submissions.c.campaign == app.config.campaign.id,
             st.submissions.c.status == "accepted", st.submissions.c.id != sid).values(status="superseded"))
     return sid
 
 
-def add_photo(conn, pk: int, unit_id: str | None, filename: str) -> None:
+def add_photo(conn, pk: int, unit_id: str | None, filename: str, campaign: str = "htsd-2017") -> None:
     att = add_attachment(conn, pk, filename, role="photo", filetype="jpeg")
-    conn.execute(st.photos.insert().values(message_pk=pk, attachment_id=att, unit_id=unit_id, filename=filename,
-                                           sha256="cd" * 32))
+    conn.execute(st.photos.insert().values(message_pk=pk, attachment_id=att, campaign=campaign, unit_id=unit_id,
+                                           filename=filename, sha256="cd" * 32))
 
 
 def mau1_doc(unit_name: str = "Trung tâm HTCĐ phường Phú Bài", dates=("2017-10-02", "2017-10-02", "2017-10-04")):

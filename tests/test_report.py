@@ -122,12 +122,12 @@ class Seeder:
                 message_pk=pk, filename=filename, sha256=sha, size=len(data), filetype="docx",
                 role="document")).inserted_primary_key[0]
             sid = conn.execute(st.submissions.insert().values(
-                message_pk=pk, attachment_id=att, unit_id=unit_id, form=form, status=status,
-                received_at=st.utc_iso(received), late=late, document=json.dumps(document, ensure_ascii=False),
+                message_pk=pk, attachment_id=att, campaign=self.app.config.campaign.id, unit_id=unit_id,
+                form=form, status=status, received_at=st.utc_iso(received), late=late, document=json.dumps(document, ensure_ascii=False),
                 review="[]", decided_by="intake", created_at=st.utc_iso(NOW),
                 updated_at=st.utc_iso(NOW))).inserted_primary_key[0]
             if status == "accepted":
-                rules.settle(conn, unit_id, form)
+                rules.settle(conn, unit_id, form, self.app.config.campaign.id)
         return sid
 
     def photos(self, sender: str, at: str, unit_id: str | None, files: list[tuple[str, bytes, str | None]]) -> str:
@@ -139,7 +139,8 @@ class Seeder:
                     message_pk=pk, filename=name, sha256=sha, size=len(data), filetype="jpeg",
                     role="photo")).inserted_primary_key[0]
                 conn.execute(st.photos.insert().values(
-                    message_pk=pk, attachment_id=att, unit_id=unit_id, filename=name, sha256=sha,
+                    message_pk=pk, attachment_id=att, campaign=self.app.config.campaign.id, unit_id=unit_id,
+                    filename=name, sha256=sha,
                     taken_at=st.utc_iso(dt.datetime.fromisoformat(taken)) if taken else None, width=4, height=3))
         return mid
 

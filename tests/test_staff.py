@@ -63,7 +63,7 @@ def test_rejecting_the_current_report_brings_back_the_earlier_one(app):
         "Hồ sơ HTSD2017-0002: không ghi nhận (lý do: Gửi nhầm tệp của năm trước)."
     assert statuses(app) == [(1, "accepted"), (2, "rejected")]
     with app.store.read() as conn:
-        assert rules.current_accepted(conn)[("tthtcd-phu-bai", "mau2")].document["indicators"]["to_roi"] == 100
+        assert rules.current_accepted(conn, campaign="htsd-2017")[("tthtcd-phu-bai", "mau2")].document["indicators"]["to_roi"] == 100
         assert conn.execute(sa.select(st.submissions.c.reason).where(st.submissions.c.id == 2)).scalar() \
             == "Gửi nhầm tệp của năm trước"
 
@@ -212,11 +212,11 @@ def test_moving_an_accepted_submission_needs_force_and_is_recorded(app):
     with pytest.raises(staff.DecisionError, match="đã được ghi nhận cho Trung tâm HTCĐ phường Phú Bài.*--force"):
         staff.accept(app, 1, "Trường THCS Phú Bài", remember=False)
     with app.store.read() as conn:
-        assert rules.current_accepted(conn)[("tthtcd-phu-bai", "mau2")].id == 1
+        assert rules.current_accepted(conn, campaign="htsd-2017")[("tthtcd-phu-bai", "mau2")].id == 1
     assert staff.accept(app, 1, "thcs-phu-bai", remember=False, force=True) == \
         "Hồ sơ HTSD2017-0001: đã ghi nhận cho Trường THCS Phú Bài (chuyển từ Trung tâm HTCĐ phường Phú Bài)."
     with app.store.read() as conn:
-        accepted = rules.current_accepted(conn)
+        accepted = rules.current_accepted(conn, campaign="htsd-2017")
         events = conn.execute(sa.select(st.events.c.kind, st.events.c.text)).all()
     assert ("tthtcd-phu-bai", "mau2") not in accepted and accepted[("thcs-phu-bai", "mau2")].id == 1
     assert events == [("submission_moved", "Hồ sơ HTSD2017-0001 (Mẫu 2 (Báo cáo kết quả)) đã được cán bộ "
