@@ -17,6 +17,7 @@ autumn, or last year's late reports while next year's plans come in).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from mailbot.config import CampaignConfig
@@ -67,3 +68,26 @@ def attribute(campaigns: Sequence[CampaignConfig], at: dt.datetime, forms: Itera
 
 def by_id(campaigns: Sequence[CampaignConfig], campaign_id: str) -> CampaignConfig | None:
     return next((c for c in campaigns if c.id == campaign_id), None)
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """One configured campaign as a list shows it (the CLI, the staff site)."""
+
+    id: str
+    name: str
+    opens: dt.date
+    closes: dt.date
+    week_start: dt.date
+    week_end: dt.date
+    open: bool  # mail arriving now may belong to it
+    current: bool  # what commands and pages show when none is chosen
+
+
+def listing(campaigns: Sequence[CampaignConfig], at: dt.datetime) -> list[CampaignInfo]:
+    """Every configured campaign, the latest first, saying which is current and which are open;
+    pick one with App.for_campaign(id)."""
+    now = current(campaigns, at)
+    return [CampaignInfo(id=c.id, name=c.name, opens=c.opens, closes=c.closes, week_start=c.week_start,
+                         week_end=c.week_end, open=is_open(c, at), current=c is now)
+            for c in sorted(campaigns, key=lambda c: (c.opens, c.closes), reverse=True)]

@@ -54,6 +54,11 @@ def _parse_now(value: str | None) -> dt.datetime | None:
     return t
 
 
+campaign_option = click.option(
+    "--campaign", "campaign", metavar="MÃ_ĐỢT",
+    help="Đợt báo cáo (id trong [campaign] hoặc [[campaigns]]); mặc định: đợt hiện tại — đợt đang nhận thư "
+         "(opens–closes chứa hôm nay) bắt đầu muộn nhất, nếu không có thì đợt vừa kết thúc gần nhất.")
+
 now_option = click.option("--now", "now", metavar="THỜI_ĐIỂM",
                           help="Coi đồng hồ đang ở thời điểm này, dạng ISO 8601 có múi giờ "
                                "(2017-09-27T10:00:00+07:00), để thử các thời hạn; hoặc đặt biến MAILBOT_NOW.")
@@ -73,12 +78,16 @@ class Ctx:
                 raise BadConfig(str(exc)) from None
         return self._config
 
-    def app(self, now: str | None = None):
+    def app(self, now: str | None = None, campaign: str | None = None):
         from mailbot.app import fixed_clock, open_app
 
         instant = _parse_now(now)
+        config = self.config()
+        if campaign is not None and config.find_campaign(campaign) is None:
+            raise click.BadParameter(f"không có đợt báo cáo {campaign!r}; các đợt: "
+                                     f"{', '.join(c.id for c in config.campaigns)}", param_hint="--campaign")
         try:
-            return open_app(self.config(), fixed_clock(instant) if instant else None)
+            return open_app(config, fixed_clock(instant) if instant else None, campaign=campaign)
         except OSError as exc:
             raise Failure(f"không mở được thư mục dữ liệu: {_os_error(exc)}") from None
 
@@ -235,13 +244,14 @@ def poll(ctx: Ctx, now: str | None) -> None:
 
 @main.command()
 @now_option
+@campaign_option
 @click.option("--json", "as_json", is_flag=True, help="In dạng JSON (cho chương trình khác) thay cho bảng.")
 @pass_ctx
-def status(ctx: Ctx, now: str | None, as_json: bool) -> None:
+def status(ctx: Ctx, now: str | None, campaign: str | None, as_json: bool) -> None:
     """Tình hình từng đơn vị, từng mẫu: đã nhận / chưa nhận / cần xem xét / trễ hạn; và tình trạng hoạt động."""
     from mailbot import staff
 
-    app = ctx.app(now)
+    app = ctx.app(now, campaign)
     try:
         click.echo(staff.status_json(app) if as_json else staff.status_text(app))
     finally:
@@ -339,12 +349,13 @@ def reprocess(ctx: Ctx, include_failed: bool) -> None:
               help="Định dạng: json, csv hoặc xlsx (Excel).")
 @click.option("-o", "output", metavar="TỆP", help="Ghi ra tệp này thay cho màn hình (bắt buộc với xlsx).")
 @now_option
+@campaign_option
 @pass_ctx
-def export(ctx: Ctx, fmt: str, output: str | None, now: str | None) -> None:
-    """Xuất dữ liệu đã ghi nhận: đơn vị, hồ sơ, hình ảnh."""
+def export(ctx: Ctx, fmt: str, output: str | None, now: str | None, campaign: str | None) -> None:
+    """Xuất dữ liệu đã ghi nhận của một đợt báo cáo: đơn vị, hồ sơ, hình ảnh."""
     from mailbot import report
 
-    app = ctx.app(now)
+    app = ctx.app(now, campaign)
     try:
         if fmt == "json":
             _emit(json.dumps(report.export_json(app), ensure_ascii=False, indent=2), output)
@@ -363,12 +374,13 @@ def export(ctx: Ctx, fmt: str, output: str | None, now: str | None) -> None:
 @click.option("-o", "output", metavar="TỆP.xlsx|.docx|.json|.zip",
               help="Mặc định: JSON trên màn hình. Tệp .zip chứa hình ảnh của từng đơn vị cho phụ lục báo cáo.")
 @now_option
+@campaign_option
 @pass_ctx
-def report_cmd(ctx: Ctx, output: str | None, now: str | None) -> None:
-    """Báo cáo tổng hợp số liệu Mẫu 2 của các đơn vị, để báo cáo thị xã và tỉnh."""
+def report_cmd(ctx: Ctx, output: str | None, now: str | None, campaign: str | None) -> None:
+    """Báo cáo tổng hợp số liệu Mẫu 2 của các đơn vị trong một đợt báo cáo, để báo cáo thị xã và tỉnh."""
     from mailbot import report
 
-    app = ctx.app(now)
+    app = ctx.app(now, campaign)
     try:
         if not output or output.endswith(".json"):
             _emit(json.dumps(report.report_json(app), ensure_ascii=False, indent=2), output)
@@ -392,12 +404,13 @@ def report_cmd(ctx: Ctx, output: str | None, now: str | None) -> None:
 @click.option("-o", "output", metavar="TỆP.xlsx|.ics", required=True,
               help="Tệp cần ghi: .xlsx (Excel) hoặc .ics (lịch).")
 @now_option
+@campaign_option
 @pass_ctx
-def schedule(ctx: Ctx, output: str, now: str | None) -> None:
-    """Lịch hoạt động (Mẫu 1) của các đơn vị theo ngày, cho các đoàn kiểm tra."""
+def schedule(ctx: Ctx, output: str, now: str | None, campaign: str | None) -> None:
+    """Lịch hoạt động (Mẫu 1) của các đơn vị theo ngày trong một đợt báo cáo, cho các đoàn kiểm tra."""
     from mailbot import report
 
-    app = ctx.app(now)
+    app = ctx.app(now, campaign)
     try:
         if output.endswith(".xlsx"):
             report.schedule_xlsx(app, Path(output))
@@ -408,6 +421,46 @@ def schedule(ctx: Ctx, output: str, now: str | None) -> None:
         click.echo(output)
     finally:
         app.close()
+
+
+# ---------------------------------------------------------------- campaigns
+
+@main.group(name="campaign", cls=_Group, options_metavar="[TÙY_CHỌN]", subcommand_metavar="LỆNH [THAM_SỐ]...")
+def campaign_group() -> None:
+    """Các đợt báo cáo trong cấu hình: liệt kê, kiểm tra trước khi nhận thư."""
+
+
+@campaign_group.command(name="list")
+@now_option
+@pass_ctx
+def campaign_list(ctx: Ctx, now: str | None) -> None:
+    """Các đợt báo cáo đã cấu hình, đợt hiện tại và các đợt đang nhận thư."""
+    from mailbot import campaigns
+
+    instant = _parse_now(now) or dt.datetime.now(dt.timezone.utc)
+    for info in campaigns.listing(ctx.config().campaigns, instant):
+        marks = [w for w, on in (("hiện tại", info.current), ("đang nhận thư", info.open)) if on]
+        click.echo(f"{info.id}\t{info.name}\t{info.opens.isoformat()} – {info.closes.isoformat()}"
+                   + (f"\t({', '.join(marks)})" if marks else ""))
+
+
+@campaign_group.command(name="check")
+@now_option
+@campaign_option
+@pass_ctx
+def campaign_check(ctx: Ctx, now: str | None, campaign: str | None) -> None:
+    """Kiểm tra một đợt báo cáo trước khi đơn vị gửi thư: tệp định nghĩa, biểu mẫu trống, hạn gửi,
+    chỉ tiêu, địa chỉ của đơn vị, mẫu thư. Thoát với mã 1 khi còn điều phải sửa."""
+    from mailbot import campaign_check as checking
+
+    app = ctx.app(now, campaign)
+    try:
+        findings = checking.check(app)
+        click.echo(checking.text(findings))
+    finally:
+        app.close()
+    if not findings.ready:
+        raise Failure(f"đợt báo cáo {findings.campaign.id} chưa sẵn sàng: {len(findings.blocking)} điều cần sửa")
 
 
 # ---------------------------------------------------------------- notices

@@ -203,3 +203,44 @@ def test_a_version_3_database_gives_every_record_its_campaign(tmp_path):
         app.close()
     again = two_campaigns(tmp_path, "2018-10-10T10:00")  # a second start is a no-op
     again.close()
+
+
+def test_a_passed_deadline_blocks_the_check_only_before_any_unit_has_sent_anything(tmp_path):
+    from mailbot import campaign_check
+
+    app = two_campaigns(tmp_path, "2018-10-01T10:00")  # Mẫu 1 was due on 27/9/2018
+    try:
+        assert any("hạn gửi 23:59 ngày 27/9/2018 đã qua" in x for x in campaign_check.check(app).blocking)
+        with app.store.transaction() as conn:
+            pk = add_message(conn, app, from_addr="tthtcd.phubai@example.org", received="2018-09-26T09:00",
+                             unit_id=PHU_BAI)
+            add_submission(conn, app, pk, "lich.docx", mau1_doc(), unit_id=PHU_BAI, received="2018-09-26T09:00")
+        assert campaign_check.check(app).blocking == []
+    finally:
+        app.close()
+
+
+def test_the_digest_covers_every_open_campaign_and_says_whose_form_is_whose(tmp_path):
+    raw = config_dict(tmp_path)
+    other = campaign_2018(raw)
+    other.update(id="thi-dua-2018", name="Đợt thi đua năm học 2018", opens="2018-09-15", closes="2018-12-31")
+    other["forms"] = [dict(other["forms"][0], deadline="2018-11-20T23:59:59+07:00", deadline_text=None)]
+    other["forms"][0].pop("deadline_text")
+    other.pop("rules")
+    raw["campaigns"] = [campaign_2018(raw), other]
+    app = open_app(cfgmod.from_dict(raw, base_dir=tmp_path), Clock("2018-10-05T18:00"))
+    try:
+        text = notices.render_digest(app)
+        assert ("Tiêu đề: Tình hình tiếp nhận báo cáo ngày 5 tháng 10 năm 2018 – Đợt thi đua năm học 2018; "
+                "Tuần lễ hưởng ứng học tập suốt đời năm 2018") in text
+        assert "Mẫu 1 (Lịch hoạt động) – Đợt thi đua năm học 2018, hạn gửi" in text
+        assert "Mẫu 1 (Lịch hoạt động) – Tuần lễ hưởng ứng học tập suốt đời năm 2018, hạn gửi" in text
+        assert "Mẫu 2 (Báo cáo kết quả) – Tuần lễ hưởng ứng học tập suốt đời năm 2018, hạn gửi" in text
+        assert "Kính gửi: Cán bộ phụ trách các đợt báo cáo," in text
+        assert "năm 2017" not in text  # closed: not in the digest
+        # alone, a campaign's digest names no campaign beside its forms
+        alone = notices.render_digest(two_campaigns(tmp_path / "b", "2018-10-05T18:00"))
+        assert "Mẫu 1 (Lịch hoạt động), hạn gửi" in alone
+        assert "Kính gửi: Cán bộ phụ trách Tuần lễ hưởng ứng học tập suốt đời năm 2018," in alone
+    finally:
+        app.close()

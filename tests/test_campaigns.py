@@ -120,3 +120,25 @@ def test_with_campaign_names_the_configured_ones_when_the_id_is_unknown(tmp_path
     assert cfg.with_campaign("htsd-2018").campaigns == cfg.campaigns
     with pytest.raises(cfgmod.ConfigError, match="không có đợt báo cáo 'htsd-2019'; các đợt: htsd-2017, htsd-2018"):
         cfg.with_campaign("htsd-2019")
+
+
+def test_the_examples_commented_campaigns_table_loads_as_a_second_campaign(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "config.example.toml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index("# [[campaigns]]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("# "):
+            break
+        block.append(line[2:])
+    text = text.replace("[digest]", "\n".join(block) + "\n\n[digest]", 1)
+    text = text.replace('data_dir = "./data"', f'data_dir = "{(tmp_path / "data").as_posix()}"')
+    (tmp_path / "forms-2018").mkdir()
+    (tmp_path / "forms-2018" / "mau2.toml").write_bytes((root / "parsers" / "forms" / "mau2.toml").read_bytes())
+    (tmp_path / "mailbot.toml").write_text(text, encoding="utf-8")
+    cfg = cfgmod.load(tmp_path / "mailbot.toml")
+    assert [c.id for c in cfg.campaigns] == ["htsd-2017", "htsd-2018"]
+    c18 = cfg.campaigns[1]
+    assert c18.reference_prefix == "HTSD2018" and c18.form("mau2").definition == str(tmp_path / "forms-2018/mau2.toml")
+    assert campaigns.current(cfg.campaigns, at("2018-09-20T10:00")) is c18
