@@ -1,19 +1,20 @@
 """`mailbot campaign check`: what a campaign still lacks before the first email arrives.
 
-Configuration alone sets up a campaign, so a mistake in it shows only when
-units start writing: a definition file not where the configuration says, a
-deadline in last year, a plan rule naming an indicator the new form no
-longer has (the digest would call every unit "chưa đạt … chưa điền"), a unit
-with no address (it is never reminded and its mail is a stranger's). This
-module finds them and says them in Vietnamese. Blocking findings make the
-command fail (exit 1); the others are said as things to look at.
+Configuration alone sets up a campaign. What the configuration can say of
+itself is checked when it is loaded, for every campaign (mailbot.config:
+definition files and their readers, plan rules naming an indicator the form
+lacks — exit 2 naming the file and key). What needs the calendar, the
+roster or the files around it is checked here: a deadline in last year, a
+reminder with no blank form to attach, a unit with no address (it is never
+reminded and its mail is a stranger's), letters that do not render, another
+campaign open on the same days with the same forms. Blocking findings make
+the command fail (exit 1); the others are said as things to look at.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -21,8 +22,6 @@ from mailbot import campaigns, notices, vn
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import CampaignConfig
-from parsers import formdef
-from parsers.document import READERS
 
 
 @dataclass
@@ -43,12 +42,10 @@ def check(app: App) -> Findings:
     out = Findings(c)
     now = app.now()
     closed = out.closed = campaigns.local_day(c, now) > c.closes
-    definitions = _definitions(app, out)
     with app.store.read() as conn:
         started = conn.execute(sa.select(sa.func.count()).select_from(st.submissions)
                                .where(st.submissions.c.campaign == c.id)).scalar() > 0
     _deadlines(c, now, closed, started, out)
-    _rules(c, definitions, out)
     _blank_forms(app, out)
     _units(app, out)
     _letters(app, out)
@@ -65,30 +62,6 @@ def check(app: App) -> Findings:
             out.warnings.append(f"Chưa đặt biến môi trường {key} ({what}) trong phiên này; "
                                 "chương trình chạy nền cần có biến này.")
     return out
-
-
-def _definitions(app: App, out: Findings) -> dict[str, dict]:
-    """Each form's definition, loaded as the intake will load it; what cannot be loaded blocks."""
-    found = {}
-    ctx = app.parse_context()
-    for f in out.campaign.forms:
-        if f.definition and not Path(f.definition).is_file():
-            out.blocking.append(f"{f.label}: không có tệp định nghĩa biểu mẫu {f.definition} (khoá definition).")
-            continue
-        try:
-            data = formdef.definition_for(f.id, ctx)
-        except formdef.FormDefError as exc:
-            out.blocking.append(f"{f.label}: không đọc được định nghĩa biểu mẫu: {exc}.")
-            continue
-        if data.get("reader") not in READERS:
-            out.blocking.append(f"{f.label}: định nghĩa biểu mẫu ghi reader = \"{data.get('reader')}\", chương trình "
-                                f"chỉ đọc được: {', '.join(sorted(READERS))}.")
-            continue
-        if data.get("id") != f.id:
-            out.warnings.append(f"{f.label}: tệp định nghĩa ghi id = \"{data.get('id')}\", khác mã mẫu \"{f.id}\" "
-                                "trong cấu hình.")
-        found[f.id] = data
-    return found
 
 
 def _deadlines(c: CampaignConfig, now: dt.datetime, closed: bool, started: bool, out: Findings) -> None:
@@ -110,27 +83,11 @@ def _deadlines(c: CampaignConfig, now: dt.datetime, closed: bool, started: bool,
                                 f"{c.week_start.year}.")
 
 
-def _rules(c: CampaignConfig, definitions: dict[str, dict], out: Findings) -> None:
-    for n, r in enumerate(c.rules):
-        where = f"Chỉ tiêu «{r.label}» (rules[{n}])"
-        if r.form not in c.form_ids:
-            out.blocking.append(f"{where}: không có mẫu \"{r.form}\" trong đợt này; các mẫu: {', '.join(c.form_ids)}.")
-            continue
-        data = definitions.get(r.form)
-        if data is None:
-            continue  # its definition's own finding says why
-        keys = [i.get("key") for i in data.get("indicators", [])]
-        if r.indicator not in keys:
-            out.blocking.append(f"{where}: mẫu {r.form} không có chỉ tiêu \"{r.indicator}\"; bản tin sẽ báo mọi "
-                                "đơn vị «chưa điền». " + (f"Các chỉ tiêu: {', '.join(k for k in keys if k)}."
-                                                          if keys else "Mẫu này không có chỉ tiêu số liệu."))
-
-
 def _blank_forms(app: App, out: Findings) -> None:
     for f in out.campaign.forms:
         if f.reminders and notices.blank_form(app, f) is None:
-            out.warnings.append(f"{f.label}: chưa có biểu mẫu trống để gửi kèm thư nhắc (khoá blank, hoặc tệp "
-                                f"{f.id}.docx trong thư mục biểu mẫu); thư nhắc vẫn gửi nhưng không kèm mẫu.")
+            out.warnings.append(f"{f.label}: chưa có biểu mẫu trống để gửi kèm thư nhắc (khoá blank trong "
+                                "tệp định nghĩa hoặc trong cấu hình); thư nhắc vẫn gửi nhưng không kèm mẫu.")
 
 
 def _units(app: App, out: Findings) -> None:

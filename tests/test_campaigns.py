@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def at(text: str) -> dt.datetime:
 
 def campaign(cid: str, year: int, forms=("mau1", "mau2"), **keys) -> dict:
     deadlines = {"mau1": f"{year}-09-28T23:59:59+07:00", "mau2": f"{year}-10-13T23:59:59+07:00",
-                 "guong": f"{year}-11-20T23:59:59+07:00", "mau2b": f"{year}-10-20T23:59:59+07:00"}
+                 "guong_dien_hinh": f"{year}-11-20T23:59:59+07:00"}
     return {"id": cid, "name": f"Đợt {cid}", "week_start": dt.date(year, 10, 2), "week_end": dt.date(year, 10, 8),
             "forms": [{"id": f, "title": f"Mẫu {f}", "deadline": deadlines[f]} for f in forms], **keys}
 
@@ -55,7 +56,7 @@ def test_the_current_campaign_is_the_open_one_that_opened_last_else_the_last_clo
 
 def test_overlapping_windows_the_later_opened_is_current_and_both_are_open(tmp_path):
     cfg = load(tmp_path, campaign("htsd-2017", 2017),
-               campaign("guong-2017", 2017, forms=("guong",), opens="2017-10-01", closes="2017-12-31"))
+               campaign("guong-2017", 2017, forms=("guong_dien_hinh",), opens="2017-10-01", closes="2017-12-31"))
     htsd, guong = cfg.campaigns
     assert campaigns.open_at(cfg.campaigns, at("2017-10-20T10:00")) == [guong, htsd]
     assert campaigns.current(cfg.campaigns, at("2017-10-20T10:00")) is guong
@@ -64,11 +65,11 @@ def test_overlapping_windows_the_later_opened_is_current_and_both_are_open(tmp_p
 
 def test_a_message_goes_to_the_campaign_that_defines_its_forms(tmp_path):
     cfg = load(tmp_path, campaign("htsd-2017", 2017),
-               campaign("guong-2017", 2017, forms=("guong",), opens="2017-10-01", closes="2017-12-31"))
+               campaign("guong-2017", 2017, forms=("guong_dien_hinh",), opens="2017-10-01", closes="2017-12-31"))
     htsd, guong = cfg.campaigns
     t = at("2017-10-14T09:00")  # both open
     assert campaigns.attribute(cfg.campaigns, t, {"mau2"}) is htsd
-    assert campaigns.attribute(cfg.campaigns, t, {"guong"}) is guong
+    assert campaigns.attribute(cfg.campaigns, t, {"guong_dien_hinh"}) is guong
     assert campaigns.attribute(cfg.campaigns, t, {"mau2", None}) is htsd
     assert campaigns.attribute(cfg.campaigns, t, ()) is guong  # photos alone: the current one that day
     assert campaigns.attribute(cfg.campaigns, t, {"khac"}) is guong  # a form nobody defines: by date
@@ -105,12 +106,12 @@ def test_a_window_that_closes_before_it_opens_is_refused(tmp_path):
 
 def test_a_unit_may_owe_a_form_of_any_configured_campaign(tmp_path):
     raw = config_dict(tmp_path)
-    raw["campaigns"] = [campaign("guong-2018", 2018, forms=("guong",))]
+    raw["campaigns"] = [campaign("guong-2018", 2018, forms=("guong_dien_hinh",))]
     raw.pop("units_file")
-    raw["units"] = [{"id": "u1", "name": "Trường A", "forms": ["mau2", "guong"]}]
-    assert cfgmod.from_dict(raw, base_dir=tmp_path).units[0].forms == ("mau2", "guong")
+    raw["units"] = [{"id": "u1", "name": "Trường A", "forms": ["mau2", "guong_dien_hinh"]}]
+    assert cfgmod.from_dict(raw, base_dir=tmp_path).units[0].forms == ("mau2", "guong_dien_hinh")
     raw["units"] = [{"id": "u1", "name": "Trường A", "forms": ["guongg"]}]
-    with pytest.raises(cfgmod.ConfigError, match="không có mẫu 'guongg'; các mẫu: mau1, mau2, guong"):
+    with pytest.raises(cfgmod.ConfigError, match="không có mẫu 'guongg'; các mẫu: mau1, mau2, guong_dien_hinh"):
         cfgmod.from_dict(raw, base_dir=tmp_path)
 
 
@@ -134,11 +135,10 @@ def test_the_examples_commented_campaigns_table_loads_as_a_second_campaign(tmp_p
         block.append(line[2:])
     text = text.replace("[digest]", "\n".join(block) + "\n\n[digest]", 1)
     text = text.replace('data_dir = "./data"', f'data_dir = "{(tmp_path / "data").as_posix()}"')
-    (tmp_path / "forms-2018").mkdir()
-    (tmp_path / "forms-2018" / "mau2.toml").write_bytes((root / "parsers" / "forms" / "mau2.toml").read_bytes())
+    shutil.copytree(root / "parsers" / "forms" / "mau2", tmp_path / "forms-2018" / "mau2")
     (tmp_path / "mailbot.toml").write_text(text, encoding="utf-8")
     cfg = cfgmod.load(tmp_path / "mailbot.toml")
     assert [c.id for c in cfg.campaigns] == ["htsd-2017", "htsd-2018"]
     c18 = cfg.campaigns[1]
-    assert c18.reference_prefix == "HTSD2018" and c18.form("mau2").definition == str(tmp_path / "forms-2018/mau2.toml")
+    assert c18.reference_prefix == "HTSD2018" and c18.form("mau2").definition == str(tmp_path / "forms-2018/mau2/form.toml")
     assert campaigns.current(cfg.campaigns, at("2018-09-20T10:00")) is c18
