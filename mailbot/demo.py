@@ -7,6 +7,12 @@ forward, phone photos, a corrected resend, an auto-reply and a stranger.
 Then the real code runs — intake, receipts, reminders, the digest, the
 export and the report — with the clock set to the Mẫu 2 deadline day, and
 the outputs are left where a newcomer can open them.
+
+Then the next year: the same configuration also declares a 2018 campaign
+(new dates and a third form, a list), 2018's mail arrives in the same
+mailbox, and the cycle runs again in the same data directory — 2018's
+reminders, status and report are 2018's alone, and 2017's records stay
+readable and reportable beside them (outputs/2018/ and outputs/).
 """
 from __future__ import annotations
 
@@ -57,6 +63,16 @@ MAILS = [
     (_t(13, 10, 11, 0), "ttgdnngdtx@example.org", "Hình ảnh hoạt động", [("anh-lop-hoc.jpg", "lop tin hoc.jpg")],
      {}, "photos only"),
 ]
+# The next year's mail, into the same mailbox (and the same data directory).
+DEMO_NOW_2018 = dt.datetime(2018, 10, 12, 17, 0, tzinfo=TZ)
+MAILS_2018 = [
+    (dt.datetime(2018, 9, 26, 8, 40, tzinfo=TZ), "tthtcd.phubai@example.org", "Lịch hoạt động Tuần lễ HTSĐ năm 2018",
+     [("2018-mau1-phu-bai.docx", "Lịch hoạt động 2018 TTHTCĐ Phú Bài.docx")], {}, "2018's Mẫu 1"),
+    (dt.datetime(2018, 10, 10, 9, 15, tzinfo=TZ), "thcsphubai@example.org", "Danh sách gương điển hình học tập",
+     [("2018-guong-thcs-phu-bai.docx", "Danh sach guong dien hinh.docx")], {}, "the new list form"),
+    (dt.datetime(2018, 10, 11, 16, 5, tzinfo=TZ), "tthtcd.thuyduong@example.org", "Báo cáo kết quả Tuần lễ 2018",
+     [("2018-mau2-thuy-duong.docx", "Báo cáo Mẫu 2 năm 2018.docx")], {}, "2018's Mẫu 2"),
+]
 FORWARD = (_t(13, 10, 10, 30), "canbo.pgd@example.org", "Fwd: Báo cáo Tuần lễ HTSĐ Thủy Phương",
            "tthtcd.thuyphuong@example.org", [("mau2-thuy-phuong.docx", "BC Thuy Phuong.docx")], "a forward")
 
@@ -69,9 +85,14 @@ def demo_config(root: Path) -> cfgmod.Config:
     return cfgmod.load(path)
 
 
-def fill_maildir(path: Path) -> int:
+def fill_maildir(path: Path, mails: list | None = None) -> int:
+    """Deliver the 2017 mail (or `mails`) into the Maildir at `path`."""
     box = stdmailbox.Maildir(str(path), create=True)
     count = 0
+    if mails is not None:
+        for when, sender, subject, files, headers, _note in mails:
+            _deliver(box, path, _mail(sender, subject, files, headers, when), when)
+        return len(mails)
     for when, sender, subject, files, headers, _note in MAILS:
         raw = _mail(sender, subject, files, headers, when)
         _deliver(box, path, raw, when)
@@ -163,11 +184,44 @@ def run_demo(out_dir: Path | None, echo: Callable[[str], None] = print) -> Path:
         echo(f"Bản tin cho cán bộ (HTML): {outputs / 'digest.html'}")
         echo(f"Dữ liệu xuất và báo cáo tổng hợp: {outputs}")
         echo(f"Kho lưu trữ và cơ sở dữ liệu: {root / 'data'}")
-        echo(f"Thử các lệnh khác trên dữ liệu mẫu: cd {root} && mailbot status --now {DEMO_NOW.isoformat()}")
-        echo(f"Xong trong {time.monotonic() - started:.1f} giây.")
     finally:
         app.close()
+    _next_year(root, config, echo)
+    echo(f"Thử các lệnh khác trên dữ liệu mẫu: cd {root} && mailbot status (đợt 2018), "
+         f"mailbot status --campaign htsd-2017, mailbot campaign list")
+    echo(f"Xong trong {time.monotonic() - started:.1f} giây.")
     return root
+
+
+def _next_year(root: Path, config: cfgmod.Config, echo: Callable[[str], None]) -> None:
+    """2018 in the same data directory: its mail, its cycle, its outputs; 2017's records untouched."""
+    from mailbot import jobs, report, staff
+    from mailbot.app import fixed_clock, open_app
+
+    sent = fill_maildir(root / "Maildir", MAILS_2018)
+    echo("")
+    echo(f"Năm sau, cùng thư mục dữ liệu: thêm đợt htsd-2018 vào cấu hình ([[campaigns]]) và {sent} thư năm 2018")
+    app = open_app(config, fixed_clock(DEMO_NOW_2018))  # 12/10/2018: 2018 is the current campaign
+    try:
+        echo(f"Nhận thư: {jobs.poll_once(app)}")
+        echo(f"Nhắc nhở: {jobs.remind(app)}")
+        echo(f"Bản tin: {jobs.digest(app)}")
+        outputs = root / "outputs" / "2018"
+        outputs.mkdir(parents=True, exist_ok=True)
+        (outputs / "export.json").write_text(json.dumps(report.export_json(app), ensure_ascii=False, indent=2),
+                                             encoding="utf-8")
+        (outputs / "report.json").write_text(json.dumps(report.report_json(app), ensure_ascii=False, indent=2),
+                                             encoding="utf-8")
+        report.report_xlsx(app, outputs / "bao-cao-tong-hop.xlsx")
+        (outputs / "status.txt").write_text(staff.status_text(app), encoding="utf-8")
+        last_year = app.for_campaign("htsd-2017")
+        (outputs / "status-2017.txt").write_text(staff.status_text(last_year), encoding="utf-8")
+        echo("")
+        echo(staff.status_text(app))
+        echo("")
+        echo(f"Kết quả năm 2018: {outputs}; năm 2017 vẫn nguyên: {outputs / 'status-2017.txt'}")
+    finally:
+        app.close()
 
 
 def _digest_html(app) -> str:

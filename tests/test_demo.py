@@ -16,10 +16,15 @@ def test_demo_runs_a_whole_cycle_and_says_where_the_outputs_are(tmp_path):
 
     sent = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((out / "outbox").glob("*.eml"))]
     kinds = [m["Auto-Submitted"] for m in sent]
-    assert kinds.count("auto-replied") == 10  # 11 messages, one of them an auto-reply: never answered
-    assert sum(1 for m in sent if m["Subject"].startswith("Tình hình tiếp nhận báo cáo")) == 1  # the digest
+    assert kinds.count("auto-replied") == 10 + 3  # 11 messages in 2017, one an auto-reply: never answered; 3 in 2018
+    assert sum(1 for m in sent if m["Subject"].startswith("Tình hình tiếp nhận báo cáo")) == 2  # a digest each year
     reminders = [m["Subject"] for m in sent if m["Subject"].startswith(("Nhắc", "Đề nghị"))]
-    assert reminders and all("Mẫu 2" in s for s in reminders)  # 13/10: Mẫu 1's moments are long past
+    reminders_2017 = [s for s in reminders if s.endswith("năm 2017")]
+    assert reminders_2017 and all("Mẫu 2" in s for s in reminders_2017)  # 13/10: Mẫu 1's moments are long past
+    reminders_2018 = [s for s in reminders if s.endswith("năm 2018")]
+    assert len(reminders_2017) + len(reminders_2018) == len(reminders)
+    # 12/10/2018: Mẫu 2 to all but Thủy Dương (sent), the list to the three schools that have not sent it
+    assert sum("Mẫu 2" in s for s in reminders_2018) == 16 and sum("gương" in s for s in reminders_2018) == 3
     assert not [m for m in sent if m["To"] == "tthtcd.thuyduong@example.org" and m["Auto-Submitted"] == "auto-replied"
                 and "Đang đi công tác" in m["Subject"]]
 
@@ -38,7 +43,28 @@ def test_demo_runs_a_whole_cycle_and_says_where_the_outputs_are(tmp_path):
     assert str(out / "outputs") in result.output
 
     # The demo leaves a working configuration: every command runs on its data.
-    again = CliRunner().invoke(main, ["--config", str(out / "mailbot.toml"), "status", "--json"])
+    again = CliRunner().invoke(main, ["--config", str(out / "mailbot.toml"), "status", "--json",
+                                      "--campaign", "htsd-2017"])
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["needs_review"] == 1  # the stranger; staff's forward counts for the unit
     assert units["tthtcd-thuy-phuong"]["mau2"]["status"] == "received"
+
+    # The next year, in the same data directory: 2018's records are 2018's, 2017's stay as they were.
+    now = CliRunner().invoke(main, ["--config", str(out / "mailbot.toml"), "status", "--json"])
+    assert json.loads(now.output)["campaign"] == "htsd-2018"  # the latest campaign, once every one has closed
+    export_2018 = json.loads((out / "outputs" / "2018" / "export.json").read_text(encoding="utf-8"))
+    assert export_2018["campaign"] == "htsd-2018"
+    units_2018 = {u["id"]: u for u in export_2018["units"]}
+    assert units_2018["tthtcd-phu-bai"]["mau1"]["status"] == "received"
+    assert units_2018["tthtcd-phu-bai"]["mau2"]["status"] == "missing"  # 2017's report does not count for 2018
+    assert units_2018["tthtcd-thuy-duong"]["mau2"]["status"] == "received"
+    assert units_2018["thcs-phu-bai"]["guong_dien_hinh"]["status"] == "received"
+    assert units_2018["tthtcd-phu-bai"]["guong_dien_hinh"]["status"] == "not_required"
+    assert {s["form"] for s in export_2018["submissions"]} == {"mau1", "mau2", "guong_dien_hinh"}
+    report_2018 = json.loads((out / "outputs" / "2018" / "report.json").read_text(encoding="utf-8"))
+    assert report_2018["units_counted"] == ["tthtcd-thuy-duong"]
+    last_year = CliRunner().invoke(main, ["--config", str(out / "mailbot.toml"), "export", "--format", "json",
+                                          "--campaign", "htsd-2017"])
+    assert last_year.exit_code == 0, last_year.output
+    assert json.loads(last_year.output)["submissions"] == export["submissions"]
+    assert json.loads(last_year.output)["units"] == export["units"]

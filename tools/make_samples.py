@@ -8,14 +8,16 @@ neither. Run this again only when the samples should change.
 """
 from __future__ import annotations
 
+import io
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from parsers.convert import from_docx  # noqa: E402
-from tests.docxgen import mau1_docx, mau2_docx, sample_activities, sample_values  # noqa: E402
+from tests.docxgen import list_docx, mau1_docx, mau2_docx, sample_activities, sample_values  # noqa: E402
 from tests.mailgen import jpeg, zip_of  # noqa: E402
 
 OUT = ROOT / "mailbot" / "samples"
@@ -54,6 +56,36 @@ def main() -> None:
                                              "11/BC-TTHTCĐ", "2017-10-13", unaccented=True))
     write("anh-khai-mac.jpg", jpeg("2017:10:02 07:25:00", (1280, 960)))
     write("anh-lop-hoc.jpg", jpeg("2017:10:05 19:10:00", (1280, 960)))
+
+    # 2018, the demo's second campaign in the same data directory (week 1-7/10/2018).
+    write("2018-mau1-phu-bai.docx", in_2018(mau1_docx("Trung tâm HTCĐ phường Phú Bài",
+                                                      [a | {"date": day_2018(a["date"])}
+                                                       for a in sample_activities(6, seed=11)])))
+    write("2018-mau2-thuy-duong.docx", in_2018(mau2_docx("TRUNG TÂM HTCĐ\nPHƯỜNG THỦY DƯƠNG", sample_values(12),
+                                                         SECTIONS, "07/BC-TTHTCĐ", "2018-10-11")))
+    write("2018-guong-thcs-phu-bai.docx", in_2018(list_docx("Trường THCS Phú Bài", [
+        (1, "Nguyễn Văn An", "Tổ 3, phường Phú Bài", "Tự học tin học, hướng dẫn 20 người dùng máy tính"),
+        (2, "Trần Thị Bình", "Tổ 5, phường Phú Bài", "Học tiếng Anh cùng con, đạt chứng chỉ B1"),
+        (3, "Lê Văn Cường", "Tổ 9, phường Phú Bài", "Mở lớp dạy nghề mộc miễn phí cho thanh niên")])))
+
+
+def day_2018(date: str) -> str:
+    """A day of the 2017 week (2-8/10) as the same weekday's place in the 2018 week (1-7/10)."""
+    day, month, _ = date.split("/")
+    return f"{int(day) - 1:02d}/{month}/2018"
+
+
+def in_2018(docx: bytes) -> bytes:
+    """The document's own year (title lines, date line) made 2018."""
+    src = zipfile.ZipFile(io.BytesIO(docx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"2017", b"2018")
+            dst.writestr(item, data)
+    return out.getvalue()
 
 
 def write(name: str, data: bytes) -> None:
