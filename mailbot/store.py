@@ -326,18 +326,24 @@ def _migrate_4(conn: Connection, campaign_of: CampaignOf | None) -> None:
         forms_of.setdefault(r.message_pk, set())
     arrived = {r.id: r.received_at for r in conn.execute(sa.select(m.c.id, m.c.received_at)
                                                           .where(m.c.id.in_(list(forms_of))))} if forms_of else {}
-    by_message = {pk: named(arrived[pk], forms) for pk, forms in forms_of.items() if pk in arrived}
-    for pk, campaign in by_message.items():
-        conn.execute(s.update().where(s.c.message_pk == pk, s.c.campaign == "").values(campaign=campaign))
-        conn.execute(p.update().where(p.c.message_pk == pk, p.c.campaign == "").values(campaign=campaign))
-        if letters:
-            conn.execute(ob.update().where(ob.c.message_pk == pk, ob.c.campaign.is_(None), ob.c.kind != "digest")
-                         .values(campaign=campaign))
-    for r in old_reminders:
-        campaign = named(r["due_at"], {r["form"]})
-        conn.execute(reminders.insert().values(**r, campaign=campaign))
+    by_campaign: dict[str, list[int]] = {}
+    for pk, forms in forms_of.items():
+        if pk in arrived:
+            by_campaign.setdefault(named(arrived[pk], forms), []).append(pk)
+    for campaign, pks in by_campaign.items():
+        for n in range(0, len(pks), 500):  # a bounded IN list per statement
+            chunk = pks[n:n + 500]
+            conn.execute(s.update().where(s.c.message_pk.in_(chunk), s.c.campaign == "").values(campaign=campaign))
+            conn.execute(p.update().where(p.c.message_pk.in_(chunk), p.c.campaign == "").values(campaign=campaign))
+            if letters:
+                conn.execute(ob.update().where(ob.c.message_pk.in_(chunk), ob.c.campaign.is_(None),
+                                               ob.c.kind != "digest").values(campaign=campaign))
+    rows = [dict(r, campaign=named(r["due_at"], {r["form"]})) for r in old_reminders]
+    if rows:
+        conn.execute(reminders.insert(), rows)
+    for r in rows:
         if r.get("outbox_id"):
-            conn.execute(ob.update().where(ob.c.id == r["outbox_id"]).values(campaign=campaign))
+            conn.execute(ob.update().where(ob.c.id == r["outbox_id"]).values(campaign=r["campaign"]))
 
 
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
