@@ -211,22 +211,31 @@ def _emit(text: str, output: str | None) -> None:
 
 @main.command()
 @click.argument("file", metavar="TỆP", type=click.Path(exists=True, dir_okay=False))
+@now_option
+@campaign_option
 @pass_ctx
-def parse(ctx: Ctx, file: str) -> None:
+def parse(ctx: Ctx, file: str, now: str | None, campaign: str | None) -> None:
     """Đọc một văn bản (không cần hộp thư, không ghi dữ liệu) và in kết quả dạng JSON.
 
-    Dùng đợt báo cáo trong tệp cấu hình nếu có (để biết năm và tuần lễ),
-    nếu không thì dùng đợt năm 2017 có sẵn.
+    Dùng đợt báo cáo trong tệp cấu hình nếu có (để biết năm, tuần lễ và các
+    mẫu của đợt), nếu không thì dùng đợt năm 2017 có sẵn.
     """
     import parsers
+    from mailbot import campaigns
     from mailbot.app import parse_context
 
     context = parsers.ParseContext()
     try:
-        context = parse_context(ctx.config())
+        config = ctx.config()
     except BadConfig:
-        if ctx.config_path:
+        if ctx.config_path or campaign:
             raise
+    else:
+        if campaign is not None and config.find_campaign(campaign) is None:
+            raise click.BadParameter(f"không có đợt báo cáo {campaign!r}; các đợt: "
+                                     f"{', '.join(c.id for c in config.campaigns)}", param_hint="--campaign")
+        instant = _parse_now(now) or dt.datetime.now(dt.timezone.utc)
+        context = parse_context(config.with_campaign(campaign or campaigns.current(config.campaigns, instant)))
     data = Path(file).read_bytes()
     doc = parsers.parse(data, context)
     click.echo(json.dumps(doc.to_json(), ensure_ascii=False, indent=2))

@@ -138,3 +138,23 @@ def test_a_finished_campaign_is_said_finished_not_blocking(tmp_path):
 def test_help_names_the_campaign_option(command):
     out = CliRunner().invoke(main, [*command, "--help"]).output
     assert "--campaign MÃ_ĐỢT" in out
+
+
+def test_parse_reads_with_the_current_campaigns_definitions_or_the_one_asked_for(tmp_path):
+    from tests.docxgen import mau2_docx
+
+    shutil.copytree(ROOT / "parsers" / "forms" / "mau2", tmp_path / "forms-2018" / "mau2")
+    definition = tmp_path / "forms-2018" / "mau2" / "form.toml"
+    definition.write_text(definition.read_text(encoding="utf-8")
+                          .replace('name = "Số buổi triển lãm"', 'name = "Triển lãm (năm 2018)"'), encoding="utf-8")
+    path = write(tmp_path, mau2_extra='definition = "forms-2018/mau2/form.toml"')
+    doc = tmp_path / "bc.docx"
+    doc.write_bytes(mau2_docx("Trường THCS Phú Bài", {"ke_hoach": 1, "trien_lam": None}, {}, "1/BC", "2018-10-10"))
+
+    def blank_exhibitions(*args: str) -> str:
+        problems = json.loads(run(path, "parse", str(doc), *args))["problems"]
+        return next(p["message"] for p in problems if p["field"] == "trien_lam")
+
+    assert blank_exhibitions("--now", NOW_2018) == "Chưa điền: Triển lãm (năm 2018)"
+    assert blank_exhibitions("--now", NOW_2018, "--campaign", "htsd-2017") == "Chưa điền: Số buổi triển lãm"
+    assert blank_exhibitions("--now", "2017-10-10T10:00:00+07:00") == "Chưa điền: Số buổi triển lãm"
