@@ -244,3 +244,42 @@ def test_the_digest_covers_every_open_campaign_and_says_whose_form_is_whose(tmp_
         assert "Kính gửi: Cán bộ phụ trách Tuần lễ hưởng ứng học tập suốt đời năm 2018," in alone
     finally:
         app.close()
+
+
+def test_a_message_in_overlapping_campaigns_goes_to_the_one_whose_form_it_carries(tmp_path):
+    """Two campaigns open the same days: each message is read with the definitions of the campaign
+    that knows its form, whichever is tried first."""
+    import mailbox as stdmailbox
+    import os
+
+    from mailbot import jobs
+    from tests.docxgen import list_docx, mau2_docx
+    from tests.mailgen import make_mail
+
+    raw = config_dict(tmp_path)
+    guong = campaign_2018(raw)
+    guong.update(id="guong-2017", name="Gương điển hình học tập năm 2017", opens="2017-10-01", closes="2017-12-31")
+    guong["forms"] = [{"id": "guong_dien_hinh", "title": "Danh sách gương điển hình học tập",
+                       "deadline": "2017-11-20T23:59:59+07:00"}]
+    guong.pop("rules")
+    raw["campaigns"] = [guong]
+    box = stdmailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    for name, data in (("bc.docx", mau2_docx("Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1, "to_roi": 80}, {},
+                                              "3/BC", "2017-10-12")),
+                       ("ds.docx", list_docx("Trung tâm HTCĐ phường Phú Bài",
+                                             [(1, "Nguyễn Văn An", "Tổ 3", "Tự học tin học")]))):
+        key = box.add(make_mail("tthtcd.phubai@example.org", "Gửi báo cáo", [(name, data)]))
+        t = at("2017-10-12T09:00").timestamp()
+        os.utime(tmp_path / "Maildir" / box._lookup(key), (t, t))
+    app = open_app(cfgmod.from_dict(raw, base_dir=tmp_path), Clock("2017-10-12T10:00"))
+    try:
+        assert app.config.campaign.id == "guong-2017"  # opened last: the current one, tried first
+        jobs.poll_once(app)
+        with app.store.read() as conn:
+            got = {(s.form, s.campaign, s.status, s.unit_id) for s in st.submission_rows(conn)}
+            refs = conn.execute(sa.select(st.messages.c.reference)).scalars().all()
+        assert got == {("mau2", "htsd-2017", "accepted", PHU_BAI),
+                       ("guong_dien_hinh", "guong-2017", "accepted", PHU_BAI)}
+        assert sorted(r[:8] for r in refs) == ["GUONG201", "HTSD2017"]  # each message, its campaign's prefix
+    finally:
+        app.close()
