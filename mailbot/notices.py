@@ -652,7 +652,7 @@ def build_digest(app: App, context: dict[str, Any], attach_report: bool) -> emai
     now = context["now"]
     attachments = []
     if attach_report:
-        available, xlsx = _report_xlsx(app)
+        available, xlsx = _report_xlsx(app.for_campaign(context["campaign"]) if "campaign" in context else app)
         if xlsx is not None:
             attachments.append((f"Tổng hợp {context['totals_label']} ngày {now.day}-{now.month}-{now.year}.xlsx",
                                 xlsx, "application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
@@ -700,6 +700,7 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
             for item in context[key]:
                 item["campaign"] = item["campaign_name"]
     context["campaigns"] = [v.config.campaign for v in views]
+    context["campaign"] = views[0].config.campaign  # the daemon's clock may have moved past its start's campaign
     return context
 
 

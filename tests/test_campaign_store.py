@@ -8,6 +8,7 @@ because 2017's had been sent.
 from __future__ import annotations
 
 import copy
+import io
 import json
 
 import pytest
@@ -281,5 +282,33 @@ def test_a_message_in_overlapping_campaigns_goes_to_the_one_whose_form_it_carrie
         assert got == {("mau2", "htsd-2017", "accepted", PHU_BAI),
                        ("guong_dien_hinh", "guong-2017", "accepted", PHU_BAI)}
         assert sorted(r[:8] for r in refs) == ["GUONG201", "HTSD2017"]  # each message, its campaign's prefix
+    finally:
+        app.close()
+
+
+def test_a_daemon_started_in_one_campaign_digests_the_next_one_when_the_clock_gets_there(tmp_path):
+    clock = Clock("2017-10-12T17:30")
+    raw = config_dict(tmp_path)
+    raw["campaigns"] = [campaign_2018(raw)]
+    app = open_app(cfgmod.from_dict(raw, base_dir=tmp_path), clock)
+    try:
+        assert app.config.campaign.id == "htsd-2017"
+        clock.set("2018-10-11T17:30")  # the daemon ran on; 2018 is the one open now
+        assert notices.queue_digest(app)
+        with app.store.read() as conn:
+            raw_digest = conn.execute(sa.select(st.outbox.c.raw).where(st.outbox.c.kind == "digest")).scalar()
+        import email as email_
+        from email import policy as policy_
+
+        msg = email_.message_from_bytes(raw_digest, policy=policy_.default)
+        assert msg["Subject"].endswith("– Tuần lễ hưởng ứng học tập suốt đời năm 2018")
+        text = msg.get_body(("plain",)).get_content()
+        assert "Kính gửi: Cán bộ phụ trách Tuần lễ hưởng ứng học tập suốt đời năm 2018," in text
+        [sheet] = [p for p in msg.iter_attachments() if p.get_filename().endswith(".xlsx")]
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(sheet.get_content()))
+        head = " ".join(str(c.value or "") for row in wb.worksheets[0].iter_rows(max_row=6) for c in row).upper()
+        assert "NĂM 2018" in head and "2017" not in head
     finally:
         app.close()
