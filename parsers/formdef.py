@@ -101,6 +101,25 @@ def row_shape(formdef: dict) -> str:
     return formdef.get("rows", {}).get("shape", default)
 
 
+# [rows] options a row form may declare, with their defaults per shape (activity, row).
+ROW_OPTIONS = {
+    # A row across the whole table ("Thứ Hai, 02/10/2017", "Thôn Vân Dương") heads the rows below it:
+    # "date" dates a schedule's activities; a column's key fills that column where a row leaves it
+    # blank; "skip" ignores it.
+    "group_rows": ("date", "skip"),
+    # A schedule's dates outside the campaign week are told to the unit.
+    "within_week": (True, False),
+}
+
+
+def row_option(formdef: dict, name: str):
+    """A row form's declared option, else its shape's default."""
+    rows = formdef.get("rows") if isinstance(formdef.get("rows"), dict) else {}
+    if name in rows:
+        return rows[name]
+    return ROW_OPTIONS[name][0 if row_shape(formdef) == "activity" else 1]
+
+
 def kind(formdef: dict) -> str:
     """What the reader makes of it, as Document.kind says: "schedule", "list" or "indicators"."""
     if records(formdef) == "indicators":
@@ -218,6 +237,18 @@ def _check_columns(formdef: dict, say) -> None:
             say(f"{where}.required", "phải là true hoặc false")
     if row_shape(formdef) == "activity" and "content" not in seen:
         say("columns", "lịch hoạt động cần cột `content` (Nội dung)")
+    rows = formdef.get("rows", {})
+    if not isinstance(rows, dict):
+        say("rows", "phải là một bảng ([rows])")
+        return
+    for k in sorted(set(rows) - {"shape", *ROW_OPTIONS}):
+        say(f"rows.{k}", f"không có tùy chọn này; các tùy chọn: shape, {', '.join(ROW_OPTIONS)}")
+    group = rows.get("group_rows")
+    allowed = ({"date", "skip"} if row_shape(formdef) == "activity" else {"skip"} | seen)
+    if group is not None and group not in allowed:
+        say("rows.group_rows", f"phải là {' hoặc '.join(repr(a) for a in sorted(allowed))}, không phải {group!r}")
+    if "within_week" in rows and not isinstance(rows["within_week"], bool):
+        say("rows.within_week", "phải là true hoặc false")
 
 
 def _check_indicators(formdef: dict, say) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from parsers import formdef as fd
 from parsers.docx_grid import DocxContent, Table
 from parsers.model import Activity, Document, ParseContext, Problem
 from parsers.table import cell, own as own_cell, serial, unit_name, walk
@@ -29,20 +30,22 @@ def _dmy(d: dt.date) -> str:
 class _Reader:
     """Rows → activities (parsers.table.walk feeds it the schedule's rows)."""
 
-    def __init__(self, ctx: ParseContext):
+    def __init__(self, formdef: dict, ctx: ParseContext):
         self.ctx = ctx
         self.activities: list[Activity] = []
         self.problems: list[Problem] = []
+        self.day_rows = fd.row_option(formdef, "group_rows") == "date"  # declared: day rows date the rows below
+        self.within_week = fd.row_option(formdef, "within_week")  # declared: dates outside the week are told
         self.group_date = ""  # a full-width row such as "Thứ Hai, 02/10/2017"
         self.rows_read = 0  # data rows with something written, for messages without STT
 
     def full_row(self, text: str) -> None:
         """One cell across the row: a day heading dates the rows below it; a stray line is skipped."""
-        if parse_date(text, self.ctx.year).date is not None:
+        if self.day_rows and parse_date(text, self.ctx.year).date is not None:
             self.group_date = one_line(text)
 
     def heading(self, table: Table, r: int, cols: dict[str, int]) -> bool:
-        if self._is_day_heading(table, r, cols):
+        if self.day_rows and self._is_day_heading(table, r, cols):
             self.group_date = one_line(table.rows[r][cols["content"]])
             return True
         return False
@@ -114,7 +117,7 @@ class _Reader:
                 notes.append(date_text)
             ws, we = self.ctx.week_start, self.ctx.week_end
             outside = [d for d in (date, spec.end) if d is not None and not ws <= d <= we]
-            if outside:
+            if outside and self.within_week:
                 self.problems.append(Problem(
                     "date_outside_week",
                     f"{label}: ngày {_dmy(outside[0])} nằm ngoài Tuần lễ "
@@ -151,7 +154,7 @@ class _Reader:
 
 def read_schedule(content: DocxContent, formdef: dict, ctx: ParseContext) -> Document:
     """Read a Mẫu 1 document into activities, the unit name, and problems."""
-    reader = _Reader(ctx)
+    reader = _Reader(formdef, ctx)
     first_table = walk(content, formdef, reader)
     name = unit_name(content, formdef, first_table)
     doc = Document(form=formdef["id"], unit_name=name, kind="schedule", activities=reader.activities)

@@ -6,7 +6,8 @@ columns — key, header words, type, required or not — and its record shape:
 - `records = "rows"`: one record per table row. Columns are found by their
   header words (folded, fuzzy), never by position; a table split across
   pages continues under the same columns; a repeated header or a "(1) (2)
-  (3)" numbering row is skipped. `[rows] shape = "row"` (a list such as
+  (3)" numbering row is skipped; a row across the table heads the rows
+  below it (`[rows] group_rows`). `[rows] shape = "row"` (a list such as
   "Danh sách gương điển hình") gives each row as {key: value}, each cell
   read by its column's type; `shape = "activity"` is a schedule (Mẫu 1):
   rows become activities with a date, clock times, place, content and note,
@@ -259,9 +260,14 @@ class _ListRows:
         self.records: list[dict[str, Any]] = []
         self.problems: list[Problem] = []
         self.rows_read = 0
+        group = fd.row_option(formdef, "group_rows")
+        self.group_key = group if group in {c["key"] for c in self.columns} else None
+        self.group = ""  # the text of the last row across the table, when it fills a column
 
     def full_row(self, text: str) -> None:
-        return None  # a group heading ("Xã Thủy Vân") or a stray line: no record
+        """A group heading ("Thôn Vân Dương") or a stray line: no record; it may fill a column below."""
+        if self.group_key is not None:
+            self.group = "" if is_placeholder(one_line(text)) else one_line(text)
 
     def heading(self, table: Table, r: int, cols: dict[str, int]) -> bool:
         return False
@@ -270,6 +276,8 @@ class _ListRows:
         texts = {c["key"]: cell(table, r, cols.get(c["key"])) for c in self.columns}
         if all(not one_line(t) or is_placeholder(one_line(t)) for t in texts.values()):
             return  # an empty row of the blank form
+        if self.group_key is not None and self.group and not one_line(texts[self.group_key]):
+            texts[self.group_key] = self.group
         self.rows_read += 1
         n = len(self.records)
         stt = next((serial(texts[c["key"]]) for c in self.columns if c["key"] == "stt"), None)

@@ -107,3 +107,52 @@ def test_the_schedule_and_report_names_still_mean_what_they_did():
     assert fd.kind({"id": "m2", "reader": "indicators"}) == "indicators"
     assert fd.kind({"id": "l", "reader": "list", "columns": []}) == "list"
     assert fd.kind(fd.load_formdef("mau1")) == "schedule" and fd.kind(fd.load_formdef("mau2")) == "indicators"
+
+
+def _list_def(**rows) -> dict:
+    return {**fd.load_formdef("guong_dien_hinh"), "rows": {"shape": "row", **rows}}
+
+
+def test_a_row_across_the_table_fills_the_column_the_definition_names():
+    from parsers.docx_grid import read_docx
+    from parsers.table import read_rows
+
+    data = list_docx(UNIT, [(1, "Nguyễn Văn An", "", "Tự học"), (2, "Trần Thị Bình", "Tổ 5", "Xóa mù chữ")],
+                     group_rows={0: "Thôn Vân Dương"})
+    filled = read_rows(read_docx(data), _list_def(group_rows="dia_chi"), CTX)
+    assert [r["dia_chi"] for r in filled.rows] == ["Thôn Vân Dương", "Tổ 5"]  # a row's own address wins
+    skipped = read_rows(read_docx(data), _list_def(), CTX)
+    assert [r["dia_chi"] for r in skipped.rows] == ["", "Tổ 5"] and len(skipped.rows) == 2
+
+
+def test_the_schedules_day_rows_and_week_check_are_declared_options():
+    from parsers.docx_grid import read_docx
+    from parsers.mau1 import read_schedule
+
+    mau1 = fd.load_formdef("mau1")
+    content = read_docx(mau1_docx(UNIT, [{"time": "7h30", "date": "", "place": "Nhà văn hóa", "content": "Khai mạc"},
+                                         {"time": "8h", "date": "15/10/2017", "place": "Sân", "content": "Thi"}],
+                                  ))
+    # a day row across the table, as units type it above the day's activities
+    from parsers.docx_grid import Table
+    table = next(b for b in content.blocks if isinstance(b, Table))
+    day = ["Thứ Hai, ngày 02/10/2017"] * table.width
+    table.rows.insert(1, day)
+    table.origin.insert(1, [(1, 0)] * table.width)
+    as_shipped = read_schedule(content, mau1, CTX)
+    assert [a.date for a in as_shipped.activities] == ["2017-10-02", "2017-10-15"]
+    assert [p.code for p in as_shipped.problems] == ["date_outside_week"]
+    changed = read_schedule(content, {**mau1, "rows": {"shape": "activity", "group_rows": "skip",
+                                                       "within_week": False}}, CTX)
+    assert [a.date for a in changed.activities] == [None, "2017-10-15"]
+    assert [p.code for p in changed.problems] == ["missing_date"]
+
+
+@pytest.mark.parametrize("rows, says", [
+    ({"shape": "row", "group_rows": "thon"}, "`rows.group_rows`: phải là"),
+    ({"shape": "row", "groups": "skip"}, "`rows.groups`: không có tùy chọn này"),
+    ({"shape": "row", "within_week": "yes"}, "`rows.within_week`: phải là true hoặc false"),
+    ({"shape": "table"}, "`rows.shape`: phải là 'row' hoặc 'activity', không phải 'table'"),
+])
+def test_wrong_row_options_are_named(rows, says):
+    assert any(says in p for p in fd.check({**fd.load_formdef("guong_dien_hinh"), "rows": rows}))
