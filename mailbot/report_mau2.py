@@ -179,7 +179,7 @@ def listed_records(app: App, form: str) -> dict[str, tuple[st.SubmissionRow, lis
     return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
-def pending_text(p: Pending, form_name: str = "Mẫu 2") -> str:
+def pending_text(p: Pending, form_name: str) -> str:
     """Why a unit's figures are not in the totals, for the staff sheet (form_name: the form's short name)."""
     ids = ", ".join(p.references or [str(i) for i in p.submissions])
     if p.status == Coverage.NEEDS_REVIEW:

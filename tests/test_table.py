@@ -156,3 +156,18 @@ def test_the_schedules_day_rows_and_week_check_are_declared_options():
 ])
 def test_wrong_row_options_are_named(rows, says):
     assert any(says in p for p in fd.check({**fd.load_formdef("guong_dien_hinh"), "rows": rows}))
+
+
+def test_sentences_about_forms_name_the_campaigns_forms_from_their_definitions():
+    from parsers.document import failed, forms_spoken
+
+    assert forms_spoken(ParseContext()) == "Mẫu 1 hoặc Mẫu 2"
+    assert forms_spoken(CTX) == "Mẫu 1, Mẫu 2 hoặc Danh sách gương điển hình"
+    [p] = failed("not_a_form", ctx=CTX).problems
+    assert p.message == ("Tệp không phải biểu mẫu báo cáo theo kế hoạch (Mẫu 1, Mẫu 2 hoặc Danh sách gương điển "
+                         "hình); đề nghị đơn vị gửi đúng mẫu.")
+    [p] = parsers.parse(b"just text, no form", CTX).problems
+    assert "Mẫu 1, Mẫu 2 hoặc Danh sách gương điển hình" in p.message
+    only = ParseContext(forms=("guong_dien_hinh",))
+    [p] = parsers.parse(mau2_docx("TRƯỜNG THCS PHÚ BÀI", sample_values()), only).problems
+    assert p.code == "not_a_form" and "(Danh sách gương điển hình)" in p.message and "Mẫu" not in p.message
