@@ -183,7 +183,7 @@ def check(formdef: dict) -> list[str]:
     rec = formdef.get("records")
     if rec is not None and rec not in RECORDS:
         say("records", f"phải là {' hoặc '.join(repr(r) for r in RECORDS)}, không phải {rec!r}")
-    for key in ("title", "name"):
+    for key in ("title", "name", "short", "blank"):
         if key in formdef and not isinstance(formdef[key], str):
             say(key, "phải là chuỗi trong ngoặc kép")
     shape = formdef.get("rows", {}).get("shape") if isinstance(formdef.get("rows"), dict) else None
@@ -194,6 +194,9 @@ def check(formdef: dict) -> list[str]:
             _check_columns(formdef, say)
         else:
             _check_indicators(formdef, say)
+    conf = formdef.get("classify")
+    if not isinstance(conf, dict) or not (conf.get("title") or conf.get("headers")):
+        say("classify", "cần `title` (chữ tiêu đề của mẫu) hoặc `headers` (chữ ở đầu bảng) để nhận ra mẫu")
     blank = blank_path(formdef)
     if blank is not None and not blank.is_file():
         say("blank", f"không có tệp mẫu trống {blank}")

@@ -49,6 +49,7 @@ def _mau1_with(old: str, new: str) -> str:
     ('key = "content"', 'key = "noi_dung"', "`columns`: lịch hoạt động cần cột `content` (Nội dung)"),
     ('id = "mau1"', 'id = "mau9"', "`id`: là 'mau9', khác id của mẫu 'mau1'"),
     ('blank = "blank.docx"', 'blank = "khong-co.docx"', "`blank`: không có tệp mẫu trống"),
+    ('[classify]', '[classify_]', "`classify`: cần `title` (chữ tiêu đề của mẫu) hoặc `headers`"),
 ])
 def test_a_wrong_definition_stops_every_command_naming_its_file_and_key(tmp_path, old, new, says):
     out = refused(_own_definition(tmp_path, _mau1_with(old, new)), "status")
