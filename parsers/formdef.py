@@ -98,7 +98,8 @@ def row_shape(formdef: dict) -> str:
     if records(formdef) != "rows":
         return ""
     default = "activity" if formdef.get("reader") == "schedule" else "row"
-    return formdef.get("rows", {}).get("shape", default)
+    rows = formdef.get("rows")
+    return rows.get("shape", default) if isinstance(rows, dict) else default
 
 
 # [rows] options a row form may declare, with their defaults per shape (activity, row).

@@ -153,6 +153,7 @@ def test_the_schedules_day_rows_and_week_check_are_declared_options():
     ({"shape": "row", "groups": "skip"}, "`rows.groups`: không có tùy chọn này"),
     ({"shape": "row", "within_week": "yes"}, "`rows.within_week`: phải là true hoặc false"),
     ({"shape": "table"}, "`rows.shape`: phải là 'row' hoặc 'activity', không phải 'table'"),
+    (["row"], "`rows`: phải là một bảng ([rows])"),
 ])
 def test_wrong_row_options_are_named(rows, says):
     assert any(says in p for p in fd.check({**fd.load_formdef("guong_dien_hinh"), "rows": rows}))
