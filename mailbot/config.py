@@ -247,6 +247,18 @@ class FormConfig:
         if self.needs_photos is None:
             object.__setattr__(self, "needs_photos", self.id == "mau2")
 
+    @property
+    def short(self) -> str:
+        """How a heading names the form briefly: its definition's `short` ("Mẫu 1"), else the label
+        before its parenthesis."""
+        from parsers import formdef as fd
+
+        try:
+            short = (fd.load_path(self.definition) if self.definition else fd.load_formdef(self.id)).get("short")
+        except fd.FormDefError:
+            short = None
+        return short if isinstance(short, str) and short else self.label.split(" (")[0]
+
 
 @pdc.dataclass(frozen=True, config=_RULES)
 class Rule:

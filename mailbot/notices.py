@@ -796,7 +796,7 @@ def _campaign_digest(conn: Connection, app: App, now: dt.datetime) -> dict[str, 
         names = indicator_names(app, f.id)
         if not names:
             continue
-        totals_label = totals_label or f.label.split(" (")[0]
+        totals_label = totals_label or f.short
         sums = {k: 0 for k in names}
         for s in docs.values():
             for k, v in s.document["indicators"].items():

@@ -108,12 +108,11 @@ def list_value(value, typ: str):
 
 
 def short_name(app: App, form_id: str) -> str:
-    """How a heading names the form: "Mẫu 2" (the definition's `short`), else its label."""
+    """How a heading names the form briefly: "Mẫu 2" (its definition's `short`), else its label."""
     try:
-        short = form_definition(app, form_id).get("short")
-    except formdef.FormDefError:
-        short = None
-    return short or form_label(app, form_id)
+        return app.config.campaign.form(form_id).short
+    except KeyError:
+        return form_id
 
 
 _SHEET_BAD = re.compile(r"[\\/*?:\[\]]")

@@ -115,7 +115,7 @@ def export_xlsx(app: App, path: Path) -> None:
     ws.title = "Đơn vị"
     headers = ["Mã đơn vị", "Tên đơn vị", "Loại đơn vị"]
     for f in forms:
-        headers += [form_label(app, f), f"Số hồ sơ {form_label(app, f).split(' (')[0]}"]
+        headers += [form_label(app, f), f"Số hồ sơ {short_name(app, f)}"]
     rows = []
     for u in app.config.units:
         row = [u.id, u.name, KIND_LABELS.get(u.kind, u.kind)]

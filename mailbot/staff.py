@@ -89,7 +89,7 @@ def status_text(app: App) -> str:
     d = status_data(app)
     forms = app.config.campaign.forms
     width = max([len(u["name"]) for u in d["units"]] + [10])
-    head = f"{'Đơn vị':<{width}}  " + "  ".join(f"{f.label.split(' (')[0]:<20}" for f in forms)
+    head = f"{'Đơn vị':<{width}}  " + "  ".join(f"{f.short:<20}" for f in forms)
     lines = [f"{app.config.campaign.name} — tình hình lúc {vn.short_moment(app.now())}", "", head, "-" * len(head)]
     for u in d["units"]:
         cells = []
