@@ -228,8 +228,8 @@ def read_value(text: str, typ: str, year: int) -> tuple[Any, bool]:
     text = one_line(text)
     if is_placeholder(text):
         text = ""
-    if typ in ("text", "person"):
-        return text, not (typ == "person" and re.search(r"\d", text))
+    if typ in ("text", "person"):  # a person's name has letters: "12" or "x" in a name column is a slip
+        return text, not (typ == "person" and text and not re.search(r"[^\W\d_]{2}", text))
     if not text:
         return None, True
     if typ == "integer":
