@@ -411,9 +411,7 @@ def describe_document(app: App, sub: st.SubmissionRow) -> dict[str, Any]:
 
 def forms_spoken(app: App) -> str:
     """The campaign's forms as a choice, as their definitions name them: "Mẫu 1 hoặc Mẫu 2"."""
-    from parsers.document import forms_spoken as spoken
-
-    return spoken(app.parse_context())
+    return vn.either([f.short for f in app.config.campaign.forms])
 
 
 def indicator_names(app: App, form_id: str) -> dict[str, str]:

@@ -151,11 +151,6 @@ def either(items: list[str]) -> str:
     return spoken_list(list(items), "hoặc")
 
 
-def both(items: list[str]) -> str:
-    """All of them in a sentence: "Mẫu 1 và Mẫu 2"."""
-    return spoken_list(list(items), "và")
-
-
 def lower_first(text: str) -> str:
     """A table label inside a sentence: "Chờ xem xét" → "chờ xem xét"."""
     return text[:1].lower() + text[1:]

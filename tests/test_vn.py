@@ -90,3 +90,9 @@ def test_no_module_but_vn_formats_a_vietnamese_date_time_or_number():
 ])
 def test_the_scan_sees_hand_made_formatting(line):
     assert hand_made_formatting(line)
+
+
+def test_choices_are_joined_as_a_sentence_says_them():
+    assert vn.either(["Mẫu 1"]) == "Mẫu 1"
+    assert vn.either(["Mẫu 1", "Mẫu 2"]) == "Mẫu 1 hoặc Mẫu 2"
+    assert vn.either(["Mẫu 1", "Mẫu 2", "Danh sách gương điển hình"]) == "Mẫu 1, Mẫu 2 hoặc Danh sách gương điển hình"
