@@ -79,7 +79,9 @@ def _small(im: Image.Image) -> Image.Image:
     square, so turning afterwards gives the same bounds.
     """
     im.draft(None, _fit(im.size, THUMB_SIZE))
-    im.thumbnail(THUMB_SIZE)
+    # reducing_gap=1: a picture already decoded larger (the page glance's 800x600) is first halved by
+    # averaging, then resampled: 2 ms, not 4, for a thumbnail no one can tell apart.
+    im.thumbnail(THUMB_SIZE, reducing_gap=1.0)
     return im
 
 

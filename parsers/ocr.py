@@ -113,10 +113,10 @@ def looks_like_page(img: Image.Image) -> bool:
     a light background, a small share of dark ink, and few coloured pixels
     besides a seal. Runs on a 300-pixel thumbnail, in milliseconds.
     """
-    small = np.asarray(img.convert("RGB").resize((300, max(1, 300 * img.height // max(img.width, 1)))),
-                       dtype=np.int16)
-    bright = small.max(axis=2)
-    spread = bright - small.min(axis=2)
+    small = np.asarray(img.convert("RGB").resize((300, max(1, 300 * img.height // max(img.width, 1)))))
+    r, g, b = small[..., 0], small[..., 1], small[..., 2]
+    bright = np.maximum(np.maximum(r, g), b)  # channel by channel: numpy's max over a 3-wide axis is ~10x slower
+    spread = bright - np.minimum(np.minimum(r, g), b)  # uint8: bright >= the smallest, no wrap
     light = ((bright > 170) & (spread < 60)).mean()
     dark = (bright < 110).mean()
     coloured = (spread > 80).mean()
