@@ -38,6 +38,47 @@ except ValueError:  # pragma: no cover - platforms without fork
 
 
 _KEEP_ENV = ("PATH", "LANG", "TZ", "TMPDIR", "HOME", "PYTHONPATH", "LD_LIBRARY_PATH")
+_SERVER_LOCK = threading.Lock()
+
+
+def package_roots() -> list[str]:
+    """The folders this process imported mailbot and parsers from: the readers import from there too."""
+    import parsers
+
+    import mailbot
+
+    roots = [os.path.dirname(os.path.dirname(os.path.abspath(m.__file__))) for m in (mailbot, parsers)]
+    return list(dict.fromkeys(roots))
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver (once) with a pinned import path.
+
+    Python 3.11 starts it as `python -c ...`, which puts the working directory
+    first on its path (the parent's sys.path is ignored): a module dropped in
+    the daemon's working directory would be imported by every reader. It
+    starts here with PYTHONSAFEPATH (no working directory on the path) and
+    PYTHONPATH naming the installed package's folder first (then the
+    operator's own absolute PYTHONPATH entries; relative ones would name the
+    working directory again).
+    """
+    if _CTX.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    with _SERVER_LOCK:
+        saved = {k: os.environ.get(k) for k in ("PYTHONSAFEPATH", "PYTHONPATH")}
+        given = [p for p in (saved["PYTHONPATH"] or "").split(os.pathsep) if os.path.isabs(p)]
+        os.environ["PYTHONSAFEPATH"] = "1"
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(package_roots() + given))
+        try:
+            forkserver.ensure_running()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 class WorkerFailed(Exception):
@@ -129,6 +170,7 @@ class _Worker:
     def __init__(self, memory_mb: int):
         parent, child = _CTX.Pipe()
         self.conn = parent
+        _start_forkserver()
         self.proc = _CTX.Process(target=_serve, args=(child, memory_mb * 1024 * 1024), daemon=True,
                                  name="mailbot-reader")
         self.proc.start()

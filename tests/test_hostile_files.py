@@ -106,6 +106,37 @@ def test_workers_keep_none_of_the_daemons_secrets(monkeypatch):
         assert pool.run("os:getpid") != os.getpid()
 
 
+def test_readers_never_import_a_module_dropped_in_the_daemons_working_directory(tmp_path):
+    """Python 3.11 starts the readers' forkserver with its working directory first on the import
+    path; the readers' path is pinned to the package's own folder instead."""
+    cwd, bin_dir = tmp_path / "cwd", tmp_path / "bin"
+    marker = tmp_path / "imported"
+    (cwd / "parsers").mkdir(parents=True)  # shadows a package the forkserver preloads
+    (cwd / "parsers" / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write('parsers ')\n")
+    (cwd / "dropped.py").write_text(f"open({str(marker)!r}, 'a').write('dropped ')\ndef run():\n    return 'ran'\n")
+    bin_dir.mkdir()
+    # Started as its console script starts it: the script's folder on the daemon's path, not the working directory.
+    (bin_dir / "daemon.py").write_text("""if __name__ == "__main__":
+        import json
+        from mailbot.workers import Pool, ReaderError, package_roots
+        with Pool(size=1) as pool:
+            try:
+                dropped = pool.run("dropped:run")
+            except ReaderError as exc:
+                dropped = str(exc)
+            print(json.dumps({"dropped": dropped, "roots": pool.run("mailbot.workers:package_roots"),
+                              "ours": package_roots(), "len": pool.run("builtins:len", b"abc")}))
+    """)
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, str(bin_dir / "daemon.py")], cwd=cwd, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert not marker.exists(), marker.read_text()
+    assert "ModuleNotFoundError" in out["dropped"]
+    assert out["roots"] == out["ours"] == [str(root)] and out["len"] == 3  # the daemon's own code, working
+
+
 # ------------------------------------------------------------ through intake (Dovecot)
 
 def when(s: str) -> dt.datetime:
