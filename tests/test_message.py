@@ -338,6 +338,34 @@ def test_bad_base64_is_decoded_leniently():
     assert [p.data for p in read_message(raw).parts] == [b"Hello"]
 
 
+_TOKENS = ["=", "==", "===", "A", "AB=", "\r\n", "\n", " ", "\t", "-", "*", "\x00", "é"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=3100, max_size=4000), st.integers(76, 100),
+       st.lists(st.tuples(st.floats(0, 1), st.sampled_from(_TOKENS)), max_size=4))
+def test_fast_base64_gives_exactly_what_binascii_gives(data, width, inserts):
+    """message._a2b_base64 (pybase64 when it agrees) against binascii: the same bytes or the same error."""
+    import binascii
+
+    from mailbot.message import _a2b_base64
+
+    encoded = base64.b64encode(data).decode()
+    text = "\r\n".join(encoded[i:i + width] for i in range(0, len(encoded), width)) + "\r\n"
+    for at, token in inserts:
+        i = int(at * len(text))
+        text = text[:i] + token + text[i:]
+    if not text.isascii():
+        return  # payload_bytes takes such text elsewhere
+    try:
+        expected = binascii.a2b_base64(text)
+    except binascii.Error as exc:
+        with pytest.raises(binascii.Error):
+            _a2b_base64(text)
+        return
+    assert _a2b_base64(text) == expected
+
+
 def test_sloppy_transfer_encoding_value():
     raw = raw_mime('Content-Type: application/octet-stream; name="a.bin"').replace(
         b"Content-Transfer-Encoding: base64", b"Content-Transfer-Encoding: Base64;")
