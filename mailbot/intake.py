@@ -56,7 +56,7 @@ from mailbot.photos import PHOTO_UNREADABLE, PhotoInfo
 from mailbot.rules import Outcome, Status, decide, is_late, rejection_reason, settle
 from mailbot.units import Roster
 from mailbot.unpack import File, unreadable_form
-from mailbot.workers import WorkerFailed
+from mailbot.workers import FromFile, WorkerFailed
 from parsers.document import failed as parsers_failed
 from parsers.model import Document, ParseContext, Problem
 
@@ -333,9 +333,10 @@ def _read(app: App, message: Incoming) -> None:
     """2-4: read and unpack the message in a worker, then parse its files (each in a worker)."""
     try:
         # The worker reads the archived copy: the bytes are not copied through the pipe
-        # (with a 25 MB message that copy was the poll's peak memory).
+        # (with a 25 MB message that copy was the poll's peak memory). It stores the files
+        # in the archive too: only their digests come back.
         parsed, files = _twice(app, UNPACK, str(app.archive.path(message.digest)), app.own_addresses,
-                               app.config.limits)
+                               app.config.limits, str(app.archive.root))
     except WorkerFailed as exc:
         log.error("message UID %s: reading it stopped twice (%s); recorded failed",
                   message.location.uid, exc.reason)
@@ -402,17 +403,18 @@ def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading
     A file whose reader stops twice (memory, time, crash) is recorded as too
     complex to read, with the reason; the message's other files go on.
     """
-    sha = app.archive.put(f.data) if f.data is not None else None
+    sha = f.sha256 or (app.archive.put(f.data) if f.data is not None else None)
     r = Reading(file=f, sha256=sha)
     li = app.config.limits
+    source = FromFile(str(app.archive.path(sha))) if sha else None  # the worker reads the archived copy
     try:
-        if f.role == "document" and f.data is not None:
+        if f.role == "document" and source:
             ctx = context or app.parse_context()
             slowest = max(li.convert_timeout, ctx.ocr_page_timeout * ctx.max_ocr_pages)  # LibreOffice or OCR
-            r.document = _twice(app, PARSE, f.data, ctx, timeout=li.worker_timeout + slowest)
-        elif f.role == "photo" and f.data is not None:
+            r.document = _twice(app, PARSE, source, ctx, timeout=li.worker_timeout + slowest)
+        elif f.role == "photo" and source:
             ctx = context or app.parse_context()
-            document, r.photo = _twice(app, READ_PHOTO, f.data, ctx, app.config.campaign.timezone,
+            document, r.photo = _twice(app, READ_PHOTO, source, ctx, app.config.campaign.timezone,
                                        li.photo_max_pixels, timeout=li.worker_timeout + ctx.ocr_page_timeout)
             if document is not None:  # a photo of a printed form: read as that form
                 r.document = document
@@ -547,7 +549,7 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
         if problem is None and r.photo is not None and r.photo.problem:
             problem = r.photo.notice or PHOTO_UNREADABLE
         att_id = conn.execute(st.attachments.insert().values(**st.fit(st.attachments, dict(
-            message_pk=message_pk, filename=f.name, sha256=r.sha256, size=len(f.data or b""),
+            message_pk=message_pk, filename=f.name, sha256=r.sha256, size=f.size,
             filetype=f.filetype, role=role, problem=problem,
         )))).inserted_primary_key[0]
         document = r.document

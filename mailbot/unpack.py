@@ -18,7 +18,9 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
+from mailbot.archive import Archive
 from mailbot.config import LimitsConfig
 from mailbot.message import ParsedMessage, Part, clean_filename, header_block, read_message
 from parsers.safety import zip_problem
@@ -99,6 +101,12 @@ class File:
     container: str | None  # the zip / winmail.dat / forwarded message it came from
     problem: str | None  # Vietnamese, fit for a receipt
     role: str  # "document" | "photo" | "other" | "refused"
+    sha256: str | None = None  # the bytes' name in the archive once the reading worker stored them (data is then None)
+    stored_size: int = 0  # their length, then
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else self.stored_size
 
 
 def unreadable_form(f: File) -> str | None:
@@ -146,12 +154,24 @@ def read_and_expand(raw: bytes, own_addresses: tuple[str, ...], limits: LimitsCo
     return dataclasses.replace(parsed, parts=[]), files
 
 
-def read_and_expand_file(path: str, own_addresses: tuple[str, ...],
-                         limits: LimitsConfig) -> tuple[ParsedMessage, list[File]]:
-    """read_and_expand of an archived message, by its path: the worker reads the bytes itself."""
+def read_and_expand_file(path: str, own_addresses: tuple[str, ...], limits: LimitsConfig,
+                         archive_root: str | None = None) -> tuple[ParsedMessage, list[File]]:
+    """read_and_expand of an archived message, by its path: the worker reads the bytes itself.
+
+    With `archive_root`, the worker also stores each file's bytes in the archive
+    and returns the files without them (File.sha256): a 25 MB message's photos
+    are neither copied back through the pipe nor held by the daemon.
+    """
     with open(path, "rb") as fh:
         raw = fh.read()
-    return read_and_expand(raw, own_addresses, limits)
+    parsed, files = read_and_expand(raw, own_addresses, limits)
+    if archive_root is None:
+        return parsed, files
+    del raw
+    archive = Archive(Path(archive_root))
+    return parsed, [f if f.data is None else
+                    dataclasses.replace(f, data=None, sha256=archive.put(f.data), stored_size=len(f.data))
+                    for f in files]
 
 
 def _too_many_parts(limit: int, count: str) -> File:

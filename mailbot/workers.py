@@ -8,7 +8,8 @@ WorkerFailed with the reason; the daemon and the other files go on.
 
 Any pure reader can run in the pool: a module-level function named
 "package.module:function" that takes picklable arguments (bytes, a
-context) and returns a picklable record. Call it with `pool.run(...)` from
+context) and returns a picklable record; bytes kept in a file are passed
+as FromFile(path), which the worker reads. Call it with `pool.run(...)` from
 any thread; each call takes one idle worker, so as many calls run at once
 as there are workers.
 """
@@ -21,6 +22,7 @@ import os
 import resource
 import signal
 import threading
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -79,6 +81,14 @@ def _start_forkserver() -> None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class FromFile:
+    """An argument the worker reads from this file itself: big bytes never cross the pipe
+    (nor are they held by the daemon), and reading them counts against the worker's cap."""
+
+    path: str
 
 
 class WorkerFailed(Exception):
@@ -219,6 +229,11 @@ class _Worker:
         self.kill()
 
 
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def _serve(conn: Connection, memory_bytes: int) -> None:
     """The worker's loop: one call at a time until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the daemon, which stops us
@@ -239,6 +254,7 @@ def _serve(conn: Connection, memory_bytes: int) -> None:
         target, args = job
         try:
             module, _, name = target.partition(":")
+            args = tuple(_read(a.path) if isinstance(a, FromFile) else a for a in args)
             result = ("ok", getattr(importlib.import_module(module), name)(*args))
             conn.send(result)
         except MemoryError:
