@@ -713,6 +713,9 @@ def _leaf(part: email.message.Message, ctype: str, forwarded: bool, number: int,
     try:
         if data is None:
             data = payload_bytes(part)
+            # The tree is read_message's own and this leaf is read once: its encoded text goes now,
+            # so a 25 MB message is not held encoded and decoded at once.
+            part._payload = ""  # noqa: SLF001
     except Exception as exc:
         problems.append(f"attachment {number} could not be decoded: {type(exc).__name__}")
         data = b""
