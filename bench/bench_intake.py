@@ -286,9 +286,11 @@ def vm_hwm_kib() -> int:
     return 0
 
 
-def tree_rss_kib(pid: int, cpu: dict[int, float] | None = None, pss: list[int] | None = None) -> int:
+def tree_rss_kib(pid: int, cpu: dict[int, float] | None = None, pss: list[int] | None = None,
+                 each: dict[int, int] | None = None) -> int:
     """Summed VmRSS of a process and all its descendants, now; records each one's CPU seconds in
-    `cpu` and appends their summed PSS (shared pages divided among their users) to `pss`."""
+    `cpu`, appends their summed PSS (shared pages divided among their users) to `pss` and puts
+    each one's PSS in `each`."""
     total, todo, pss_total = 0, [pid], 0
     tick = os.sysconf("SC_CLK_TCK")
     while todo:
@@ -301,6 +303,8 @@ def tree_rss_kib(pid: int, cpu: dict[int, float] | None = None, pss: list[int] |
                 for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                     if line.startswith("Pss:"):
                         pss_total += int(line.split()[1])
+                        if each is not None:
+                            each[p] = int(line.split()[1])
             if cpu is not None:
                 fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
                 cpu[p] = max(cpu.get(p, 0.0), (int(fields[11]) + int(fields[12])) / tick)
@@ -328,9 +332,14 @@ class TreePeak:
 
     def _run(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, tree_rss_kib(os.getpid(), self.cpu, self.pss))
+            each: dict[int, int] = {}
+            self.peak = max(self.peak, tree_rss_kib(os.getpid(), self.cpu, self.pss, each))
             del self.pss[:-1]  # keep the highest only
-            self.pss_peak = max(getattr(self, "pss_peak", 0), self.pss[-1] if self.pss else 0)
+            if self.pss and self.pss[-1] > getattr(self, "pss_peak", 0):
+                self.pss_peak = self.pss[-1]
+                # Who held what at the peak: the poll process first, then its helpers by size.
+                me = each.pop(os.getpid(), 0)
+                self.pss_split = [me] + sorted(each.values(), reverse=True)
 
     def stop(self) -> int:
         self._stop.set()
@@ -394,7 +403,7 @@ def child_poll(a: argparse.Namespace) -> dict:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     app.close()
     return {"seconds": times[0], "times": times, "summary": summary, "rss_kib": vm_hwm_kib(), "tree_kib": tree_kib,
-            "tree_pss_kib": getattr(tree, "pss_peak", 0),
+            "tree_pss_kib": getattr(tree, "pss_peak", 0), "pss_split_kib": getattr(tree, "pss_split", []),
             "cpu_main": ru.ru_utime + ru.ru_stime, "cpu_helpers": tree.helpers_cpu()}
 
 
@@ -561,7 +570,9 @@ def main() -> None:
                     rows.append((f"poll with one {len(big) / 1e6:.0f} MB message" + (f", {label}" if label else ""),
                                  f"{len(msgs)}", f"{r['seconds']:.2f}", fmt_rate(len(msgs), r["seconds"]),
                                  f"{r['rss_kib'] / 1024:.0f} / {r.get('tree_kib', r['rss_kib']) / 1024:.0f} / {r.get('tree_pss_kib', 0) / 1024:.0f}"))
-                    notes.append(f"big{label and ' ' + label}: {r['summary']}")
+                    notes.append(f"big{label and ' ' + label}: {r['summary']}; tree PSS at its peak, MB: poll "
+                                 + " + ".join(f"{k / 1024:.0f}" for k in r.get("pss_split_kib", [])[:1])
+                                 + ", helpers " + " + ".join(f"{k / 1024:.0f}" for k in r.get("pss_split_kib", [])[1:]))
                     print(f"# big {label}: {r}", file=sys.stderr)
                     shutil.rmtree(root / "big", ignore_errors=True)
 
