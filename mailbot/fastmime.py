@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.message
 import re
 import secrets
+from dataclasses import dataclass
 from email.feedparser import BytesFeedParser
 
 MIN_RUN_LINES = 64  # shorter runs are left to the feedparser: not worth a placeholder
@@ -23,9 +24,22 @@ FEED_CHUNK = 64 * 1024
 _RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]{16,998}\r?\n){%d,}" % MIN_RUN_LINES)
 
 
-def parse(raw: bytes) -> email.message.Message:
-    """email's compat32 parse of `raw`, the same tree, faster on base64 attachments."""
-    runs: dict[str, tuple[int, int]] = {}  # token → where its run is in raw (line endings included)
+@dataclass(frozen=True)
+class Skeleton:
+    """A message with each long base64 run replaced by a placeholder line.
+
+    It holds every line of the message that is not base64 letters: headers,
+    boundaries, text. Anything looked for in those (a "Content-" header) is
+    found as often here as in the whole message, at a fraction of the cost.
+    """
+
+    text: bytes
+    nonce: str
+    runs: dict[str, tuple[int, int]]  # placeholder → where its run is in the message (line endings included)
+
+
+def skeleton(raw: bytes) -> Skeleton:
+    runs: dict[str, tuple[int, int]] = {}
     pieces: list[bytes] = []
     pos = 0
     nonce = _nonce(raw)
@@ -38,11 +52,21 @@ def parse(raw: bytes) -> email.message.Message:
         runs[token.decode("ascii")] = (start, end)
         pos = end
     if not runs:
-        return _feed(raw)
+        return Skeleton(raw, nonce.decode("ascii"), runs)
     pieces.append(raw[pos:])
-    msg = _feed(b"".join(pieces))
-    del pieces
-    _restore(msg, raw, nonce.decode("ascii"), runs)
+    return Skeleton(b"".join(pieces), nonce.decode("ascii"), runs)
+
+
+def parse(raw: bytes, bones: Skeleton | None = None) -> email.message.Message:
+    """email's compat32 parse of `raw`, the same tree, faster on base64 attachments.
+
+    `bones` is skeleton(raw) when the caller made it already.
+    """
+    bones = bones or skeleton(raw)
+    if not bones.runs:
+        return _feed(raw)
+    msg = _feed(bones.text)
+    _restore(msg, raw, bones.nonce, bones.runs)
     return msg
 
 

@@ -79,11 +79,15 @@ class ParsedMessage:
 
 # ---------------------------------------------------------------- entry point
 
-def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMessage:
-    """Parse raw RFC 5322 bytes; odd MIME gives a result with problem notes, never an exception."""
+def read_message(raw: bytes, *, own_addresses: tuple[str, ...] = (),
+                 bones: fastmime.Skeleton | None = None) -> ParsedMessage:
+    """Parse raw RFC 5322 bytes; odd MIME gives a result with problem notes, never an exception.
+
+    `bones` is fastmime.skeleton(raw) when the caller made it already.
+    """
     problems: list[str] = []
     try:
-        msg = _parse_bytes(raw)
+        msg = fastmime.parse(raw, bones)
     except Exception as exc:  # RecursionError and the like: nothing left to read
         log.warning("message could not be parsed: %s", exc)
         problems.append(f"message could not be parsed: {type(exc).__name__}")
