@@ -520,6 +520,38 @@ def run(ctx: Ctx, now: str | None) -> None:
 
 
 @main.command()
+@click.option("--host", metavar="ĐỊA_CHỈ",
+              help="Địa chỉ nghe (mặc định: [web] host, 127.0.0.1: chỉ máy này; 0.0.0.0: cả mạng nội bộ).")
+@click.option("--port", type=click.IntRange(1, 65535), metavar="CỔNG", help="Cổng (mặc định: [web] port, 8080).")
+@now_option
+@pass_ctx
+def web(ctx: Ctx, host: str | None, port: int | None, now: str | None) -> None:
+    """Trang cán bộ: xem tình hình nộp, quyết định hồ sơ cần xem xét, tải báo cáo, xem thư đã nhận.
+
+    Cán bộ đăng nhập bằng đường dẫn gửi qua thư tới địa chỉ có trong [web] staff
+    (mặc định: người nhận bản tin). "mailbot run" cũng phục vụ trang này khi tệp
+    cấu hình có mục [web].
+    """
+    from mailbot.web import server
+
+    app = ctx.app(now)
+    try:
+        try:
+            srv = server.make_server(app, host, port)
+        except OSError as exc:
+            raise Failure(f"không mở được cổng {port or app.config.web.port}: {_os_error(exc)}") from None
+        click.echo(f"Trang cán bộ: {server.address(srv)} (dừng: Ctrl+C)")
+        try:
+            srv.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            srv.close()
+    finally:
+        app.close()
+
+
+@main.command()
 @click.option("--out", "out_dir", metavar="THƯ_MỤC",
               help="Lưu kết quả vào thư mục này (mặc định: một thư mục tạm mới).")
 def demo(out_dir: str | None) -> None:

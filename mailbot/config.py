@@ -403,7 +403,7 @@ class LimitsConfig:
 
 @pdc.dataclass(frozen=True, config=_RULES)
 class WebConfig:
-    """The staff site's keys (contract); accepted and checked now, used by `mailbot web`."""
+    """The staff site (`mailbot web`; `mailbot run` serves it too when the section is present)."""
 
     host: Str = "127.0.0.1"
     port: Int = 8080
@@ -498,6 +498,13 @@ class Config:
             return self
         return dataclasses.replace(self, campaign=campaign)
 
+    web_enabled: bool = False  # the file has a [web] section: `mailbot run` serves the staff site
+
+    @property
+    def web_staff(self) -> tuple[str, ...]:
+        """Who may sign in to the staff site: [web] staff, else the digest's recipients."""
+        return tuple(a.lower() for a in (self.web.staff if self.web.staff is not None else self.digest.to))
+
     def unit(self, unit_id: str) -> Unit | None:
         for u in self.units:
             if u.id == unit_id:
@@ -553,7 +560,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = Path("."), path: Path | None
     return Config(mailbox=f.mailbox, smtp=f.smtp, storage=f.storage, campaign=f.campaign, digest=f.digest,
                   schedule=f.schedule, office=f.office, limits=f.limits, units=units,
                   templates_dir=Path(f.templates_dir) if f.templates_dir else None, path=path, web=f.web,
-                  campaigns=campaigns)
+                  campaigns=campaigns, web_enabled="web" in raw)
 
 
 def _check_campaigns(campaigns: tuple[CampaignConfig, ...], where: str) -> None:

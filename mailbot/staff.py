@@ -5,8 +5,11 @@ Terminal output for office staff is Vietnamese; the JSON variants are for script
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import logging
+import os
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -28,6 +31,31 @@ JOB_WORDS = {"poll": "nhận thư", "deliver": "gửi thư", "remind": "gửi th
 
 class DecisionError(Exception):
     """A staff decision cannot be applied (unknown id, unknown unit)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a decision: a signed-in address on the staff site, or the system user at the command line."""
+
+    name: str
+    via: str  # web | cli
+
+
+def command_line_actor() -> Actor:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = f"uid {os.getuid()}"
+    return Actor(name, "cli")
+
+
+def record_decision(conn, app: App, submission_id: int, action: str, actor: Actor | None, *,
+                    unit_id: str | None = None, reason: str | None = None) -> None:
+    """One row of a submission's history (the staff site shows it; the digest lists the day's)."""
+    actor = actor or command_line_actor()
+    conn.execute(st.decisions.insert().values(st.fit(st.decisions, dict(
+        submission_id=submission_id, action=action, unit_id=unit_id, reason=reason, actor=actor.name,
+        via=actor.via, at=st.utc_iso(app.clock())))))
 
 
 # ---------------------------------------------------------------- status
@@ -307,11 +335,13 @@ def _reference(conn, row) -> str:
     return r.reference or str(row.id)
 
 
-def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool, force: bool = False) -> str:
+def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool, force: bool = False,
+           actor: Actor | None = None) -> str:
     """The submission counts for the unit; a later one of that unit and form still supersedes it.
 
     Moving a submission already counted for one unit to another needs `force`
-    and is recorded (an event staff see in the digest, and the log).
+    and is recorded (an event staff see in the digest, and the log). Who decided
+    (`actor`; default: the system user at the command line) is kept with the time.
     """
     s = st.submissions
     target = resolve_unit(app, unit) if isinstance(unit, str) else unit
@@ -354,14 +384,15 @@ def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool
                 conn.execute(la.insert().values(email=sender.lower(), unit_id=target.id,
                                                 created_at=st.utc_iso(st.now_utc())))
                 remembered = f"; đã ghi nhớ địa chỉ {sender} cho đơn vị này"
+        record_decision(conn, app, submission_id, "accept", actor, unit_id=target.id)
         final = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).scalar()
     word = "đã ghi nhận" if final == Status.ACCEPTED else "đã ghi nhận, nhưng có bản gửi sau thay thế"
     moved = f" (chuyển từ {moved_from})" if moved_from else ""
     return f"Hồ sơ {ref}: {word} cho {target.name}{moved}{remembered}."
 
 
-def reject(app: App, submission_id: int, reason: str) -> str:
-    """The submission does not count; the reason (required, never blank) is kept with it."""
+def reject(app: App, submission_id: int, reason: str, actor: Actor | None = None) -> str:
+    """The submission does not count; the reason (required, never blank) is kept with it, and who decided."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise DecisionError("cần ghi lý do không ghi nhận: --reason \"…\"")
@@ -373,4 +404,5 @@ def reject(app: App, submission_id: int, reason: str) -> str:
             status=Status.REJECTED, decided_by="staff", reason=reason, updated_at=st.utc_iso(st.now_utc())))
         if row.unit_id and row.form:
             settle(conn, row.unit_id, row.form, row.campaign)
+        record_decision(conn, app, submission_id, "reject", actor, reason=reason)
     return f"Hồ sơ {ref}: không ghi nhận (lý do: {reason})."

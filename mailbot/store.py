@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Records that belong to a campaign carry its id (config.CampaignConfig.id); messages belong to the
 # mailbox and carry none. Version 4 added the column and gave existing rows their campaign.
@@ -201,6 +201,49 @@ events = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
 )
 
+# Every staff decision (accept / reject), whoever made it and where: the submission's history
+# on the staff site, and the digest's list of decisions.
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("action", sa.String(20), nullable=False),  # accept | reject
+    sa.Column("unit_id", sa.String(100)),
+    sa.Column("reason", sa.Text),
+    sa.Column("actor", sa.String(500), nullable=False),  # a staff address (web), or the system user (cli)
+    sa.Column("via", sa.String(20), nullable=False),  # web | cli
+    sa.Column("at", sa.String(40), nullable=False, index=True),
+)
+
+# The staff site (mailbot.web). Sign-in links and sessions are kept only as the sha256 of their
+# secret: the database alone never lets anyone in.
+web_tokens = sa.Table(
+    "web_tokens", metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(500), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40), nullable=False),
+    sa.Column("used_at", sa.String(40)),
+)
+
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("session_sha256", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(500), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40), nullable=False, index=True),
+    sa.Column("notice", sa.Text),  # one line shown on the next page (the result of a decision)
+)
+
+# Sign-in attempts, by "email:ADDRESS" and "ip:ADDRESS", for the rate limits.
+web_attempts = sa.Table(
+    "web_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(600), nullable=False, index=True),
+    sa.Column("at", sa.String(40), nullable=False, index=True),
+)
+
 # ----------------------------------------------------------------- helpers
 
 def utc_iso(t: dt.datetime) -> str:
@@ -346,7 +389,13 @@ def _migrate_4(conn: Connection, campaign_of: CampaignOf | None) -> None:
             conn.execute(ob.update().where(ob.c.id == r["outbox_id"]).values(campaign=r["campaign"]))
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
+def _migrate_5(conn: Connection) -> None:
+    """The staff site's tables and the decisions' history (a fresh database has them from 1)."""
+    for table in (decisions, web_tokens, web_sessions, web_attempts):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}
 
 
 def _set_meta(conn: Connection, key: str, value: str) -> None:

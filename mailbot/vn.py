@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from mailbot.rules import Coverage, Outcome, Status
+from mailbot.rules import Coverage, Delivery, Outcome, Status
 from parsers.text import spoken_list
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
@@ -149,6 +149,42 @@ OUTCOME_LABELS = {
 def either(items: list[str]) -> str:
     """Choices in a sentence: "Mẫu 1 hoặc Mẫu 2", "Mẫu 1, Mẫu 2 hoặc Danh sách"."""
     return spoken_list(list(items), "hoặc")
+
+
+# The staff site (mailbot.web): its menu and the words of its tables.
+WEB_PAGES = {
+    "board": "Tình hình nộp",
+    "review": "Cần xem xét",
+    "downloads": "Tải về",
+    "messages": "Thư đã nhận",
+}
+
+# A form on the board, beyond its coverage: sent after the deadline, or still missing after it.
+LATE_LABELS = {
+    Coverage.RECEIVED: "trễ hạn",
+    Coverage.MISSING: "quá hạn",
+}
+
+# The board's filter by status (the coverage values, and two more views of them).
+BOARD_FILTERS = {
+    "received": "Đã nhận",
+    "late": "Trễ hạn, quá hạn",
+    "missing": "Chưa nộp",
+    "needs_review": "Chờ xem xét",
+    "rejected": "Có tệp không tiếp nhận",
+}
+
+# One row of a submission's history.
+DECISION_LABELS = {"accept": "ghi nhận", "reject": "không ghi nhận"}
+VIA_LABELS = {"web": "trên trang cán bộ", "cli": "bằng dòng lệnh trên máy chủ"}
+
+# An outbox row's status, as the messages page says whether a message was answered.
+DELIVERY_LABELS = {
+    Delivery.QUEUED: "Đang chờ gửi",
+    Delivery.SENT: "Đã gửi",
+    Delivery.FAILED: "Không gửi được",
+    Delivery.CANCELLED: "Không gửi (đơn vị đã nộp)",
+}
 
 
 def lower_first(text: str) -> str:
