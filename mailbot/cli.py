@@ -532,9 +532,11 @@ def web(ctx: Ctx, host: str | None, port: int | None, now: str | None) -> None:
     (mặc định: người nhận bản tin). "mailbot run" cũng phục vụ trang này khi tệp
     cấu hình có mục [web].
     """
+    from mailbot import daemon
     from mailbot.web import server
 
     app = ctx.app(now)
+    daemon.moving_clock(app)  # sign-in links and sessions expire in moving time
     try:
         try:
             srv = server.make_server(app, host, port)

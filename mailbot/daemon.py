@@ -63,7 +63,7 @@ def run(app: App, verbose: bool = False) -> None:
     """Run until SIGTERM/SIGINT; returns normally (exit 0) after a clean stop."""
     lock = _acquire_lock(app)
     try:
-        _moving_clock(app)
+        moving_clock(app)
         if not convert.available():
             log.warning("LibreOffice (soffice) is not installed: .doc, .odt and .rtf files cannot be read; "
                         "units sending them are asked for .docx (apt-get install libreoffice-writer-nogui)")
@@ -91,7 +91,7 @@ def _real_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _moving_clock(app: App) -> None:
+def moving_clock(app: App) -> None:
     """`--now` gives a frozen clock, fit for one-shot commands; a daemon needs one that moves."""
     start = app.clock()
     offset = start - _real_now()
@@ -121,6 +121,7 @@ class Daemon:
         self.health = MailboxHealth(app)
         self.scheduler = self._make_scheduler()
         self.intake = threading.Thread(target=self._intake_loop, name="intake", daemon=True)
+        self.web = None  # mailbot.web.server.Background when [web] is configured
 
     def run(self) -> None:
         cfg = self.app.config
@@ -132,11 +133,22 @@ class Daemon:
                      os.getpid(), cfg.mailbox.name, mode, cfg.storage.data_dir)
             self.scheduler.start()
             self.intake.start()
+            if cfg.web_enabled:  # the staff site, in a thread beside the scheduler
+                from mailbot.web.server import Background
+
+                try:
+                    self.web = Background(self.app)
+                    self.web.start()
+                except OSError as exc:  # the port is taken: the intake goes on without the site
+                    log.error("the staff site cannot listen on %s:%s: %s; mailbot runs without it",
+                              cfg.web.host, cfg.web.port, exc)
             while not self.stop.wait(1.0):
                 if not self.intake.is_alive():  # cannot happen; if it does, let systemd restart us
                     self.scheduler.shutdown(wait=False)
                     raise RuntimeError("the intake thread ended unexpectedly; exiting so that mailbot is restarted")
             log.info("stopping: finishing the work in hand")
+            if self.web is not None:
+                self.web.close()
             self.scheduler.shutdown(wait=True)
             # Once the intake lock is free no message is in hand, and none will be: the
             # intake thread (a daemon thread) checks the stop flag before it polls, and

@@ -342,3 +342,40 @@ def test_outage_longer_than_an_hour_is_recorded_for_the_digest(tmp_path):
     assert [k for k, _ in events] == ["outage", "outage"]
     assert "Không đọc được hộp thư" in events[0][1]
     assert "Đã đọc lại được hộp thư" in events[1][1] and "1 giờ 00 phút" in events[1][1]
+
+
+def test_run_serves_the_staff_site_when_web_is_configured(setup):
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    from tests.servers import free_port
+
+    path = setup.config()
+    port = free_port()
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f'\n[web]\nport = {port}\nbase_url = "http://127.0.0.1:{port}"\nstaff = ["canbo@example.org"]\n')
+    d = setup.start()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def sign_in_page():
+        try:
+            return opener.open(f"http://127.0.0.1:{port}/dang-nhap", timeout=5).read().decode()
+        except OSError:
+            return None
+
+    page = wait_until(sign_in_page, 15, "the staff site", d)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    opener.open(f"http://127.0.0.1:{port}/dang-nhap",
+                data=urllib.parse.urlencode({"email": "canbo@example.org", "csrf": token}).encode(), timeout=10)
+
+    def letter():
+        with setup.smtp.lock:
+            return [m for m in setup.smtp.messages if m.rcpt_tos == ["canbo@example.org"]]
+
+    [sent] = wait_until(letter, 15, "the sign-in letter", d)
+    body = email.message_from_bytes(sent.raw, policy=email.policy.default).get_body(("plain",)).get_content()
+    assert f"http://127.0.0.1:{port}/dang-nhap/" in body
+    assert d.stop() == 0
+    assert "staff site at http://127.0.0.1:" in d.log
