@@ -36,9 +36,10 @@ def poll(app) -> None:
         box.close()
 
 
-def site_app(tmp_path: Path, base_url: str = "http://canbo.test", smtp: dict | None = None, **sections):
+def site_app(tmp_path: Path, base_url: str = "http://canbo.test", smtp: dict | None = None, web_port: int = 8080,
+             **sections):
     """An App whose [web] lets STAFF in; the sign-in letters go to tmp_path/sent (or to `smtp`)."""
-    web = {"base_url": base_url, "staff": [STAFF], "port": 8080}
+    web = {"base_url": base_url, "staff": [STAFF], "port": web_port}
     extra = {"smtp": smtp} if smtp else {}
     return make_app(tmp_path, web=web, digest={"to": ["bantin@example.org"]}, **extra, **sections)
 
