@@ -146,10 +146,11 @@ def settle(conn: Connection, unit_id: str, form: str, campaign: str) -> None:
             conn.execute(s.update().where(s.c.id == r.id).values(status=want, updated_at=now))
 
 
-def current_accepted(conn: Connection, *, campaign: str) -> dict[tuple[str, str], st.SubmissionRow]:
+def current_accepted(conn: Connection, *, campaign: str,
+                     documents: bool = True) -> dict[tuple[str, str], st.SubmissionRow]:
     """(unit_id, form) → the campaign's accepted submission that counts (never a superseded one)."""
     out: dict[tuple[str, str], st.SubmissionRow] = {}
-    for row in st.submission_rows(conn, status=Status.ACCEPTED, campaign=campaign):
+    for row in st.submission_rows(conn, status=Status.ACCEPTED, campaign=campaign, documents=documents):
         if row.unit_id and row.form:
             out[(row.unit_id, row.form)] = row  # ordered by received_at: the latest wins
     return out
@@ -158,9 +159,9 @@ def current_accepted(conn: Connection, *, campaign: str) -> dict[tuple[str, str]
 def unit_form_status(conn: Connection, units, form_ids, *,
                      campaign: str) -> dict[tuple[str, str], tuple[Coverage, int | None]]:
     """(unit_id, form) → (coverage, submission id) in one campaign, as in the export's `units[].<form>`."""
-    accepted = current_accepted(conn, campaign=campaign)
+    accepted = current_accepted(conn, campaign=campaign, documents=False)
     pending: dict[tuple[str, str], int] = {}
-    for row in st.submission_rows(conn, status=Status.NEEDS_REVIEW, campaign=campaign):
+    for row in st.submission_rows(conn, status=Status.NEEDS_REVIEW, campaign=campaign, documents=False):
         if row.unit_id and row.form:
             pending[(row.unit_id, row.form)] = row.id
     out = {}

@@ -65,7 +65,7 @@ def status_data(app: App) -> dict:
     with app.store.read() as conn:
         campaign = cfg.campaign.id
         table = unit_form_status(conn, cfg.units, cfg.campaign.form_ids, campaign=campaign)
-        accepted = current_accepted(conn, campaign=campaign)
+        accepted = current_accepted(conn, campaign=campaign, documents=False)
         last_poll = conn.execute(sa.select(st.runs).where(st.runs.c.job == "poll", st.runs.c.ok == sa.true())
                                  .order_by(st.runs.c.id.desc()).limit(1)).first()
         last_error = conn.execute(sa.select(st.runs).where(st.runs.c.ok == sa.false())

@@ -457,8 +457,10 @@ def document_reference(message_reference: str | None, index: int, count: int) ->
 
 def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str | None = None,
                     form: str | None = None, message_pk: int | None = None,
-                    campaign: str | None = None) -> list[SubmissionRow]:
-    """Submissions with their file and message; `campaign` keeps one campaign's (None: every campaign's)."""
+                    campaign: str | None = None, documents: bool = True) -> list[SubmissionRow]:
+    """Submissions with their file and message; `campaign` keeps one campaign's (None: every campaign's).
+    Without `documents`, the parse output and the review notes are left out (empty): who, what and
+    when cost a tenth as much to read."""
     s, m, a = submissions, messages, attachments
     filters = []
     if campaign is not None:
@@ -482,8 +484,9 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
     elif filters:
         rank = rank.where(r.c.message_pk.in_(sa.select(s.c.message_pk).where(*filters)))
     rank = rank.subquery()
+    text = (s.c.document, s.c.review) if documents else (sa.null().label("document"), sa.null().label("review"))
     q = (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
-                   a.c.filename, a.c.sha256, s.c.document, s.c.review, m.c.message_id, m.c.from_addr,
+                   a.c.filename, a.c.sha256, *text, m.c.message_id, m.c.from_addr,
                    m.c.reference, s.c.reason, s.c.campaign, rank.c.k, rank.c.n)
          .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id)
                       .join(rank, rank.c.sid == s.c.id))
@@ -491,7 +494,8 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
          .order_by(s.c.received_at, s.c.id))
     return [SubmissionRow(id=r.id, message_pk=r.message_pk, unit_id=r.unit_id, form=r.form, status=r.status,
                           received_at=from_iso(r.received_at), late=bool(r.late), filename=r.filename,
-                          sha256=r.sha256 or "", document=json.loads(r.document), review=json.loads(r.review or "[]"),
+                          sha256=r.sha256 or "", document=json.loads(r.document) if r.document else {},
+                          review=json.loads(r.review) if r.review else [],
                           message_id=r.message_id, from_addr=r.from_addr,
                           reference=document_reference(r.reference, r.k, r.n), reason=r.reason,
                           message_reference=r.reference, campaign=r.campaign)

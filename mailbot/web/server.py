@@ -54,8 +54,20 @@ class Background:
             log.exception("the staff site stopped")
 
     def close(self) -> None:
-        try:
-            self.server.close()
-        except Exception:  # noqa: BLE001
-            log.exception("closing the staff site")
-        self.thread.join(timeout=5)
+        stop(self.server, self.thread)
+
+
+def stop(server, thread: threading.Thread | None = None) -> None:
+    """Stop a server another thread runs: its loop closes every connection and the listener itself
+    (closing them from outside the loop races with it), then the request threads end."""
+    def close_all() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    try:
+        server.trigger.pull_trigger(close_all)
+    except OSError:  # the loop has ended already
+        pass
+    if thread is not None:
+        thread.join(timeout=5)
+    server.task_dispatcher.shutdown()

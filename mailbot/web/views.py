@@ -32,7 +32,7 @@ def board_data(app: App, kind: str | None = None, status: str | None = None) -> 
     cfg = app.config
     data = staff.status_data(app)
     with app.store.read() as conn:
-        rows = {r.id: r for r in st.submission_rows(conn) if r.status != Status.SUPERSEDED}
+        rows = {r.id: r for r in st.submission_rows(conn, documents=False) if r.status != Status.SUPERSEDED}
     rejected: dict[tuple[str, str], st.SubmissionRow] = {}
     unreadable: dict[str, list[st.SubmissionRow]] = {}  # files of no known form a unit sent
     for r in rows.values():
@@ -41,6 +41,7 @@ def board_data(app: App, kind: str | None = None, status: str | None = None) -> 
         elif r.status == Status.REJECTED and r.unit_id:
             unreadable.setdefault(r.unit_id, []).append(r)
     forms = cfg.campaign.forms
+    tz = cfg.campaign.timezone
     counts = {f.id: dict(owing=0, received=0, late=0, needs_review=0, missing=0) for f in forms}
     units = []
     for u in data["units"]:
@@ -51,16 +52,21 @@ def board_data(app: App, kind: str | None = None, status: str | None = None) -> 
             refused = rejected.get((u["id"], f.id))
             if refused is not None and row is not None and refused.received_at < row.received_at:
                 refused = None
-            cell = dict(form=f.id, status=s["status"], late=s["late"], row=row, rejected=refused,
-                        label=vn.COVERAGE_LABELS[s["status"]],
-                        late_label=vn.LATE_LABELS.get(s["status"]) if s["late"] else None)
+            label = vn.COVERAGE_LABELS[s["status"]]
+            if s["late"] and s["status"] in vn.LATE_LABELS:
+                label += " · " + vn.LATE_LABELS[s["status"]]
+            cell = dict(form=f.id, status=s["status"], late=s["late"], label=label,
+                        ref=row.reference if row else None,
+                        when=vn.short_moment(row.received_at.astimezone(tz)) if row else None,
+                        rejected=refused.reference if refused else None)
             cells.append(cell)
             c = counts[f.id]
             if s["status"] != Coverage.NOT_REQUIRED:
                 c["owing"] += 1
                 c[s["status"]] += 1
                 c["late"] += bool(s["late"])
-        row = dict(id=u["id"], name=u["name"], kind=u["kind"], cells=cells, unreadable=unreadable.get(u["id"], []))
+        row = dict(id=u["id"], name=u["name"], kind=u["kind"], kind_label=vn.KIND_LABELS.get(u["kind"], u["kind"]),
+                   cells=cells, unreadable=[r.reference for r in unreadable.get(u["id"], [])])
         if kind and u["kind"] != kind:
             continue
         if status and not any(_matches(c, status) for c in cells) \
