@@ -506,7 +506,10 @@ def deliver(ctx: Ctx, now: str | None) -> None:
 @now_option
 @pass_ctx
 def run(ctx: Ctx, now: str | None) -> None:
-    """Chạy nền: nhận thư, gửi thư báo nhận, thư nhắc và bản tin theo lịch, đến khi được lệnh dừng."""
+    """Chạy nền: nhận thư, gửi thư báo nhận, thư nhắc và bản tin theo lịch, đến khi được lệnh dừng.
+
+    Khi tệp cấu hình có mục [web], phục vụ luôn trang cán bộ (như "mailbot web").
+    """
     from mailbot import daemon
 
     app = ctx.app(now)

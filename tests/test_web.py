@@ -142,6 +142,14 @@ def test_staff_defaults_to_the_digest_recipients(tmp_path):
         a.close()
 
 
+def test_run_serves_the_site_only_when_the_file_has_a_web_section(tmp_path):
+    from mailbot import config as cfgmod
+    from tests.appgen import config_dict
+
+    assert not cfgmod.from_dict(config_dict(tmp_path), base_dir=tmp_path).web_enabled
+    assert cfgmod.from_dict(config_dict(tmp_path, web={}), base_dir=tmp_path).web_enabled
+
+
 def _ask_link(c, app) -> str:
     before = len(sent_letters(app))
     token = form_csrf(c.get("/dang-nhap").get_data(as_text=True))

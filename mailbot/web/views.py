@@ -55,7 +55,7 @@ def board_data(app: App, kind: str | None = None, status: str | None = None) -> 
             label = vn.COVERAGE_LABELS[s["status"]]
             if s["late"] and s["status"] in vn.LATE_LABELS:
                 label += " · " + vn.LATE_LABELS[s["status"]]
-            cell = dict(form=f.id, status=s["status"], late=s["late"], label=label,
+            cell = dict(form=f.id, form_name=f.label.split(" (")[0], status=s["status"], late=s["late"], label=label,
                         ref=row.reference if row else None,
                         when=vn.short_moment(row.received_at.astimezone(tz)) if row else None,
                         rejected=refused.reference if refused else None)
