@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -546,11 +547,17 @@ def web(ctx: Ctx, host: str | None, port: int | None, now: str | None) -> None:
         except OSError as exc:
             raise Failure(f"không mở được cổng {port or app.config.web.port}: {_os_error(exc)}") from None
         click.echo(f"Trang cán bộ: {server.address(srv)} (dừng: Ctrl+C)")
+
+        def stop(signum, frame):  # waitress ends its loop and its request threads on SystemExit
+            raise SystemExit(0)
+
+        previous = signal.signal(signal.SIGTERM, stop)
         try:
             srv.run()
         except KeyboardInterrupt:
-            pass
+            srv.task_dispatcher.shutdown()
         finally:
+            signal.signal(signal.SIGTERM, previous)
             srv.close()
     finally:
         app.close()

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -20,7 +19,7 @@ from mailbot import staff
 from mailbot import store as st
 from mailbot.web import auth, create_app
 from tests.appgen import ROOT
-from tests.webgen import (STAFF, fill, form_csrf, link_in, sent_letters, sign_in, site_app, wait_letters)
+from tests.webgen import (STAFF, fill, form_csrf, link_in, sent_letters, sign_in, site_app, toml_text, wait_letters)
 
 pytestmark = pytest.mark.database
 
@@ -427,13 +426,11 @@ def _cli(app, *args: str) -> None:
 
 
 def test_downloads_are_what_the_commands_write_at_the_same_moment(tmp_path):
-    import tomllib  # noqa: F401 - the config is written as TOML for the CLI
-
     from tests.appgen import config_dict
 
     raw = config_dict(tmp_path, web={"base_url": "http://canbo.test", "staff": [STAFF]})
     config = tmp_path / "mailbot.toml"
-    config.write_text(_toml(raw), encoding="utf-8")
+    config.write_text(toml_text(raw), encoding="utf-8")
     from mailbot import config as cfgmod
     from mailbot.app import fixed_clock, open_app
 
@@ -476,54 +473,25 @@ def _members(data: bytes) -> dict[str, bytes]:
     return out
 
 
-def _toml(raw: dict) -> str:
-    """The few shapes config_dict holds, as TOML (tomllib reads only)."""
-    lines: list[str] = []
-    tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
-    arrays = {k: v for k, v in raw.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
-    for k, v in raw.items():
-        if k not in tables and k not in arrays:
-            lines.append(f"{k} = {_value(v)}")
-    for name, table in tables.items():
-        _table(lines, name, table)
-    for name, items in arrays.items():
-        for item in items:
-            lines.append(f"[[{name}]]")
-            for k, v in item.items():
-                if not isinstance(v, dict):
-                    lines.append(f"{k} = {_value(v)}")
-    return "\n".join(lines) + "\n"
+def test_mailbot_web_serves_the_site_and_stops_on_sigterm(tmp_path):
+    import signal
+    import urllib.request
 
+    from tests.appgen import config_dict
+    from tests.servers import free_port
 
-def _table(lines: list[str], name: str, table: dict) -> None:
-    lines.append(f"[{name}]")
-    subs = []
-    for k, v in table.items():
-        if isinstance(v, dict):
-            subs.append((k, v))
-        elif isinstance(v, list) and v and isinstance(v[0], dict):
-            subs.append((k, v))
-        else:
-            lines.append(f"{k} = {_value(v)}")
-    for k, v in subs:
-        if isinstance(v, dict):
-            _table(lines, f"{name}.{k}", v)
-        else:
-            for item in v:
-                lines.append(f"[[{name}.{k}]]")
-                for kk, vv in item.items():
-                    lines.append(f"{kk} = {_value(vv)}")
-
-
-def _value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (dt.datetime, dt.date, dt.time)):
-        return v.isoformat()
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, Path):
-        v = str(v)
-    return json.dumps(v, ensure_ascii=False)
+    port = free_port()
+    config = tmp_path / "mailbot.toml"
+    config.write_text(toml_text(config_dict(tmp_path, web={"staff": [STAFF]})), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "mailbot.cli", "--config", str(config), "web", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert f"http://127.0.0.1:{port}".encode() in proc.stdout.readline()
+        r = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)  # redirected to sign-in
+        assert r.url.endswith("/dang-nhap") and "Đăng nhập".encode() in r.read()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

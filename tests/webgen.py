@@ -7,6 +7,8 @@ import os
 import re
 import time
 from datetime import datetime
+import datetime as dt
+import json
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -105,3 +107,56 @@ def sign_in(client, app, address: str = STAFF) -> None:
     page = client.get(path).get_data(as_text=True)
     r = client.post(path, data={"csrf": form_csrf(page)})
     assert r.status_code == 303 and r.headers["Location"] == "/"
+
+
+def toml_text(raw: dict) -> str:
+    """The few shapes config_dict holds, as TOML (tomllib reads only)."""
+    lines: list[str] = []
+    tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in raw.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+    for k, v in raw.items():
+        if k not in tables and k not in arrays:
+            lines.append(f"{k} = {_value(v)}")
+    for name, table in tables.items():
+        _table(lines, name, table)
+    for name, items in arrays.items():
+        for item in items:
+            lines.append(f"[[{name}]]")
+            for k, v in item.items():
+                if not isinstance(v, dict):
+                    lines.append(f"{k} = {_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _table(lines: list[str], name: str, table: dict) -> None:
+    lines.append(f"[{name}]")
+    subs = []
+    for k, v in table.items():
+        if isinstance(v, dict):
+            subs.append((k, v))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            subs.append((k, v))
+        else:
+            lines.append(f"{k} = {_value(v)}")
+    for k, v in subs:
+        if isinstance(v, dict):
+            _table(lines, f"{name}.{k}", v)
+        else:
+            for item in v:
+                lines.append(f"[[{name}.{k}]]")
+                for kk, vv in item.items():
+                    lines.append(f"{kk} = {_value(vv)}")
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, Path):
+        v = str(v)
+    return json.dumps(v, ensure_ascii=False)
