@@ -495,3 +495,20 @@ def test_mailbot_web_serves_the_site_and_stops_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_history_of_a_superseded_report_says_what_the_intake_did_then_what_replaced_it(app):
+    from tests.docxgen import mau2_docx
+    from tests.mailgen import make_mail
+    from tests.webgen import PHU_BAI, deliver, poll
+
+    deliver(app, make_mail(PHU_BAI, "Báo cáo sửa", [("bc2.docx", mau2_docx(
+        "Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1, "to_roi": 250}, {}, "1/BC", "2017-10-12"))]),
+        "2017-10-13T09:00:00+07:00")
+    poll(app)
+    c = create_app(app).test_client()
+    sign_in(c, app)
+    history = re.search(r'<ol class="history">(.*?)</ol>', c.get("/ho-so/HTSD2017-0002").get_data(as_text=True),
+                        re.S).group(1)
+    assert "Chương trình đọc tệp và xếp «đã tiếp nhận»" in history
+    assert "Chương trình thay bằng bản đơn vị gửi sau" in history

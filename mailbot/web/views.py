@@ -112,7 +112,8 @@ def submission_data(app: App, reference: str) -> dict[str, Any] | None:
                                .order_by(ob.c.id).limit(1)).first()
         d = st.decisions
         decided = conn.execute(sa.select(d).where(d.c.submission_id == sid).order_by(d.c.at, d.c.id)).all()
-        created = conn.execute(sa.select(st.submissions.c.created_at).where(st.submissions.c.id == sid)).scalar()
+        created, updated = conn.execute(sa.select(st.submissions.c.created_at, st.submissions.c.updated_at)
+                                        .where(st.submissions.c.id == sid)).one()
     unit = app.config.unit(row.unit_id) if row.unit_id else None
     history = [dict(at=st.from_iso(created).astimezone(tz), who="Chương trình", via=None,
                     text=f"đọc tệp và xếp «{vn.lower_first(vn.STATUS_LABELS.get(_first_status(row, decided), ''))}»")]
@@ -125,6 +126,9 @@ def submission_data(app: App, reference: str) -> dict[str, Any] | None:
             text += f" (lý do: {r.reason})"
         history.append(dict(at=st.from_iso(r.at).astimezone(tz), who=r.actor, via=vn.VIA_LABELS.get(r.via, r.via),
                             text=text))
+    if row.status == Status.SUPERSEDED:
+        history.append(dict(at=st.from_iso(updated).astimezone(tz), who="Chương trình", via=None,
+                            text="thay bằng bản đơn vị gửi sau"))
     return dict(row=row, doc=describe_document(app, row), unit=unit, message=m,
                 received=row.received_at.astimezone(tz), attachment_id=attachment_id, photos=photos,
                 receipt=_receipt(receipt), history=history, siblings=[s for s in siblings if s.id != sid],
@@ -134,10 +138,12 @@ def submission_data(app: App, reference: str) -> dict[str, Any] | None:
 
 
 def _first_status(row: st.SubmissionRow, decided) -> str:
-    """What the intake decided, before any staff decision."""
-    if not decided:
-        return row.status
-    return Status.NEEDS_REVIEW if row.review else (Status.REJECTED if not row.form else Status.ACCEPTED)
+    """What the intake decided, before any staff decision (a later copy superseding it is not a decision)."""
+    if row.review:
+        return Status.NEEDS_REVIEW
+    if not decided and row.status == Status.REJECTED or not row.form:
+        return Status.REJECTED
+    return Status.ACCEPTED
 
 
 def _receipt(row) -> dict | None:
