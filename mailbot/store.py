@@ -234,6 +234,7 @@ web_sessions = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("expires_at", sa.String(40), nullable=False, index=True),
     sa.Column("notice", sa.Text),  # one line shown on the next page (the result of a decision)
+    sa.Column("campaign", sa.String(CAMPAIGN)),  # the campaign the pages show; NULL: the current one
 )
 
 # Sign-in attempts, by "email:ADDRESS" and "ip:ADDRESS", for the rate limits.

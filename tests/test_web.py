@@ -512,3 +512,33 @@ def test_the_history_of_a_superseded_report_says_what_the_intake_did_then_what_r
                         re.S).group(1)
     assert "Chương trình đọc tệp và xếp «đã tiếp nhận»" in history
     assert "Chương trình thay bằng bản đơn vị gửi sau" in history
+
+
+def test_the_site_shows_the_current_campaign_and_staff_may_open_a_past_one(tmp_path):
+    from tests.appgen import at, config_dict
+    from tests.test_campaign_store import campaign_2018
+
+    a = site_app(tmp_path, clock=at("2018-10-05T10:00"), campaigns=[campaign_2018(config_dict(tmp_path))])
+    try:
+        fill(a)  # 2017's mail
+        c = create_app(a).test_client()
+        sign_in(c, a)
+        html = c.get("/").get_data(as_text=True)
+        assert "Tuần lễ hưởng ứng học tập suốt đời năm 2018" in html
+        assert re.search(r'<option value="htsd-2018" selected>[^<]*\(đợt hiện tại\)</option>', html)
+        phu_bai = re.search(r'<tr data-unit="tthtcd-phu-bai">(.*?)</tr>', html, re.S).group(1)
+        assert 'data-form="mau2" data-status="missing"' in phu_bai  # last year's report does not count
+        assert c.post("/dot-bao-cao", data={"dot": "htsd-2017"}).status_code == 403
+        assert c.post("/dot-bao-cao", data={"dot": "khong-co", "csrf": csrf_of(c)}).status_code == 404
+        r = c.post("/dot-bao-cao", data={"dot": "htsd-2017", "csrf": csrf_of(c), "back": "/tai-ve"})
+        assert r.status_code == 303 and r.headers["Location"] == "/tai-ve"
+        html = c.get("/").get_data(as_text=True)
+        assert re.search(r'<option value="htsd-2017" selected>', html)
+        phu_bai = re.search(r'<tr data-unit="tthtcd-phu-bai">(.*?)</tr>', html, re.S).group(1)
+        assert 'data-form="mau2" data-status="received"' in phu_bai and "HTSD2017-0002" in phu_bai
+        assert json.loads(c.get("/tai-ve/bao-cao.json").data)["campaign"] == "htsd-2017"
+        assert "htsd-2017" in c.get("/tai-ve/du-lieu.csv").headers["Content-Disposition"]
+        c.post("/dot-bao-cao", data={"dot": "htsd-2018", "csrf": csrf_of(c)})
+        assert json.loads(c.get("/tai-ve/bao-cao.json").data)["campaign"] == "htsd-2018"
+    finally:
+        a.close()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, redirect, request
+from flask import Flask, Response, abort, g, redirect, request
 from werkzeug.exceptions import HTTPException
 
+from mailbot import campaigns
 from mailbot.app import App
 from mailbot.web import auth
 from mailbot.web.pages import render, stylesheet
@@ -33,9 +34,13 @@ def create_app(app: App) -> Flask:
     form_cookie = ("__Host-" if secure else "") + auth.FORM_COOKIE
 
     def page(name: str, code: int = 200, **context) -> Response:
+        view = g.get("view") or app
         context.setdefault("session", getattr(g, "session", None))
         context.setdefault("nav", None)
-        context.setdefault("campaign", app.config.campaign)
+        context.setdefault("campaign", view.config.campaign)
+        context.setdefault("campaigns", campaigns.listing(app.config.campaigns, app.clock())
+                           if len(app.config.campaigns) > 1 else [])
+        context.setdefault("path", request.path)
         context.setdefault("office", app.config.office)
         context.setdefault("csrf", g.session.csrf if getattr(g, "session", None) else g.get("form_csrf", ""))
         return Response(render(name, **context), status=code, mimetype="text/html")
@@ -45,6 +50,7 @@ def create_app(app: App) -> Flask:
     @web.before_request
     def gate():
         g.session = auth.current_session(app, request.cookies.get(session_cookie))
+        g.view = auth.campaign_view(app, g.session)
         if request.endpoint in PUBLIC:
             g.form_csrf = request.cookies.get(form_cookie) or auth.new_secret()
             if request.method == "POST" and not auth.same(request.form.get("csrf"), request.cookies.get(form_cookie)):
@@ -131,6 +137,16 @@ def create_app(app: App) -> Flask:
         resp = redirect("/dang-nhap", code=303)
         resp.delete_cookie(session_cookie, path="/", secure=secure, httponly=True, samesite="Lax")
         return resp
+
+    @web.post("/dot-bao-cao")
+    def choose_campaign():
+        chosen = request.form.get("dot") or None
+        if chosen is not None and app.config.find_campaign(chosen) is None:
+            abort(404)
+        current = app.current_campaign().id
+        auth.choose_campaign(app, g.session, None if chosen == current else chosen)
+        back = request.form.get("back") or "/"
+        return redirect(back if back in ("/", "/can-xem-xet", "/tai-ve", "/thu") else "/", code=303)
 
     @web.get("/site.css", endpoint="stylesheet")
     def css():

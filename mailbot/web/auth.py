@@ -191,6 +191,7 @@ class Session:
     email: str
     csrf: str
     notice: str | None = None
+    campaign: str | None = None  # the campaign chosen on the site; None: the current one
 
 
 def open_session(app: App, address: str) -> str:
@@ -218,7 +219,7 @@ def current_session(app: App, cookie: str | None) -> Session | None:
         row = conn.execute(sa.select(s).where(s.c.session_sha256 == digest(cookie))).first()
     if row is None or row.expires_at <= st.utc_iso(app.clock()) or not is_staff(app, row.email):
         return None
-    return Session(row.session_sha256, row.email, row.csrf, row.notice)
+    return Session(row.session_sha256, row.email, row.csrf, row.notice, row.campaign)
 
 
 def close_session(app: App, session: Session) -> None:
@@ -232,3 +233,16 @@ def set_notice(app: App, session: Session, text: str | None) -> None:
     s = st.web_sessions
     with app.store.transaction() as conn:
         conn.execute(s.update().where(s.c.session_sha256 == session.key).values(notice=text))
+
+
+def choose_campaign(app: App, session: Session, campaign_id: str | None) -> None:
+    """The campaign the session's pages show from now on (None: whichever is current)."""
+    s = st.web_sessions
+    with app.store.transaction() as conn:
+        conn.execute(s.update().where(s.c.session_sha256 == session.key).values(campaign=campaign_id))
+
+
+def campaign_view(app: App, session: Session | None) -> App:
+    """The App with the session's campaign in hand: the one chosen, else the current one."""
+    chosen = app.config.find_campaign(session.campaign) if session and session.campaign else None
+    return app.for_campaign(chosen or app.current_campaign())

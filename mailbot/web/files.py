@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import sqlalchemy as sa
-from flask import Flask, Response, abort
+from flask import Flask, Response, abort, g
 
 from mailbot import report
 from mailbot import store as st
@@ -117,11 +117,11 @@ def register(web: Flask, app: App) -> None:
 
     @web.get("/tai-ve/<slug>")
     def download(slug: str):
-        made = make(app, slug)
+        made = make(g.view, slug)  # the campaign the pages show, as `--campaign` does for the commands
         if made is None:
             abort(404)
         d, data = made
-        return attachment(data, download_name(app, slug), d.mimetype)
+        return attachment(data, download_name(g.view, slug), d.mimetype)
 
     @web.get("/tep/<int:attachment_id>")
     def sent_file(attachment_id: int):

@@ -32,7 +32,8 @@ def board_data(app: App, kind: str | None = None, status: str | None = None) -> 
     cfg = app.config
     data = staff.status_data(app)
     with app.store.read() as conn:
-        rows = {r.id: r for r in st.submission_rows(conn, documents=False) if r.status != Status.SUPERSEDED}
+        rows = {r.id: r for r in st.submission_rows(conn, campaign=cfg.campaign.id, documents=False)
+                if r.status != Status.SUPERSEDED}
     rejected: dict[tuple[str, str], st.SubmissionRow] = {}
     unreadable: dict[str, list[st.SubmissionRow]] = {}  # files of no known form a unit sent
     for r in rows.values():
@@ -114,6 +115,8 @@ def submission_data(app: App, reference: str) -> dict[str, Any] | None:
         decided = conn.execute(sa.select(d).where(d.c.submission_id == sid).order_by(d.c.at, d.c.id)).all()
         created, updated = conn.execute(sa.select(st.submissions.c.created_at, st.submissions.c.updated_at)
                                         .where(st.submissions.c.id == sid)).one()
+    if app.config.find_campaign(row.campaign):
+        app = app.for_campaign(row.campaign)  # its forms' words and labels
     unit = app.config.unit(row.unit_id) if row.unit_id else None
     history = [dict(at=st.from_iso(created).astimezone(tz), who="Chương trình", via=None,
                     text=f"đọc tệp và xếp «{vn.lower_first(vn.STATUS_LABELS.get(_first_status(row, decided), ''))}»")]
@@ -129,7 +132,7 @@ def submission_data(app: App, reference: str) -> dict[str, Any] | None:
     if row.status == Status.SUPERSEDED:
         history.append(dict(at=st.from_iso(updated).astimezone(tz), who="Chương trình", via=None,
                             text="thay bằng bản đơn vị gửi sau"))
-    return dict(row=row, doc=describe_document(app, row), unit=unit, message=m,
+    return dict(row=row, doc=describe_document(app, row), unit=unit, message=m, campaign=app.config.campaign,
                 received=row.received_at.astimezone(tz), attachment_id=attachment_id, photos=photos,
                 receipt=_receipt(receipt), history=history, siblings=[s for s in siblings if s.id != sid],
                 form=app.config.campaign.form(row.form) if row.form in app.config.campaign.form_ids else None,
@@ -160,12 +163,13 @@ def _receipt(row) -> dict | None:
 # ---------------------------------------------------------------- the review queue
 
 def review_data(app: App) -> dict[str, Any]:
-    items = staff.review_items(app)
+    items = staff.review_items(app)  # every campaign's: a past campaign's item still waits for a person
     for it in items:
         if it["kind"] == "submission":
+            c = app.config.find_campaign(it["campaign"]) or app.config.campaign
             it["selected"] = it["unit_named_id"] or it["sender_unit"] or it["unit"]
-            it["form_label"] = (app.config.campaign.form(it["form"]).label
-                                if it["form"] in app.config.campaign.form_ids else "Tệp chưa rõ biểu mẫu")
+            it["form_label"] = c.form(it["form"]).label if it["form"] in c.form_ids else "Tệp chưa rõ biểu mẫu"
+            it["campaign_name"] = c.name if len(app.config.campaigns) > 1 else None
             it["sender_unit_name"] = _name(app, it["sender_unit"])
             it["named_unit_name"] = _name(app, it["unit_named_id"])
             it["can_remember"] = any("--remember" in c for c in it["commands"])
@@ -222,7 +226,7 @@ def register(web: Flask, app: App, page: Callable[..., Any]) -> None:
         status = request.args.get("trang-thai") or None
         if kind not in (None, *vn.KIND_LABELS) or status not in (None, *vn.BOARD_FILTERS):
             abort(404)
-        return page("board.html", title=vn.WEB_PAGES["board"], nav="board", **board_data(app, kind, status))
+        return page("board.html", title=vn.WEB_PAGES["board"], nav="board", **board_data(g.view, kind, status))
 
     @web.get("/ho-so/<reference>")
     def submission(reference: str):
