@@ -69,6 +69,7 @@ def fill(store: st.Store, n: int) -> int:
         review = json.dumps([{"code": "unknown_sender", "message": "Địa chỉ gửi chưa có trong danh sách."}]) \
             if status == "needs_review" else None
         subs.append(dict(id=k, message_pk=k, attachment_id=k, unit_id=f"dv-{unit:04d}", form=form, status=status,
+                         campaign="htsd-2017",
                          received_at=t, late=False, document=json.dumps(doc, ensure_ascii=False), review=review,
                          decided_by="intake", created_at=at, updated_at=at))
 
