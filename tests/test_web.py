@@ -542,3 +542,19 @@ def test_the_site_shows_the_current_campaign_and_staff_may_open_a_past_one(tmp_p
         assert json.loads(c.get("/tai-ve/bao-cao.json").data)["campaign"] == "htsd-2018"
     finally:
         a.close()
+
+
+def test_a_version_4_database_gains_the_staff_sites_tables(tmp_path):
+    store = st.Store(f"sqlite:///{tmp_path}/old.sqlite3")
+    try:
+        store.migrate()
+        with store.transaction() as conn:
+            for table in (st.web_attempts, st.web_sessions, st.web_tokens, st.decisions):
+                table.drop(conn)
+            conn.execute(st.meta.update().where(st.meta.c.key == "schema_version").values(value="4"))
+        store.migrate()
+        with store.read() as conn:
+            assert {"decisions", "web_tokens", "web_sessions", "web_attempts"} <= set(sa.inspect(conn).get_table_names())
+            assert conn.execute(sa.select(st.meta.c.value).where(st.meta.c.key == "schema_version")).scalar() == "5"
+    finally:
+        store.close()
