@@ -58,6 +58,30 @@ def record_decision(conn, app: App, submission_id: int, action: str, actor: Acto
         via=actor.via, at=st.utc_iso(app.clock())))))
 
 
+def decisions_since(conn, app: App, since: dt.datetime | None) -> list[dict]:
+    """Staff decisions made after `since` (None: all), oldest first, as the digest lists them:
+    when, who and where, which submission, what was decided."""
+    d = st.decisions
+    q = sa.select(d).order_by(d.c.at, d.c.id)
+    if since is not None:
+        q = q.where(d.c.at > st.utc_iso(since))
+    rows = conn.execute(q).all()
+    refs: dict[int, str] = {}
+    for pk in {r.message_pk for r in conn.execute(sa.select(st.submissions.c.message_pk).where(
+            st.submissions.c.id.in_([r.submission_id for r in rows])))} if rows else ():
+        refs.update({s.id: s.reference or str(s.id) for s in st.submission_rows(conn, message_pk=pk, documents=False)})
+    out = []
+    for r in rows:
+        what = vn.DECISION_LABELS.get(r.action, r.action)
+        if r.unit_id:
+            what += f" cho {_unit_name(app, r.unit_id)}"
+        if r.reason:
+            what += f" (lý do: {r.reason})"
+        out.append(dict(at=app.local(st.from_iso(r.at)), actor=r.actor, via=vn.VIA_LABELS.get(r.via, r.via),
+                        reference=refs.get(r.submission_id, str(r.submission_id)), text=what))
+    return out
+
+
 # ---------------------------------------------------------------- status
 
 def status_data(app: App) -> dict:

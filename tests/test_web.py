@@ -558,3 +558,23 @@ def test_a_version_4_database_gains_the_staff_sites_tables(tmp_path):
             assert conn.execute(sa.select(st.meta.c.value).where(st.meta.c.key == "schema_version")).scalar() == "5"
     finally:
         store.close()
+
+
+def test_decisions_since_a_moment_say_who_what_and_where(app):
+    t0 = app.clock()
+    staff.accept(app, staff.resolve_id(app, "HTSD2017-0003"), "tthtcd-thuy-duong", remember=False,
+                 actor=staff.Actor(STAFF, "web"))
+    real = app.clock
+    app.clock = lambda: real() + dt.timedelta(minutes=5)
+    try:
+        t1 = app.clock() - dt.timedelta(minutes=1)
+        staff.reject(app, staff.resolve_id(app, "HTSD2017-0004"), "Gửi nhầm")
+        with app.store.read() as conn:
+            both = staff.decisions_since(conn, app, t0 - dt.timedelta(seconds=1))
+            later = staff.decisions_since(conn, app, t1)
+    finally:
+        app.clock = real
+    assert [(d["reference"], d["actor"], d["via"], d["text"]) for d in both] == [
+        ("HTSD2017-0003", STAFF, "trên trang cán bộ", "ghi nhận cho Trung tâm HTCĐ phường Thủy Dương"),
+        ("HTSD2017-0004", both[1]["actor"], "bằng dòng lệnh trên máy chủ", "không ghi nhận (lý do: Gửi nhầm)")]
+    assert [d["reference"] for d in later] == ["HTSD2017-0004"]
