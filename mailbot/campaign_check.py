@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from mailbot import campaigns, notices, vn
+from mailbot import campaigns, compose, reminders, vn
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import CampaignConfig
@@ -85,7 +85,7 @@ def _deadlines(c: CampaignConfig, now: dt.datetime, closed: bool, started: bool,
 
 def _blank_forms(app: App, out: Findings) -> None:
     for f in out.campaign.forms:
-        if f.reminders and notices.blank_form(app, f) is None:
+        if f.reminders and reminders.blank_form(app, f) is None:
             out.warnings.append(f"{f.label}: chưa có biểu mẫu trống để gửi kèm thư nhắc (khoá blank trong "
                                 "tệp định nghĩa hoặc trong cấu hình); thư nhắc vẫn gửi nhưng không kèm mẫu.")
 
@@ -109,8 +109,8 @@ def _letters(app: App, out: Findings) -> None:
         return
     for f in c.forms:
         try:
-            notices.render(app, "reminder", unit=unit, form=f, offset=-1,
-                           deadline=notices.deadline_text(f, c.timezone), now=app.now(), blank_attached=False)
+            compose.render(app, "reminder", unit=unit, form=f, offset=-1,
+                           deadline=compose.deadline_text(f, c.timezone), now=app.now(), blank_attached=False)
         except Exception as exc:  # noqa: BLE001 - any failure here is the finding
             out.blocking.append(f"Thư nhắc {f.label} không lập được từ mẫu thư (templates/reminder): {exc}.")
             return

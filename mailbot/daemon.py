@@ -34,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from mailbot import jobs, lock as lockmod, notices, outbox
+from mailbot import digest, jobs, lock as lockmod, outbox
 from parsers import convert
 from mailbot import store as st
 from mailbot import vn
@@ -204,7 +204,7 @@ class Daemon:
                               # Catch up once at start (reminders missed while stopped).
                               **({"next_run_time": start} if i == 0 else {}))
         d = cfg.digest.send_at
-        catch_up = notices.digest_due(self.app)  # today's hour has passed and it was not sent
+        catch_up = digest.digest_due(self.app)  # today's hour has passed and it was not sent
         scheduler.add_job(_Job("digest", jobs.digest, self.app, self.still_ours), CronTrigger(hour=d.hour, minute=d.minute),
                           id="digest", replace_existing=True, **({"next_run_time": start} if catch_up else {}))
         return scheduler

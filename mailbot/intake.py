@@ -9,7 +9,7 @@ Read this file top to bottom and you follow one message:
                     4. parse documents, inspect photos              parsers/, photos.py
     intake_message  5. match the unit: sender, then the document    units.py, rules.py
                     6. record message, files, submissions, photos,
-                       and queue the receipt: one transaction       store.py, notices.py
+                       and queue the receipt: one transaction       store.py, receipts.py
     _flag           after the commit, flag it on the server         mailbox.py
 
 One message is one `Incoming` record from fetch to row: where it was seen
@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mailbot import campaigns, notices
+from mailbot import campaigns, receipts
 from mailbot import store as st
 from mailbot.app import App
 from mailbot.config import Unit
@@ -504,7 +504,7 @@ def _record(app: App, message: Incoming) -> Recorded:
         message.failure = Failure.of(exc)
     with app.store.transaction() as conn:
         pk = _insert_message(conn, app, message, Outcome.FAILED, summary=message.failure.summary)
-        notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, message.parsed))
+        receipts.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, message.parsed))
     return Recorded(pk, Outcome.FAILED)
 
 
@@ -521,7 +521,7 @@ def _record_new(conn: Connection, app: App, message: Incoming) -> Recorded:
     else:
         pk = _insert_message(conn, app, message, Outcome.RECORDED)
         outcome = record_files(conn, app, pk, message.parsed, message.readings, message.fetched.internal_date)
-    notices.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, message.parsed))
+    receipts.queue_receipt(conn, app, pk, sender_auth=sender_verdict(app, message.parsed))
     return Recorded(pk, outcome)
 
 

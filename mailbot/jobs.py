@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from mailbot import intake, notices, outbox
+from mailbot import digest as digestmod, intake, outbox, reminders
 from mailbot.app import App, Run
 from mailbot.config import ConfigError
 from mailbot.mailbox import Mailbox, MailboxError, open_mailbox
@@ -80,9 +80,9 @@ def delivery_text(stats: outbox.DeliveryStats) -> str:
 def remind(app: App, dry_run: bool = False) -> JobResult:
     """Queue (and send) the reminders due now; with dry_run, print them instead."""
     if dry_run:
-        return JobResult(notices.render_due_reminders(app), False)
+        return JobResult(reminders.render_due_reminders(app), False)
     with Run(app, "remind") as run:
-        count = notices.queue_due_reminders(app)
+        count = reminders.queue_due_reminders(app)
         run.stats = {"queued": count}
     sent = deliver(app)
     made = f"lập {count} thư nhắc" if count else "không có thư nhắc nào đến hạn"
@@ -92,9 +92,9 @@ def remind(app: App, dry_run: bool = False) -> JobResult:
 def digest(app: App, dry_run: bool = False) -> JobResult:
     """Queue (and send) today's staff digest; with dry_run, print it instead."""
     if dry_run:
-        return JobResult(notices.render_digest(app), False)
+        return JobResult(digestmod.render_digest(app), False)
     with Run(app, "digest") as run:
-        queued = notices.queue_digest(app)
+        queued = digestmod.queue_digest(app)
         run.stats = {"queued": queued}
     sent = deliver(app)
     if queued:

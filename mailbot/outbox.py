@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from mailbot import smtp
 from mailbot import store as st
 from mailbot.app import App
-from mailbot.rules import reminder_owed
+from mailbot.rules import Delivery, reminder_owed
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ MAX_ATTEMPTS = 12
 # Sessions reopened in one delivery run after the server dropped one on a row.
 MAX_RECONNECTS = 3
 # CRLF line ends, as the SMTP DATA command wants them. Values we set raw (the Subject, folded by
-# email.header; message ids, notices.fold_ids) are written as they are: refolding would turn an id
+# email.header; message ids, compose.fold_ids) are written as they are: refolding would turn an id
 # longer than a line into an RFC 2047 word, and the reply would leave its thread.
 WIRE = email.policy.SMTP.clone(refold_source="none")
 WIRE_UTF8 = email.policy.SMTPUTF8.clone(refold_source="none")  # with UTF-8 headers: for a non-ASCII recipient
@@ -75,7 +75,7 @@ def enqueue(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
         dedupe_key=dedupe_key, kind=kind, message_pk=message_pk, unit_id=unit_id, campaign=campaign,
         recipient=recipient,
         subject=str(msg.get("Subject", "")), raw=msg.as_bytes(policy=WIRE if recipient.isascii() else WIRE_UTF8),
-        status="queued", attempts=0,
+        status=Delivery.QUEUED, attempts=0,
         next_attempt_at=st.utc_iso(now), created_at=st.utc_iso(now),
     )).inserted_primary_key[0]
 
@@ -130,7 +130,8 @@ def deliver_due(app: App) -> DeliveryStats:
                             f"bỏ sau {row.attempts + 1} lần gửi không được: {exc}"
                         log.error("outbox %s to %s given up: %s", row.id, row.recipient, error)
                         conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
-                            status="failed", attempts=row.attempts + 1, last_error=error[:1000], claimed_at=None))
+                            status=Delivery.FAILED, attempts=row.attempts + 1, last_error=error[:1000],
+                            claimed_at=None))
                         stats.failed += 1
                 if exc.temporary and not _alive(transport):
                     # The server dropped the session on this row (421 + close): only this row waits; the
@@ -150,7 +151,7 @@ def deliver_due(app: App) -> DeliveryStats:
                 continue
             with app.store.transaction() as conn:
                 conn.execute(st.outbox.update().where(st.outbox.c.id == row.id).values(
-                    status="sent", attempts=row.attempts + 1, sent_at=st.utc_iso(now), last_error=None,
+                    status=Delivery.SENT, attempts=row.attempts + 1, sent_at=st.utc_iso(now), last_error=None,
                     claimed_at=None))
             stats.sent += 1
     finally:
@@ -165,7 +166,7 @@ def retry_now(app: App) -> int:
     is a natural moment to retry what waits for its backoff.
     """
     with app.store.transaction() as conn:
-        return conn.execute(st.outbox.update().where(st.outbox.c.status == "queued")
+        return conn.execute(st.outbox.update().where(st.outbox.c.status == Delivery.QUEUED)
                             .values(next_attempt_at=st.utc_iso(app.now()))).rowcount
 
 
@@ -179,7 +180,7 @@ def release_claims(app: App) -> int:
     """
     ob = st.outbox
     with app.store.transaction() as conn:
-        return conn.execute(ob.update().where(ob.c.status == "queued", ob.c.claimed_at.is_not(None))
+        return conn.execute(ob.update().where(ob.c.status == Delivery.QUEUED, ob.c.claimed_at.is_not(None))
                             .values(next_attempt_at=st.utc_iso(app.now()), claimed_at=None)).rowcount
 
 
@@ -190,7 +191,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
     cap = app.config.smtp.max_per_hour
     stranger_cap = app.config.smtp.max_strangers_per_hour
     with app.store.transaction() as conn:
-        due = conn.execute(sa.select(ob).where(ob.c.status == "queued", ob.c.next_attempt_at <= now_s)
+        due = conn.execute(sa.select(ob).where(ob.c.status == Delivery.QUEUED, ob.c.next_attempt_at <= now_s)
                            .order_by(ob.c.next_attempt_at, ob.c.id)).all()
         if not due:
             return []
@@ -199,7 +200,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
         is_stranger = stranger_test(conn, app)
         strangers = 0  # receipts to senders not on the roster, all together (smtp.max_strangers_per_hour)
         for r in conn.execute(sa.select(ob.c.recipient, ob.c.kind).where(
-                ob.c.status == "sent", ob.c.sent_at > hour_ago, ob.c.sent_at <= now_s)):
+                ob.c.status == Delivery.SENT, ob.c.sent_at > hour_ago, ob.c.sent_at <= now_s)):
             for a in recipients(r.recipient) if r.kind != UNVERIFIED_RECEIPT else ():
                 counts[a] = counts.get(a, 0) + 1
             strangers += is_stranger(r)
@@ -212,9 +213,9 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
             if r.kind == "reminder" and not _still_owed(r.dedupe_key, owed[r.campaign]):
                 # The form arrived while the reminder waited (SMTP down, hourly cap): never send it.
                 stats.cancelled += conn.execute(
-                    ob.update().where(ob.c.id == r.id, ob.c.status == "queued",
+                    ob.update().where(ob.c.id == r.id, ob.c.status == Delivery.QUEUED,
                                       ob.c.next_attempt_at == r.next_attempt_at)
-                    .values(status="cancelled", last_error="form received meanwhile")).rowcount
+                    .values(status=Delivery.CANCELLED, last_error="form received meanwhile")).rowcount
                 continue
             addrs = recipients(r.recipient)
             unverified = r.kind == UNVERIFIED_RECEIPT
@@ -225,7 +226,7 @@ def _claim(app: App, now: dt.datetime, stats: DeliveryStats) -> list:
             if stranger and stranger_cap and strangers >= stranger_cap:
                 stats.waiting += 1
                 continue
-            got = conn.execute(ob.update().where(ob.c.id == r.id, ob.c.status == "queued",
+            got = conn.execute(ob.update().where(ob.c.id == r.id, ob.c.status == Delivery.QUEUED,
                                                  ob.c.next_attempt_at == r.next_attempt_at)
                                .values(next_attempt_at=lease, claimed_at=now_s)).rowcount
             if got:
@@ -256,7 +257,7 @@ def strangers_waiting(conn: Connection, app: App) -> int:
     """Receipts to senders not on the roster still queued (for the digest)."""
     ob = st.outbox
     rows = conn.execute(sa.select(ob.c.recipient, ob.c.kind).where(
-        ob.c.status == "queued", ob.c.kind.in_(("receipt", UNVERIFIED_RECEIPT))))
+        ob.c.status == Delivery.QUEUED, ob.c.kind.in_(("receipt", UNVERIFIED_RECEIPT))))
     is_stranger = stranger_test(conn, app)
     return sum(1 for r in rows if is_stranger(r))
 

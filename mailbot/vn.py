@@ -11,8 +11,9 @@ import datetime as dt
 
 from mailbot.rules import Coverage, Delivery, Outcome, Status
 from parsers.text import spoken_list
-
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+# The readers' problem messages write dates too, and parsers never import mailbot: these few
+# words are defined beside the date reader, and are this module's all the same.
+from parsers.values import WEEKDAYS, day_month, short_date
 
 
 # ---------------------------------------------------------------- numbers
@@ -29,14 +30,14 @@ def count(n: int, what: str) -> str:
 
 # ---------------------------------------------------------------- dates and times
 
-def short_date(d: dt.date) -> str:
-    """27/9/2017, the way tables write dates."""
-    return f"{d.day}/{d.month}/{d.year}"
-
-
 def long_date(d: dt.date) -> str:
     """ngày 27 tháng 9 năm 2017, the way running text writes dates."""
     return f"ngày {d.day} tháng {d.month} năm {d.year}"
+
+
+def file_date(d: dt.date) -> str:
+    """13-10-2017, for a file's name (no slash)."""
+    return f"{d.day}-{d.month}-{d.year}"
 
 
 def weekday(d: dt.date) -> str:
@@ -192,5 +193,5 @@ def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-FILTERS = dict(number=number, short_date=short_date, long_date=long_date, clock_time=clock_time, clock=clock,
-               weekday=weekday, duration=duration, time_left=time_left, count=count)
+FILTERS = dict(number=number, short_date=short_date, day_month=day_month, long_date=long_date, clock_time=clock_time,
+               clock=clock, weekday=weekday, duration=duration, time_left=time_left, count=count)

@@ -242,7 +242,7 @@ class _Fonts:
         self._cache: dict[tuple, str | None] = {}
         if styles is None:
             return
-        rpr = styles.find(f"{_w('docDefaults')}/{_w('rPrDefault')}/{W_RPR}")
+        rpr = styles.find("/".join((_w("docDefaults"), _w("rPrDefault"), W_RPR)))
         if rpr is not None:
             self.defaults = _merge(self.defaults, _rfonts(rpr.find(W_RFONTS)))
         for st in styles.iter(_w("style")):

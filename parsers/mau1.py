@@ -9,22 +9,14 @@ note; the campaign week's bounds and the weekday checked.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from parsers import formdef as fd
 from parsers.docx_grid import DocxContent, Table
 from parsers.model import Activity, Document, ParseContext, Problem
 from parsers.table import cell, own as own_cell, serial, unit_name, walk
 from parsers.text import clean_line, is_placeholder, one_line
-from parsers.values import parse_date, parse_time, split_when
+from parsers.values import WEEKDAYS, day_month, parse_date, parse_time, short_date, split_when
 
 __all__ = ["read_schedule"]
-
-_WEEKDAY_NAMES = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"]
-
-
-def _dmy(d: dt.date) -> str:
-    return f"{d.day}/{d.month}/{d.year}"
 
 
 class _Reader:
@@ -120,15 +112,15 @@ class _Reader:
             if outside and self.within_week:
                 self.problems.append(Problem(
                     "date_outside_week",
-                    f"{label}: ngày {_dmy(outside[0])} nằm ngoài Tuần lễ "
-                    f"({ws.day}/{ws.month} – {_dmy(we)}).",
+                    f"{label}: ngày {short_date(outside[0])} nằm ngoài Tuần lễ "
+                    f"({day_month(ws)} – {short_date(we)}).",
                     field,
                 ))
             if spec.weekday_mismatch and spec.weekday is not None:
                 self.problems.append(Problem(
                     "weekday_mismatch",
-                    f"{label}: ngày {_dmy(date)} là {_WEEKDAY_NAMES[date.weekday()]}, "
-                    f"không khớp với thứ đã ghi ({_WEEKDAY_NAMES[spec.weekday]}).",
+                    f"{label}: ngày {short_date(date)} là {WEEKDAYS[date.weekday()]}, "
+                    f"không khớp với thứ đã ghi ({WEEKDAYS[spec.weekday]}).",
                     field,
                 ))
 

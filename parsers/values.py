@@ -2,6 +2,9 @@
 
 Pure functions. Each returns a small record that says what was read and
 what was left over, so the caller decides whether to raise a problem.
+The few words the readers' problem messages write about dates are here
+too (`short_date`, `day_month`, `WEEKDAYS`): mailbot/vn.py takes them
+from this module, since parsers never import mailbot.
 """
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from dataclasses import dataclass
 
 from parsers.text import clean_line, fold, is_placeholder
 
-__all__ = ["Count", "TimeSpec", "DateSpec", "parse_count", "parse_time", "parse_date", "split_when"]
+__all__ = ["Count", "TimeSpec", "DateSpec", "parse_count", "parse_time", "parse_date", "split_when",
+           "WEEKDAYS", "short_date", "day_month"]
 
 
 def _ascii(s: str) -> str:
@@ -356,3 +360,18 @@ def _blank(s: str, spans: list[tuple[int, int]]) -> str:
         for i in range(a, min(b, len(chars))):
             chars[i] = " "
     return "".join(chars)
+
+
+# ---------------------------------------------------------------- writing dates
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+
+
+def short_date(d: dt.date) -> str:
+    """27/9/2017, the way tables and problem messages write dates."""
+    return f"{d.day}/{d.month}/{d.year}"
+
+
+def day_month(d: dt.date) -> str:
+    """2/10: a date whose year the sentence already gives."""
+    return f"{d.day}/{d.month}"

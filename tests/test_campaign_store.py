@@ -14,13 +14,13 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from mailbot import notices, rules, staff
+from mailbot import digest, reminders, rules, staff
 from mailbot import store as st
 from mailbot.app import open_app
 from mailbot import config as cfgmod
 from mailbot.report import report_json
 from tests.servers import store_url
-from tests.test_notices import Clock, add_message, add_photo, add_submission, at, config_dict, mau1_doc, mau2_doc
+from tests.lettergen import Clock, add_message, add_photo, add_submission, at, config_dict, mau1_doc, mau2_doc
 
 pytestmark = pytest.mark.database
 
@@ -79,9 +79,9 @@ def test_last_years_records_do_not_count_for_this_year(tmp_path):
         assert report["totals"]["to_roi"] == 0
         # 2018's -3d reminder of Mẫu 1 (deadline 27/9) is due on 24/9 for every unit owing it
         with app.store.read() as conn:
-            plans = notices.plan_reminders(conn, app, app.now())
+            plans = reminders.plan_reminders(conn, app, app.now())
         assert {(p.unit.id, p.form.id, p.offset) for p in plans} >= {(PHU_BAI, "mau1", -3), ("thcs-phu-bai", "mau1", -3)}
-        assert notices.queue_due_reminders(app) == len(plans)
+        assert reminders.queue_due_reminders(app) == len(plans)
         with app.store.read() as conn:
             keys = {r.dedupe_key for r in conn.execute(sa.select(st.outbox.c.dedupe_key))}
             camp = {r.campaign for r in conn.execute(sa.select(st.outbox.c.campaign))}
@@ -232,7 +232,7 @@ def test_the_digest_covers_every_open_campaign_and_says_whose_form_is_whose(tmp_
     raw["campaigns"] = [campaign_2018(raw), other]
     app = open_app(cfgmod.from_dict(raw, base_dir=tmp_path), Clock("2018-10-05T18:00"))
     try:
-        text = notices.render_digest(app)
+        text = digest.render_digest(app)
         assert ("Tiêu đề: Tình hình tiếp nhận báo cáo ngày 5 tháng 10 năm 2018 – Đợt thi đua năm học 2018; "
                 "Tuần lễ hưởng ứng học tập suốt đời năm 2018") in text
         assert "Mẫu 1 (Lịch hoạt động) – Đợt thi đua năm học 2018, hạn gửi" in text
@@ -241,7 +241,7 @@ def test_the_digest_covers_every_open_campaign_and_says_whose_form_is_whose(tmp_
         assert "Kính gửi: Cán bộ phụ trách các đợt báo cáo," in text
         assert "năm 2017" not in text  # closed: not in the digest
         # alone, a campaign's digest names no campaign beside its forms
-        alone = notices.render_digest(two_campaigns(tmp_path / "b", "2018-10-05T18:00"))
+        alone = digest.render_digest(two_campaigns(tmp_path / "b", "2018-10-05T18:00"))
         assert "Mẫu 1 (Lịch hoạt động), hạn gửi" in alone
         assert "Kính gửi: Cán bộ phụ trách Tuần lễ hưởng ứng học tập suốt đời năm 2018," in alone
     finally:
@@ -295,7 +295,7 @@ def test_a_daemon_started_in_one_campaign_digests_the_next_one_when_the_clock_ge
     try:
         assert app.config.campaign.id == "htsd-2017"
         clock.set("2018-10-11T17:30")  # the daemon ran on; 2018 is the one open now
-        assert notices.queue_digest(app)
+        assert digest.queue_digest(app)
         with app.store.read() as conn:
             raw_digest = conn.execute(sa.select(st.outbox.c.raw).where(st.outbox.c.kind == "digest")).scalar()
         import email as email_

@@ -16,9 +16,9 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from mailbot import notices, outbox
+from mailbot import digest, outbox, receipts, reminders
 from mailbot import store as st
-from tests.test_notices import Clock, add_message, add_submission, at, make_app, mau1_doc, mau2_doc
+from tests.lettergen import Clock, add_message, add_submission, at, make_app, mau1_doc, mau2_doc
 
 pytestmark = pytest.mark.database
 
@@ -74,14 +74,14 @@ def receive(app, when: str, unit_id: str, kind: str) -> None:
                    "problems": [{"code": "unreadable", "field": None, "message": "Tệp bị lỗi, không mở được."}]}
         add_submission(conn, app, pk, f"{kind}.docx", doc, unit_id=unit_id,
                        status="rejected" if kind == "bad" else "accepted", received=when)
-        notices.queue_receipt(conn, app, pk)
+        receipts.queue_receipt(conn, app, pk)
 
 
 def tick(app) -> None:
     """One turn of the daemon: reminders, the digest once its hour has come, delivery."""
-    notices.queue_due_reminders(app)
-    if notices.digest_due(app):
-        notices.queue_digest(app)
+    reminders.queue_due_reminders(app)
+    if digest.digest_due(app):
+        digest.queue_digest(app)
     outbox.deliver_due(app)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import intake, notices, outbox
+from mailbot import compose, digest as digestmod, intake, outbox
 from mailbot.mailbox import open_mailbox
 from mailbot import message
 from tests.appgen import TZ, make_app
@@ -219,7 +219,7 @@ def test_a_non_ascii_sender_first_in_the_queue_fails_alone_without_smtputf8(tmp_
         ["tthtcd.phubai@example.org", "tthtcd.thuyduong@example.org", "tthtcd.thuyphuong@example.org"])
     assert outbox.deliver_due(app).as_dict() == {"sent": 0, "deferred": 0, "failed": 0, "waiting": 0,
                                                  "cancelled": 0}  # given up: never picked first again
-    digest = notices.render_digest(app)
+    digest = digestmod.render_digest(app)
     assert UNICODE_SENDER in digest and "SMTPUTF8" in digest and "không gửi được" in digest
 
 
@@ -328,7 +328,7 @@ def test_a_forged_mau2_cannot_change_what_report_counts(tmp_path, smtp_server):
     assert all(b"99.999" not in d.raw for d in smtp_server.messages)
     forged_receipt = email.message_from_bytes(smtp_server.messages[1].raw, policy=email.policy.default)
     assert "chưa xác thực được người gửi" in forged_receipt.get_body(("plain",)).get_content()
-    digest = notices.render_digest(app)
+    digest = digestmod.render_digest(app)
     assert "dmarc=fail" in digest and "giả mạo" in digest
 
 
@@ -397,7 +397,7 @@ def test_no_receipt_to_a_stranger_whose_authentication_fails(tmp_path, smtp_serv
 
 
 def test_receipts_to_strangers_share_an_hourly_cap_and_staff_see_the_rest(tmp_path, smtp_server):
-    from tests.test_notices import Clock
+    from tests.lettergen import Clock
 
     clock = Clock("2017-09-27T10:00")
     deliver_to_maildir(tmp_path, [stranger_mail(n, None) for n in range(1, 5)] + unit_mails(2))
@@ -406,7 +406,7 @@ def test_receipts_to_strangers_share_an_hourly_cap_and_staff_see_the_rest(tmp_pa
     stats = run_cycle(app)
     assert (stats.sent, stats.waiting) == (4, 2)  # both units, and two of the four strangers
     assert sum(d.rcpt_tos[0].endswith("@example.net") for d in smtp_server.messages) == 2
-    assert "2 thư báo nhận gửi địa chỉ ngoài danh sách đơn vị đang chờ gửi" in notices.render_digest(app)
+    assert "2 thư báo nhận gửi địa chỉ ngoài danh sách đơn vị đang chờ gửi" in digestmod.render_digest(app)
     clock.advance(minutes=30)
     assert outbox.deliver_due(app).sent == 0
     clock.advance(minutes=31)
@@ -470,7 +470,7 @@ def test_control_characters_and_formulas_never_reach_exports_digest_or_cli(tmp_p
         for value in row:
             assert value[:1] not in ("=", "+", "-", "@"), value
             assert not _controls(value), value
-    shown = "\n".join([*texts, notices.render_digest(app), staff.status_text(app), staff.review_text(app),
+    shown = "\n".join([*texts, digestmod.render_digest(app), staff.status_text(app), staff.review_text(app),
                        json.dumps(report.export_json(app), ensure_ascii=False)])
     assert not _controls(shown)
     for sent in smtp_server.messages:
@@ -500,7 +500,7 @@ def test_document_text_loses_its_control_characters_where_it_is_read():
 
 def test_compose_writes_only_clean_addresses_and_ids(tmp_path):
     app = make_app(tmp_path)
-    msg = notices.compose(app, to=["Tổ GDTX <staff@example.org>", "a@b.org\r\nBcc: x@evil.example"],
+    msg = compose.message(app, to=["Tổ GDTX <staff@example.org>", "a@b.org\r\nBcc: x@evil.example"],
                           subject="=?us-ascii?q?x=0D=0ABcc:_y@evil.example?=", text="t", html="<p>t</p>",
                           auto="auto-replied", in_reply_to="<=?us-ascii?q?a=0D=0ABcc:_z@evil.example?=>",
                           references="<ok@x.org> <a\r\nb@x.org>")
@@ -511,4 +511,4 @@ def test_compose_writes_only_clean_addresses_and_ids(tmp_path):
     assert "In-Reply-To" not in sent and sent["References"] == "<ok@x.org>"
     assert "Bcc" not in [k for k in sent.keys()]
     with pytest.raises(ValueError):
-        notices.compose(app, to=["not an address"], subject="x", text="t", html="t", auto="auto-replied")
+        compose.message(app, to=["not an address"], subject="x", text="t", html="t", auto="auto-replied")

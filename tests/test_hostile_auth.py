@@ -138,7 +138,7 @@ def test_forged_mail_in_a_units_name_is_answered_within_the_strangers_cap_and_ne
     import email.policy
 
     from mailbot import config as cfgmod
-    from mailbot import notices
+    from mailbot import digest as digestmod
     from mailbot.app import open_app
     from tests.appgen import TZ, config_dict
     from tests.test_hostile import OFFICE
@@ -157,7 +157,7 @@ def test_forged_mail_in_a_units_name_is_answered_within_the_strangers_cap_and_ne
     assert sum("chưa xác thực được người gửi" in b for b in bodies) == 2
     assert sum("đúng hạn" in b and "chưa xác thực" not in b for b in bodies) == 1  # the genuine one went
     assert all("99.999" not in b for b in bodies)
-    digest = notices.render_digest(app)
+    digest = digestmod.render_digest(app)
     assert "dmarc=fail" in digest  # staff see the forgeries
     assert "3 thư báo nhận gửi địa chỉ ngoài danh sách đơn vị đang chờ gửi" in digest
 
@@ -165,9 +165,9 @@ def test_forged_mail_in_a_units_name_is_answered_within_the_strangers_cap_and_ne
 # ------------------------------------------------------------ 6. documents the unit did not send never silence it
 
 def test_forged_or_stranger_documents_do_not_stop_a_units_reminders(tmp_path, smtp_server):
-    from mailbot import notices
+    from mailbot import reminders
     from tests.docxgen import mau2_docx
-    from tests.test_notices import Clock
+    from tests.lettergen import Clock
 
     forged = as_received(FAIL, report_mail(PHU_BAI, 1, mau2(to_roi=5)))  # From: the unit, dmarc=fail
     thuy_duong = mau2_docx("Trung tâm HTCĐ phường Thủy Dương", {"to_roi": 1},
@@ -185,13 +185,13 @@ def test_forged_or_stranger_documents_do_not_stop_a_units_reminders(tmp_path, sm
     assert status[("tthtcd-thuy-duong", "mau2")][0] == "needs_review"
     app.clock = Clock("2017-10-13T08:00")
     with app.store.read() as conn:
-        planned = {(p.unit.id, p.form.id) for p in notices.plan_reminders(conn, app, app.now())}
+        planned = {(p.unit.id, p.form.id) for p in reminders.plan_reminders(conn, app, app.now())}
     assert {("tthtcd-phu-bai", "mau2"), ("tthtcd-thuy-duong", "mau2")} <= planned
 
 
 def test_a_units_own_document_waiting_for_review_stops_its_reminders(tmp_path, smtp_server):
-    from mailbot import notices
-    from tests.test_notices import Clock
+    from mailbot import reminders
+    from tests.lettergen import Clock
 
     # The unit's own authenticated mail, but its Mẫu 2 names another unit: waits for staff, unit not reminded.
     from tests.docxgen import mau2_docx
@@ -204,7 +204,7 @@ def test_a_units_own_document_waiting_for_review_stops_its_reminders(tmp_path, s
     assert statuses(app) == [("needs_review", ["unit_mismatch"])]
     app.clock = Clock("2017-10-13T08:00")
     with app.store.read() as conn:
-        planned = {(p.unit.id, p.form.id) for p in notices.plan_reminders(conn, app, app.now())}
+        planned = {(p.unit.id, p.form.id) for p in reminders.plan_reminders(conn, app, app.now())}
     assert ("tthtcd-phu-bai", "mau2") not in planned
 
 
@@ -235,7 +235,7 @@ def test_one_units_unusable_address_never_stops_the_other_units_reminders(tmp_pa
     import sqlalchemy as sa
 
     from mailbot import config as cfgmod
-    from mailbot import notices
+    from mailbot import reminders
     from mailbot.app import open_app
     from tests.appgen import ROOT, TZ, config_dict
 
@@ -247,7 +247,7 @@ def test_one_units_unusable_address_never_stops_the_other_units_reminders(tmp_pa
                                       "from": "PGD <pgd.test@example.org>"})
     raw["units_file"] = str(tmp_path / "units.csv")
     app = open_app(cfgmod.from_dict(raw, base_dir=tmp_path), lambda: dt.datetime(2017, 10, 13, 8, 0, tzinfo=TZ))
-    queued = notices.queue_due_reminders(app)
+    queued = reminders.queue_due_reminders(app)
     with app.store.read() as conn:
         to = [r.recipient for r in conn.execute(sa.select(st.outbox.c.recipient).where(st.outbox.c.kind == "reminder"))]
     assert "tthtcd.phu&bai@example.org" in to
@@ -255,7 +255,7 @@ def test_one_units_unusable_address_never_stops_the_other_units_reminders(tmp_pa
 
     # Whatever one unit's reminder raises (an address the writer refuses, a template error) fails
     # that unit's reminder alone, once, and staff are told.
-    orig = notices.build_reminder
+    orig = reminders.build_reminder
 
     def build(app_, plan):
         if plan.unit.id == "tthtcd-phu-bai":
@@ -265,9 +265,9 @@ def test_one_units_unusable_address_never_stops_the_other_units_reminders(tmp_pa
     with app.store.transaction() as conn:
         conn.execute(st.reminders.delete())
         conn.execute(st.outbox.delete())
-    monkeypatch.setattr(notices, "build_reminder", build)
-    again = notices.queue_due_reminders(app)
-    twice = notices.queue_due_reminders(app)
+    monkeypatch.setattr(reminders, "build_reminder", build)
+    again = reminders.queue_due_reminders(app)
+    twice = reminders.queue_due_reminders(app)
     assert again == queued - 1 and twice == 0
     with app.store.read() as conn:
         events = [e.text for e in conn.execute(sa.select(st.events).where(st.events.c.kind == "reminder_failed"))]
@@ -294,13 +294,13 @@ def test_long_message_ids_are_written_plain_so_the_thread_holds(tmp_path):
     import email
     import email.policy
 
-    from mailbot import notices, outbox
+    from mailbot import compose, outbox
     from tests.appgen import make_app
 
     app = make_app(tmp_path)
     long_id = "<" + "a" * 90 + ".CAF=x+y_z@mail.gmail.com>"
     refs = [f"<{i}{'b' * 70}@x.org>" for i in range(3)] + [long_id]
-    msg = notices.compose(app, to=["a@b.org"], subject="x", text="t", html="<p>t</p>", auto="auto-replied",
+    msg = compose.message(app, to=["a@b.org"], subject="x", text="t", html="<p>t</p>", auto="auto-replied",
                           in_reply_to=long_id, references=" ".join(refs))
     raw = msg.as_bytes(policy=outbox.WIRE)  # as the outbox stores it
     head = raw.split(b"\r\n\r\n", 1)[0]
@@ -320,10 +320,10 @@ def test_a_row_the_server_drops_the_session_on_waits_alone_and_fails_after_its_a
 
     import sqlalchemy as sa
 
-    from mailbot import notices, outbox
+    from mailbot import digest as digestmod, outbox
     from tests import servers
     from tests.test_hostile import raw_mail, smtp_app, unit_mails
-    from tests.test_notices import Clock
+    from tests.lettergen import Clock
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("dropme"):
@@ -350,7 +350,7 @@ def test_a_row_the_server_drops_the_session_on_waits_alone_and_fails_after_its_a
                                       st.outbox.c.last_error).where(st.outbox.c.recipient.like("dropme%"))).all()
     assert [(r.status, r.attempts) for r in rows] == [("failed", outbox.MAX_ATTEMPTS)] * 2
     assert all("421" in r.last_error for r in rows)
-    assert "dropme0@evil.example" in notices.render_digest(app)
+    assert "dropme0@evil.example" in digestmod.render_digest(app)
     assert len(smtp_server.messages) == 3
 
 

@@ -139,7 +139,7 @@ def test_a_wheel_carries_its_data_and_every_command_runs_from_it_outside_the_sou
         assert (work / f).stat().st_size > 0
     # `parsers` is installed under its own name, with its form definitions.
     r = run([str(venv / "bin" / "python"), "-c",
-             "import parsers.formdef as f, mailbot.notices as n; print(f.FORMS_DIR); print(n.DEFAULT_TEMPLATES)"],
+             "import parsers.formdef as f, mailbot.compose as n; print(f.FORMS_DIR); print(n.DEFAULT_TEMPLATES)"],
             cwd=work, env=env)
     assert all(str(venv) in line for line in r.stdout.splitlines())
 

@@ -8,16 +8,16 @@ import email.policy
 import pytest
 import sqlalchemy as sa
 
-from mailbot import lock, notices, outbox
+from mailbot import compose, lock, outbox
 from mailbot import store as st
 from tests.servers import free_port
-from tests.test_notices import Clock, make_app
+from tests.lettergen import Clock, make_app
 
 pytestmark = pytest.mark.database
 
 
 def queue(app, key: str, to: str = "unit@example.org", subject: str = "Thư thử") -> int:
-    msg = notices.compose(app, to=[to], subject=subject, text="Nội dung thử.", html="<p>Nội dung thử.</p>",
+    msg = compose.message(app, to=[to], subject=subject, text="Nội dung thử.", html="<p>Nội dung thử.</p>",
                           auto="auto-generated")
     with app.store.transaction() as conn:
         return outbox.enqueue(conn, dedupe_key=key, kind="reminder", recipient=to, msg=msg, now=app.now())

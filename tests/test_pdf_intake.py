@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mailbot import intake, notices
+from mailbot import digest, intake
 from mailbot import store as st
 from mailbot.mailbox import ImapMailbox
 from parsers import ocr
@@ -76,7 +76,7 @@ def test_word_file_is_the_record_and_its_signed_pdf_the_signed_copy(app, imap_ac
     assert "«Mau 2 (ky).pdf» là bản có chữ ký, đóng dấu của văn bản Word gửi kèm" in text
     assert "bản chụp" not in text
     with app.store.read() as conn:  # staff see the signed copy in the day's digest
-        arrivals = notices.digest_context(conn, app, app.now())["arrivals"]
+        arrivals = digest.digest_context(conn, app, app.now())["arrivals"]
     assert "bản có chữ ký «Mau 2 (ky).pdf» (lưu kèm tệp Word)" in arrivals[0]["contents"]
 
 

@@ -126,7 +126,7 @@ def test_two_polls_on_two_machines_sharing_postgresql_record_and_answer_each_mes
 
 def test_pg_dump_and_pg_restore_as_the_readme_says_keep_every_record(tmp_path, postgres):
     from tests.servers import POSTGRES_BIN
-    from tests.test_notices import add_message, add_submission, mau2_doc
+    from tests.lettergen import add_message, add_submission, mau2_doc
 
     url = new_database(postgres)
     app = make_app(tmp_path, storage={"data_dir": str(tmp_path / "data"), "database": url})

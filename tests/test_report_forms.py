@@ -122,7 +122,7 @@ def test_the_report_totals_each_counted_form_and_lists_the_others(app, tmp_path)
 
 
 def test_reminders_attach_the_blank_form_of_each_definition_folder(app, tmp_path):
-    from mailbot.notices import blank_form
+    from mailbot.reminders import blank_form
 
     c = app.config.campaign
     assert blank_form(app, c.form("mau1")) == FORMS_DIR / "mau1" / "blank.docx"

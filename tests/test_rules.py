@@ -32,7 +32,7 @@ def _imports(module: str) -> set[str]:
 
 
 def test_staff_decisions_and_reports_do_not_reach_into_the_pipeline():
-    for module in ("staff", "rules", "notices", "report_mau2", "report_export", "report_schedule"):
+    for module in ("staff", "rules", "compose", "receipts", "reminders", "digest", "report_mau2", "report_export", "report_schedule"):
         assert not any(i == "mailbot.intake" or i.startswith("mailbot.intake.") for i in _imports(module)), module
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import notices, outbox, report, reprocess, staff
+from mailbot import digest as digestmod, outbox, report, reprocess, staff
 from mailbot import store as st
 from mailbot.unpack import File, PROBLEM_CORRUPT, PROBLEM_OTHER, PROBLEM_PDF, PROBLEM_TOO_BIG, unreadable_form
 from tests.appgen import at, make_app
@@ -60,7 +60,7 @@ def test_a_corrupt_attachment_is_a_rejected_submission_staff_see_everywhere(app)
     [exported] = report.export_json(app)["submissions"]
     assert (exported["status"], exported["reason"]) == ("rejected", "corrupt_file")
 
-    digest = notices.render_digest(app)
+    digest = digestmod.render_digest(app)
     assert "Bao cao.docx" in digest
 
     assert outbox.deliver_due(app).sent == 1

@@ -136,10 +136,10 @@ def _send_link(app: App, address: str, link: str) -> None:
 
     try:
         text, html = render_letter(app, "signin_mail", link=link, minutes=TOKEN_MINUTES, address=address)
-        from mailbot.notices import compose
+        from mailbot import compose
 
-        msg = compose(app, to=[address], subject=f"Đường dẫn đăng nhập trang cán bộ – {app.config.campaign.name}",
-                      text=text, html=html, auto="auto-generated")
+        subject = f"Đường dẫn đăng nhập trang cán bộ – {app.config.campaign.name}"
+        msg = compose.message(app, to=[address], subject=subject, text=text, html=html, auto="auto-generated")
         raw = msg.as_bytes(policy=WIRE if address.isascii() else WIRE_UTF8)
         transport = smtp.connect(app.config.smtp)
         try:

@@ -10,7 +10,7 @@ import jinja2
 
 from mailbot import vn
 from mailbot.app import App
-from mailbot.notices import DEFAULT_TEMPLATES
+from mailbot.compose import DEFAULT_TEMPLATES
 
 WEB_TEMPLATES = DEFAULT_TEMPLATES / "web"
 

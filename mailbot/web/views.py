@@ -92,7 +92,7 @@ def _matches(cell: dict, status: str) -> bool:
 # ---------------------------------------------------------------- one submission
 
 def submission_data(app: App, reference: str) -> dict[str, Any] | None:
-    from mailbot.notices import describe_document
+    from mailbot.receipts import describe_document
 
     try:
         sid = staff.resolve_id(app, reference)
