@@ -40,6 +40,11 @@ def file_date(d: dt.date) -> str:
     return f"{d.day}-{d.month}-{d.year}"
 
 
+def file_stamp(t: dt.datetime) -> str:
+    """20171013-1702: a moment in a downloaded file's name, sorting as it reads."""
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}-{t.hour:02d}{t.minute:02d}"
+
+
 def weekday(d: dt.date) -> str:
     return WEEKDAYS[d.weekday()]
 

@@ -88,9 +88,9 @@ VOCABULARY = (MAILBOT / "vn.py", ROOT / "parsers" / "values.py")
 
 
 def test_no_module_but_vn_formats_a_vietnamese_date_time_or_number():
-    """mailbot/ and parsers/ alike: units read the readers' problem messages too."""
+    """mailbot/ (the staff site included) and parsers/ alike: units read the readers' problem messages too."""
     offenders = {str(p.relative_to(ROOT)): hand_made_formatting(p.read_text(encoding="utf-8"))
-                 for p in sorted([*MAILBOT.glob("*.py"), *(ROOT / "parsers").glob("*.py")]) if p not in VOCABULARY}
+                 for p in sorted([*MAILBOT.rglob("*.py"), *(ROOT / "parsers").rglob("*.py")]) if p not in VOCABULARY}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -116,3 +116,7 @@ def test_choices_are_joined_as_a_sentence_says_them():
     assert vn.either(["Mẫu 1"]) == "Mẫu 1"
     assert vn.either(["Mẫu 1", "Mẫu 2"]) == "Mẫu 1 hoặc Mẫu 2"
     assert vn.either(["Mẫu 1", "Mẫu 2", "Danh sách gương điển hình"]) == "Mẫu 1, Mẫu 2 hoặc Danh sách gương điển hình"
+
+
+def test_a_file_stamp_sorts_as_it_reads():
+    assert vn.file_stamp(dt.datetime(2017, 10, 3, 7, 5)) == "20171003-0705"

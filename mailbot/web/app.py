@@ -13,7 +13,7 @@ import logging
 from flask import Flask, Response, abort, g, redirect, request
 from werkzeug.exceptions import HTTPException
 
-from mailbot import campaigns
+from mailbot import campaigns, vn
 from mailbot.app import App
 from mailbot.web import auth
 from mailbot.web.pages import render, stylesheet
@@ -105,8 +105,8 @@ def create_app(app: App) -> Flask:
         address = (request.form.get("email") or "")[:auth.MAX_ADDRESS]
         if not auth.request_link(app, address, request.remote_addr or "?"):
             return page("error.html", 429, title="Xin thử lại sau",
-                        text=f"Đã có quá nhiều yêu cầu đăng nhập từ máy này. Xin thử lại sau "
-                             f"{auth.RATE_WINDOW.seconds // 60} phút.")
+                        text="Đã có quá nhiều yêu cầu đăng nhập từ máy này. Xin thử lại sau "
+                             f"{vn.minutes(auth.RATE_WINDOW.total_seconds())}.")
         return page("signin.html", title="Đăng nhập", sent=True, address=address,
                     minutes=auth.TOKEN_MINUTES)
 

@@ -23,7 +23,7 @@ from typing import Callable
 import sqlalchemy as sa
 from flask import Flask, Response, abort, g
 
-from mailbot import report
+from mailbot import report, vn
 from mailbot import store as st
 from mailbot.app import App
 
@@ -82,7 +82,7 @@ def make(app: App, slug: str) -> tuple[Download, bytes] | None:
 
 def download_name(app: App, slug: str) -> str:
     stem, ext = slug.rsplit(".", 1)
-    return f"{stem}-{app.config.campaign.id}-{app.now():%Y%m%d-%H%M}.{ext}"
+    return f"{stem}-{app.config.campaign.id}-{vn.file_stamp(app.now())}.{ext}"
 
 
 def attachment(data: bytes, filename: str, mimetype: str = "application/octet-stream") -> Response:
