@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Records that belong to a campaign carry its id (config.CampaignConfig.id); messages belong to the
 # mailbox and carry none. Version 4 added the column and gave existing rows their campaign.
@@ -75,6 +75,13 @@ message_locations = sa.Table(
     sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
     sa.Column("flagged", sa.Boolean, nullable=False, default=False),
 )
+# Every poll looks for the locations not yet flagged on the server (a cycle stopped between its commit
+# and the flag): only those are in this index, so the look does not read the whole folder's rows,
+# which cost an idle poll ~8 ms per 50,000 recorded messages (version 6).
+unflagged_locations = sa.Index(
+    "ix_message_locations_unflagged", message_locations.c.mailbox, message_locations.c.folder,
+    message_locations.c.uidvalidity, sqlite_where=message_locations.c.flagged == sa.false(),
+    postgresql_where=message_locations.c.flagged == sa.false())
 
 # Messages the server failed to deliver to us, by UID: skipped after a few cycles (intake.FETCH_ATTEMPTS).
 fetch_failures = sa.Table(
@@ -396,7 +403,11 @@ def _migrate_5(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}
+def _migrate_6(conn: Connection) -> None:
+    unflagged_locations.create(conn, checkfirst=True)  # a fresh database has it from 1
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6}
 
 
 def _set_meta(conn: Connection, key: str, value: str) -> None:

@@ -182,6 +182,9 @@ def test_a_version_3_database_gives_every_record_its_campaign(tmp_path):
         with app.store.read() as conn:
             version = conn.execute(sa.select(st.meta.c.value).where(st.meta.c.key == "schema_version")).scalar()
             assert version == str(st.SCHEMA_VERSION)  # 4, then on to the current version
+            # version 6: the index an idle poll finds unflagged messages by
+            assert "ix_message_locations_unflagged" in {
+                i["name"] for i in sa.inspect(conn).get_indexes("message_locations")}
             subs = dict(conn.execute(sa.select(st.submissions.c.message_pk, st.submissions.c.campaign)).all())
             photos = conn.execute(sa.select(st.photos.c.campaign)).scalars().all()
             letters = dict(conn.execute(sa.select(st.outbox.c.id, st.outbox.c.campaign)).all())
