@@ -28,6 +28,8 @@ BOUNDS = {
     "one 81 Mpx photo: inspect": (0.5, 150),
     "one 120 Mpx photo: inspect": (0.5, 150),
     "message with 20,000 attachments: read + unpack": (1.0, 200),
+    "20 MB of 63-line base64 blocks: read + unpack": (2.0, 250),
+    "20 MB text body: read + unpack": (2.0, 250),
 }
 
 
@@ -52,6 +54,10 @@ def cases():
         ("one 120 Mpx photo: inspect", "mailbot.photos:inspect", (hostile.png_header(12000, 10000), tz)),
         ("message with 20,000 attachments: read + unpack", "mailbot.unpack:read_and_expand",
          (hostile.many_parts_mail("a@example.org", 20000), (), limits)),
+        ("20 MB of 63-line base64 blocks: read + unpack", "mailbot.unpack:read_and_expand",
+         (hostile.text_lines_mail("a@example.org", blocks=True), (), limits)),
+        ("20 MB text body: read + unpack", "mailbot.unpack:read_and_expand",
+         (hostile.text_lines_mail("a@example.org"), (), limits)),
     ]
 
 

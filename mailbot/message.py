@@ -17,6 +17,7 @@ import email.header
 import email.message
 import email.utils
 import html
+import itertools
 import logging
 import mimetypes
 import quopri
@@ -259,10 +260,28 @@ def header_text(value: object, limit: int = HEADER_TEXT_MAX) -> str:
     return text
 
 
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
 def clean_text(value: str, limit: int = BODY_TEXT_MAX) -> str:
-    """Received text of several lines (a body): each line without control characters, empty ones dropped."""
-    lines = (_one_line(x) for x in re.split(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]", value or ""))
-    return "\n".join(x for x in lines if x)[:limit]
+    """Received text of several lines (a body): each line without control characters, empty ones dropped.
+
+    Lines are cleaned only until `limit` characters are kept: cleaning goes character
+    by character (~0.3 s a megabyte), and a body may be megabytes of text.
+    """
+    kept, size, start = [], 0, 0
+    value = value or ""
+    for brk in itertools.chain(_LINE_BREAK.finditer(value), (None,)):
+        line = _one_line(value[start:brk.start() if brk else len(value)])
+        if line:
+            kept.append(line)
+            size += len(line) + 1
+            if size > limit:
+                break
+        if brk is None:
+            break
+        start = brk.end()
+    return "\n".join(kept)[:limit]
 
 
 def _one_line(text: str) -> str:

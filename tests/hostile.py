@@ -74,6 +74,22 @@ def many_parts_mail(from_addr: str, parts: int) -> bytes:
     return msg.as_bytes()
 
 
+def text_lines_mail(from_addr: str, size: int = 20_000_000, *, blocks: bool = False) -> bytes:
+    """A message of `size` bytes of text lines: a text body, or (`blocks`) an attachment part whose
+    lines come in blocks of 63 lines of base64 letters, each closed by another line: one line short
+    of what the MIME reader takes aside (mailbot.fastmime), on every block."""
+    if blocks:
+        chunk = b"\r\n".join([b"QUJD" * 19] * 63) + b"\r\n-- \r\n"
+        part = b'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a.txt"'
+    else:
+        chunk = "Kính gửi Phòng Giáo dục và Đào tạo, đơn vị xin gửi báo cáo.\r\n".encode() * 60
+        part = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit"
+    head = (f"From: {from_addr}\r\nTo: baocao@example.org\r\nSubject: =?utf-8?b?R+G7rWkgYsOhbyBjw6Fv?=\r\n"
+            "Message-ID: <lines@example.org>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="BB"\r\n\r\n--BB\r\n').encode()
+    return head + part + b"\r\n\r\n" + chunk * max(1, size // len(chunk)) + b"--BB--\r\n"
+
+
 # Readers that misbehave on purpose, run in the worker processes by name.
 
 def environment() -> list[str]:

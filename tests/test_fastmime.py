@@ -73,6 +73,44 @@ def test_a_single_part_base64_message_and_one_without_boundary_end():
     same(truncated)
 
 
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
+def test_blocks_of_63_64_and_65_lines_and_lines_of_odd_lengths(ending):
+    """Only blocks of 64 or more whole base64 lines become placeholders; the tree is the stdlib's either way."""
+    line = b"QUJD" * 19
+    blocks = []
+    for n in (63, 64, 65, 63, 200):
+        blocks.append(ending.join([line] * n))
+        blocks.append(b"-- not base64")
+    blocks += [ending.join([b"A" * 15] * 70), ending.join([b"A" * 16] * 70), ending.join([b"A" * 999] * 70),
+               ending.join([b"A" * 998] * 70), ending.join([line + b"\r"] * 70)]
+    text = ending.join(blocks)
+    raw = ending.join([
+        b"From: a@example.org", b"MIME-Version: 1.0", b'Content-Type: multipart/mixed; boundary="BB"', b"",
+        b"--BB", b"Content-Type: text/plain", b"", text,
+        b"--BB", b"Content-Type: application/octet-stream", b"Content-Transfer-Encoding: base64", b"",
+        text, b"--BB--", b""])
+    runs = sorted(fastmime.skeleton(raw).runs.values())
+    assert runs == blocks_of_64_lines(raw) and len(runs) >= 8
+    same(raw)
+
+
+def blocks_of_64_lines(raw: bytes) -> list[tuple[int, int]]:
+    """The reference, line by line: every maximal block of 64 or more whole lines of 16-998 base64 letters."""
+    import re
+
+    spans, block = [], []  # block: (start, end) of each good line in a row
+    for m in re.finditer(rb"[^\n]*\n|[^\n]+$", raw):
+        if m.group().endswith(b"\n") and re.fullmatch(rb"[A-Za-z0-9+/=]{16,998}\r?", m.group()[:-1]):
+            block.append(m.span())
+            continue
+        if len(block) >= 64:
+            spans.append((block[0][0], block[-1][1]))
+        block = []
+    if len(block) >= 64:
+        spans.append((block[0][0], block[-1][1]))
+    return spans
+
+
 def test_placeholders_cannot_be_forged():
     fake = b"MAILBOTRUN0000000000000000\r\n" * 100
     raw = (b"From: a@example.org\r\nContent-Type: text/plain\r\n\r\n" + fake + b64_lines(BIG) + fake)

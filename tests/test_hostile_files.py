@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import parsers
 from mailbot import intake, reprocess
 from mailbot import store as st
+from mailbot.config import LimitsConfig
 from mailbot.mailbox import ImapMailbox
 from mailbot.photos import PHOTO_TOO_MANY_PIXELS, inspect
 from mailbot.unpack import PROBLEM_TOO_MANY_PARTS
@@ -80,6 +81,23 @@ def test_a_photo_over_the_pixel_budget_is_refused_by_its_header():
     assert info.notice == PHOTO_TOO_MANY_PIXELS.format(mpx=50)
     small = inspect(hostile.png_header(900, 900), ZoneInfo("Asia/Ho_Chi_Minh"), max_pixels=1_000_000)
     assert small.notice is None  # under the budget it is decoded (and this one is truncated)
+
+
+@pytest.mark.parametrize("blocks", [True, False])
+def test_megabytes_of_text_lines_are_read_whole_and_kept_short(blocks):
+    """Lines in blocks just short of a base64 run, or a text body of megabytes: the attachment comes
+    through whole, the body is kept to its first 4,000 characters (bench_hostile bounds the time)."""
+    from mailbot.message import BODY_TEXT_MAX
+    from mailbot.unpack import read_and_expand
+
+    raw = hostile.text_lines_mail(PHU_BAI, 1_000_000, blocks=blocks)
+    parsed, files = read_and_expand(raw, (), LimitsConfig())
+    if blocks:
+        body = raw[raw.index(b"QUJD"):raw.rindex(b"\r\n--BB--")]  # the CRLF before a boundary is the boundary's
+        assert [(f.name, f.role, f.data) for f in files] == [("a.txt", "other", body)]
+    else:
+        assert files == [] and len(parsed.envelope.body_text) == BODY_TEXT_MAX
+        assert parsed.envelope.body_text.startswith("Kính gửi Phòng Giáo dục và Đào tạo")
 
 
 # ------------------------------------------------------------ the pool

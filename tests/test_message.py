@@ -338,6 +338,19 @@ def test_bad_base64_is_decoded_leniently():
     assert [p.data for p in read_message(raw).parts] == [b"Hello"]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab \t\r\n\u200b\u2028\x85éẹ́Đ\x00\x0b\x0c\x1dxyz", max_size=150),
+       st.sampled_from([0, 1, 5, 10, 40, 4000]))
+def test_body_text_cut_early_is_the_whole_text_cleaned_then_cut(text, limit):
+    """clean_text stops cleaning once it has `limit` characters: the same text as cleaning all of it."""
+    import re
+
+    from mailbot.message import _one_line, clean_text
+
+    lines = (_one_line(x) for x in re.split(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]", text))
+    assert clean_text(text, limit) == "\n".join(x for x in lines if x)[:limit]
+
+
 _TOKENS = ["=", "==", "===", "A", "AB=", "\r\n", "\n", " ", "\t", "-", "*", "\x00", "é"]
 
 
