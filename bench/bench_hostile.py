@@ -29,7 +29,7 @@ BOUNDS = {
     "one 120 Mpx photo: inspect": (0.5, 150),
     "message with 20,000 attachments: read + unpack": (1.0, 200),
     "20 MB of 63-line base64 blocks: read + unpack": (2.0, 250),
-    "20 MB text body: read + unpack": (2.0, 250),
+    "20 MB text body: read + unpack": (3.0, 250),
 }
 
 
