@@ -57,6 +57,7 @@ from mailbot.rules import Outcome, Status, decide, is_late, rejection_reason, se
 from mailbot.units import Roster
 from mailbot.unpack import File, unreadable_form
 from mailbot.workers import FromFile, WorkerFailed
+from parsers.document import CONVERTIBLE, PICTURE_TYPES
 from parsers.document import failed as parsers_failed
 from parsers.model import Document, ParseContext, Problem
 
@@ -397,6 +398,19 @@ def read_files(app: App, files: list[File]) -> list[Reading]:
     return readings
 
 
+def reading_time(filetype: str, worker_timeout: float, convert_timeout: float, ctx: ParseContext) -> float:
+    """Seconds a document's reader may take: LibreOffice's time only for old formats, OCR's only for scans.
+
+    A .docx that hangs its reader is cut at the worker's own limit, not held
+    for the minutes a scanned PDF's pages may need.
+    """
+    if filetype in CONVERTIBLE:
+        return worker_timeout + convert_timeout
+    if filetype == "pdf" or filetype in PICTURE_TYPES:
+        return worker_timeout + ctx.ocr_page_timeout * ctx.max_ocr_pages
+    return worker_timeout
+
+
 def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading:
     """Archive one unpacked file, then parse it (a document) or inspect it (a photo), in a worker.
 
@@ -410,8 +424,8 @@ def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading
     try:
         if f.role == "document" and source:
             ctx = context or app.parse_context()
-            slowest = max(li.convert_timeout, ctx.ocr_page_timeout * ctx.max_ocr_pages)  # LibreOffice or OCR
-            r.document = _twice(app, PARSE, source, ctx, timeout=li.worker_timeout + slowest)
+            r.document = _twice(app, PARSE, source, ctx, timeout=reading_time(f.filetype, li.worker_timeout,
+                                                                               li.convert_timeout, ctx))
         elif f.role == "photo" and source:
             ctx = context or app.parse_context()
             document, r.photo = _twice(app, READ_PHOTO, source, ctx, app.config.campaign.timezone,

@@ -365,3 +365,11 @@ def test_the_network_sandbox_works_for_an_unprivileged_service_user():
     probe = "import socket; s=socket.socket(); s.settimeout(2); s.connect(('1.1.1.1', 80))"
     run = subprocess.run([*user, *prefix, "python3", "-c", probe], capture_output=True, timeout=30)
     assert b"Network is unreachable" in run.stderr
+
+
+def test_a_documents_reading_time_counts_only_the_slow_step_its_kind_needs():
+    ctx = ParseContext(ocr_page_timeout=30.0, max_ocr_pages=4)
+    assert intake.reading_time("docx", 60, 120, ctx) == 60  # a hanging .docx is cut at the worker's limit
+    assert intake.reading_time("doc", 60, 120, ctx) == 180  # LibreOffice first
+    assert intake.reading_time("pdf", 60, 120, ctx) == 180  # a scanned PDF: 4 pages of OCR
+    assert intake.reading_time("jpeg", 60, 120, ctx) == 180
