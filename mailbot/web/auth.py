@@ -105,7 +105,13 @@ def client_allowed(app: App, client: str) -> bool:
 def request_link(app: App, address: str | None, client: str) -> bool:
     """Mail a sign-in link when `address` is staff's and within its limit; the caller shows the same
     page either way. False only when the client itself is over its limit (a page saying so reveals
-    nothing about the address)."""
+    nothing about the address).
+
+    Whether the address is staff's is decided only in the thread that makes and mails the link,
+    started for every address: the request does the same work, and takes the same time, whatever
+    the address (a link written to the store before answering took a stranger's answer 0.7 ms, a
+    staff member's 4.5).
+    """
     address = normal_address(address)
     over = attempt(app, {f"ip:{client}": PER_CLIENT, f"email:{address or '?'}": PER_ADDRESS})
     if f"ip:{client}" in over:
@@ -113,20 +119,27 @@ def request_link(app: App, address: str | None, client: str) -> bool:
     if over:  # the address's limit: no mail, and the same page as for any address
         log.info("sign-in links for one address over its limit")
         return True
+    threading.Thread(target=_issue_link, args=(app, address), name="web-signin-mail", daemon=True).start()
+    return True
+
+
+def _issue_link(app: App, address: str | None) -> None:
+    """Store a one-time link for a staff address and mail it; nothing for any other address."""
     if not is_staff(app, address):
         log.info("sign-in asked for an address not in [web] staff")
-        return True
+        return
     token = new_secret()
     now = app.clock()
-    with app.store.transaction() as conn:
-        t = st.web_tokens
-        conn.execute(t.delete().where(t.c.expires_at < st.utc_iso(now - dt.timedelta(days=1))))
-        conn.execute(t.insert().values(token_sha256=digest(token), email=address, created_at=st.utc_iso(now),
-                                       expires_at=st.utc_iso(now + dt.timedelta(minutes=TOKEN_MINUTES))))
-    link = f"{base_url(app)}/dang-nhap/{token}"
-    # Sent beside the request, so the page answers as fast for an address that gets no mail.
-    threading.Thread(target=_send_link, args=(app, address, link), name="web-signin-mail", daemon=True).start()
-    return True
+    try:
+        with app.store.transaction() as conn:
+            t = st.web_tokens
+            conn.execute(t.delete().where(t.c.expires_at < st.utc_iso(now - dt.timedelta(days=1))))
+            conn.execute(t.insert().values(token_sha256=digest(token), email=address, created_at=st.utc_iso(now),
+                                           expires_at=st.utc_iso(now + dt.timedelta(minutes=TOKEN_MINUTES))))
+    except Exception:  # noqa: BLE001 - logged; the page said the same as for any address
+        log.exception("the sign-in link could not be stored")
+        return
+    _send_link(app, address, f"{base_url(app)}/dang-nhap/{token}")
 
 
 def _send_link(app: App, address: str, link: str) -> None:
