@@ -69,7 +69,7 @@ def create_app(app: App) -> Flask:
     @web.after_request
     def headers(resp: Response) -> Response:
         h = resp.headers
-        h["Content-Security-Policy"] = CSP
+        h.setdefault("Content-Security-Policy", CSP)  # a download keeps its own, stricter one (files.attachment)
         h["X-Content-Type-Options"] = "nosniff"
         h["X-Frame-Options"] = "DENY"
         h["Referrer-Policy"] = "no-referrer"
@@ -88,7 +88,8 @@ def create_app(app: App) -> Flask:
 
     @web.errorhandler(Exception)
     def crash(exc: Exception):
-        log.exception("staff site: %s %s failed", request.method, request.path)
+        # The route, not the path: a sign-in link's path is its secret.
+        log.exception("staff site: %s %s failed", request.method, request.url_rule.rule if request.url_rule else "?")
         return page("error.html", 500, title="Có lỗi",
                     text="Chương trình gặp lỗi khi mở trang này; lỗi đã được ghi vào nhật ký.")
 
