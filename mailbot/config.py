@@ -410,6 +410,9 @@ class WebConfig:
     base_url: Str = ""  # what staff open; used in mailed links
     staff: Strings | None = None  # may sign in; default: digest.to
     session_hours: Annotated[Int, Field(ge=1)] = 12
+    # The reverse proxy's address (e.g. 127.0.0.1 for Caddy or nginx on this machine): only its
+    # X-Forwarded-For / X-Forwarded-Proto are believed. Empty: nobody's (any client can write them).
+    trusted_proxy: Str = ""
 
 
 def _unit_id(v: str) -> str:

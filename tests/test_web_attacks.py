@@ -97,3 +97,54 @@ def test_a_failure_while_signing_in_logs_no_link(app, monkeypatch, caplog):
     assert r.status_code == 500
     assert "the store went away" in caplog.text  # the failure is logged…
     assert token not in caplog.text  # …without the link
+
+
+def _ask_through_server(app, forwarded_for: str) -> None:
+    """Ask a link from 127.0.0.1 over real HTTP (waitress, as `mailbot web` serves), with a forged
+    or a proxy's X-Forwarded-For."""
+    import http.client
+    import threading
+    import urllib.parse
+
+    from mailbot.web import server
+
+    srv = server.make_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.effective_port, timeout=10)
+        conn.request("GET", "/dang-nhap")
+        r = conn.getresponse()
+        cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+        csrf = form_csrf(r.read().decode())
+        conn.request("POST", "/dang-nhap", body=urllib.parse.urlencode({"email": "ai@example.org", "csrf": csrf}),
+                     headers={"Cookie": cookie, "X-Forwarded-For": forwarded_for,
+                              "Content-Type": "application/x-www-form-urlencoded"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        server.stop(srv, thread)
+
+
+def _client_keys(app) -> set[str]:
+    with app.store.read() as conn:
+        return {k for (k,) in conn.execute(sa.select(st.web_attempts.c.key)) if k.startswith("ip:")}
+
+
+def test_a_forged_x_forwarded_for_does_not_change_the_client_counted(app):
+    """Rate limits per client are worth nothing if a client can name itself: X-Forwarded-For is
+    believed from nobody unless [web] trusted_proxy says whose it is."""
+    _ask_through_server(app, "203.0.113.7")
+    assert _client_keys(app) == {"ip:127.0.0.1"}
+
+
+def test_the_configured_proxy_names_the_client_and_only_its_own_hop_counts(tmp_path):
+    from tests.appgen import make_app
+
+    a = make_app(tmp_path, web={"base_url": "https://canbo.test", "staff": [STAFF], "trusted_proxy": "127.0.0.1"})
+    try:
+        # nginx's $proxy_add_x_forwarded_for: what the client wrote, then the address the proxy saw.
+        _ask_through_server(a, "198.51.100.1, 203.0.113.7")
+        assert _client_keys(a) == {"ip:203.0.113.7"}
+    finally:
+        a.close()

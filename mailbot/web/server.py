@@ -2,9 +2,10 @@
 build, the same on Linux and Windows), in the foreground for `mailbot web`, or in a thread
 beside the scheduler for `mailbot run`.
 
-A reverse proxy on the same machine (Caddy, nginx) is trusted for X-Forwarded-For and
-X-Forwarded-Proto, so the rate limits count the staff's own address; any other client's
-forwarding headers are dropped.
+X-Forwarded-For and X-Forwarded-Proto are believed only from [web] trusted_proxy (the reverse
+proxy on this machine, e.g. 127.0.0.1), so the rate limits count the staff's own address
+behind it; without it, and from any other client, forwarding headers are dropped (anyone can
+write them: believed, they would let one client pass for many).
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ def make_server(app: App, host: str | None = None, port: int | None = None):
     from mailbot.web import create_app
 
     w = app.config.web
+    proxy = dict(trusted_proxy=w.trusted_proxy, trusted_proxy_count=1,
+                 trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"}) if w.trusted_proxy else {}
     return create_server(create_app(app), host=host or w.host, port=port if port is not None else w.port,
-                         threads=THREADS, ident="mailbot", trusted_proxy="127.0.0.1",
-                         trusted_proxy_count=1, trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
-                         clear_untrusted_proxy_headers=True, max_request_body_size=1024 * 1024)
+                         threads=THREADS, ident="mailbot", clear_untrusted_proxy_headers=True,
+                         max_request_body_size=1024 * 1024, **proxy)
 
 
 def address(server) -> str:
