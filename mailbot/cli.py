@@ -540,6 +540,9 @@ def web(ctx: Ctx, host: str | None, port: int | None, now: str | None) -> None:
     from mailbot.web import server
 
     app = ctx.app(now)
+    if host is not None and not app.config.web.base_url and cfgmod.wildcard_host(host):
+        raise Failure(f"--host {host} mở trang cho cả mạng: cần ghi [web] base_url (địa chỉ cán bộ gõ để mở "
+                      "trang, dùng trong đường dẫn đăng nhập gửi qua thư, ví dụ \"http://192.168.1.10:8080\")")
     daemon.moving_clock(app)  # sign-in links and sessions expire in moving time
     try:
         try:

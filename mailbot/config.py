@@ -414,6 +414,24 @@ class WebConfig:
     # X-Forwarded-For / X-Forwarded-Proto are believed. Empty: nobody's (any client can write them).
     trusted_proxy: Str = ""
 
+    @model_validator(mode="after")
+    def _complete(self) -> "WebConfig":
+        # The mailed sign-in link is base_url + a path: without a scheme it is no link (and "https"
+        # is what makes the cookies Secure); a site on every address cannot guess the one staff open.
+        if self.base_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.base_url):
+            raise _problem("base_url", "cần là địa chỉ đầy đủ bắt đầu bằng http:// hoặc https://, "
+                                       "ví dụ \"https://baocao.example.edu.vn\"")
+        if not self.base_url and wildcard_host(self.host):
+            raise _problem("base_url", f"thiếu khoá bắt buộc khi host = \"{self.host}\" (trang mở cho cả mạng): "
+                                       "địa chỉ cán bộ gõ để mở trang, dùng trong đường dẫn đăng nhập gửi qua thư, "
+                                       "ví dụ \"http://192.168.1.10:8080\"")
+        return self
+
+
+def wildcard_host(host: str) -> bool:
+    """A listening address that means every address of the machine: no address staff could open."""
+    return host.strip("[]") in ("", "0.0.0.0", "::")
+
 
 def _unit_id(v: str) -> str:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", v):

@@ -148,3 +148,48 @@ def test_the_configured_proxy_names_the_client_and_only_its_own_hop_counts(tmp_p
         assert _client_keys(a) == {"ip:203.0.113.7"}
     finally:
         a.close()
+
+
+@pytest.mark.parametrize("web, problem", [
+    ({"host": "0.0.0.0"}, "thiếu khoá bắt buộc khi host"),
+    ({"host": "::"}, "thiếu khoá bắt buộc khi host"),
+    ({"base_url": "baocao.example.edu.vn"}, "bắt đầu bằng http:// hoặc https://"),
+    ({"base_url": "javascript:alert(1)//"}, "bắt đầu bằng http:// hoặc https://"),
+])
+def test_a_mailed_link_cannot_be_a_wrong_address(tmp_path, web, problem):
+    """The sign-in link is base_url + its path: a base_url without its scheme is no link and leaves
+    the cookies without Secure; a site on every address with no base_url would mail http://0.0.0.0."""
+    from mailbot import config as cfgmod
+    from tests.appgen import config_dict
+
+    with pytest.raises(cfgmod.ConfigError) as exc:
+        cfgmod.from_dict(config_dict(tmp_path, web=web), base_dir=tmp_path)
+    assert "base_url" in str(exc.value) and problem in str(exc.value)
+    ok = cfgmod.from_dict(config_dict(tmp_path, web={"host": "0.0.0.0", "base_url": "http://192.168.1.10:8080"}),
+                          base_dir=tmp_path)
+    assert ok.web.base_url == "http://192.168.1.10:8080"
+
+
+def test_mailbot_web_on_every_address_needs_a_base_url(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.appgen import ROOT, config_dict
+    from tests.servers import free_port
+    from tests.webgen import toml_text
+
+    config = tmp_path / "mailbot.toml"
+    config.write_text(toml_text(config_dict(tmp_path, web={"staff": [STAFF]})), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "mailbot.cli", "--config", str(config), "web", "--host", "0.0.0.0",
+                        "--port", str(free_port())], cwd=ROOT, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "[web] base_url" in r.stderr, r.stderr
+
+
+def test_the_mailed_link_never_takes_the_requests_host(app):
+    """Host-header poisoning: a link built from the request's Host would send staff to the attacker."""
+    c = create_app(app).test_client()
+    csrf = form_csrf(c.get("/dang-nhap", base_url="http://ke-gian.example").get_data(as_text=True))
+    c.post("/dang-nhap", data={"email": STAFF, "csrf": csrf}, base_url="http://ke-gian.example",
+           headers={"X-Forwarded-Host": "ke-gian.example"})
+    [letter] = wait_letters(app, 1)
+    assert link_in(letter).startswith("http://canbo.test/dang-nhap/")
