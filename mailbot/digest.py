@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mailbot import compose, outbox
+from mailbot import compose, outbox, staff
 from mailbot import store as st
 from mailbot import vn
 from mailbot.app import App
@@ -106,7 +106,23 @@ def digest_context(conn: Connection, app: App, now: dt.datetime) -> dict[str, An
                 item["campaign"] = item["campaign_name"]
     context["campaigns"] = [v.config.campaign for v in views]
     context["campaign"] = views[0].config.campaign  # the daemon's clock may have moved past its start's campaign
+    site = (app.config.web.base_url or "").rstrip("/") or None  # the staff site, when it has an address
+    context["site"] = site
+    for item in context["review_items"]:
+        item["link"] = f"{site}/ho-so/{item['reference']}" if site and item["reference"] else None
+    context["decisions"] = staff.decisions_since(conn, app, _previous_digest(conn, app, now))
     return context
+
+
+def _previous_digest(conn: Connection, app: App, now: dt.datetime) -> dt.datetime:
+    """When the last digest before `now` was made (the decisions before it were in it); none yet:
+    the start of the day."""
+    ob = st.outbox
+    last = conn.execute(sa.select(sa.func.max(ob.c.created_at)).where(
+        ob.c.kind == "digest", ob.c.created_at < st.utc_iso(now))).scalar()
+    if last:
+        return st.from_iso(last)
+    return dt.datetime.combine(now.date(), dt.time(0), tzinfo=app.config.campaign.timezone)
 
 
 def _campaign_digest(conn: Connection, app: App, now: dt.datetime) -> dict[str, Any]:

@@ -579,3 +579,23 @@ def test_decisions_since_a_moment_say_who_what_and_where(app):
         ("HTSD2017-0003", STAFF, "trên trang cán bộ", "ghi nhận cho Trung tâm HTCĐ phường Thủy Dương"),
         ("HTSD2017-0004", both[1]["actor"], "bằng dòng lệnh trên máy chủ", "không ghi nhận (lý do: Gửi nhầm)")]
     assert [d["reference"] for d in later] == ["HTSD2017-0004"]
+
+
+def test_the_digest_links_the_site_and_lists_staff_decisions_since_the_last_one(app):
+    from mailbot import digest
+
+    c = create_app(app).test_client()
+    sign_in(c, app)
+    c.post("/ho-so/HTSD2017-0003/ghi-nhan", data={"csrf": csrf_of(c), "unit": "tthtcd-thuy-duong"})
+    text = digest.render_digest(app)
+    assert "Xem và quyết định trên trang cán bộ: http://canbo.test/" in text
+    assert "Xem và quyết định: http://canbo.test/ho-so/HTSD2017-0004" in text  # still waiting
+    assert f"{STAFF} (trên trang cán bộ): hồ sơ HTSD2017-0003, ghi nhận cho Trung tâm HTCĐ phường Thủy Dương." \
+        in " ".join(text.split())
+    assert digest.queue_digest(app)
+    real = app.clock
+    app.clock = lambda: real() + dt.timedelta(days=1)
+    try:
+        assert "hồ sơ HTSD2017-0003, ghi nhận" not in digest.render_digest(app)  # told once, in the last digest
+    finally:
+        app.clock = real
