@@ -100,13 +100,22 @@ def by_css(driver, css: str):
 
 
 def press(browser, button) -> None:
-    """Click a button that loads a page, and wait for the new page."""
-    from selenium.webdriver.support import expected_conditions
+    """Click a button that loads a page, and wait until the new page is there.
+
+    Each page is marked with a random number as the test first sees it; the new document has none.
+    (Selenium's staleness_of may meet chromium's "node does not belong to the document" mid-navigation.)
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = by_css(browser, "html")
+    mark = "return window.__mark || (window.__mark = Math.random())"
+    old = browser.execute_script(mark)
     button.click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old))
+
+    def loaded(driver) -> bool:
+        return driver.execute_script("return document.readyState") == "complete" and driver.execute_script(mark) != old
+
+    WebDriverWait(browser, 15, ignored_exceptions=(WebDriverException,)).until(loaded)
 
 
 def ask_link(browser, site, address: str) -> None:
