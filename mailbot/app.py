@@ -108,6 +108,7 @@ def parse_context(config: Config) -> ParseContext:
                         forms=c.form_ids, definitions=tuple((f.id, f.definition) for f in c.forms if f.definition),
                         convert_timeout=config.limits.convert_timeout,
                         max_bytes=config.limits.max_attachment_bytes,
+                        zip=config.limits.zip,
                         max_cells=config.limits.doc_max_cells,
                         max_paragraphs=config.limits.doc_max_paragraphs,
                         max_chars=config.limits.doc_max_chars)

@@ -29,6 +29,8 @@ from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, Strict
 from pydantic import dataclasses as pdc
 from pydantic_core import PydanticCustomError
 
+from parsers.model import ZipLimits
+
 
 class ConfigError(Exception):
     """The configuration is missing, unreadable or wrong; the message (Vietnamese) names the file and the key."""
@@ -399,6 +401,12 @@ class LimitsConfig:
     # MIME parts (attachments, inline images, text bodies) one message may have; over it the
     # message is recorded with a problem, its files are not read, and it is answered once.
     max_parts: Int = 200
+
+    @property
+    def zip(self) -> ZipLimits:
+        """The one set of zip limits: attached archives and Word/ODF packages alike (parsers.safety.open_zip)."""
+        return ZipLimits(max_members=self.zip_max_members, max_total=self.zip_max_total_bytes,
+                         max_ratio=self.zip_max_ratio)
 
 
 @pdc.dataclass(frozen=True, config=_RULES)

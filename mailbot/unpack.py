@@ -12,7 +12,6 @@ Problems are Vietnamese sentences fit for a receipt.
 from __future__ import annotations
 
 import dataclasses
-import io
 import struct
 import unicodedata
 import zipfile
@@ -24,8 +23,9 @@ from mailbot import fastmime
 from mailbot.archive import Archive
 from mailbot.config import LimitsConfig
 from mailbot.message import ParsedMessage, Part, clean_filename, header_block, read_message
-from parsers.safety import zip_problem
-from parsers.sniff import DOCUMENT_TYPES, PHOTO_TYPES, declared_zip_entries, sniff
+from parsers.model import DocumentError
+from parsers.safety import ZipRefused, open_zip, read_member
+from parsers.sniff import DOCUMENT_TYPES, PHOTO_TYPES, sniff
 
 MAX_DEPTH = 2  # a zip in a zip opens; a zip in a zip in a zip does not
 TNEF_MAX_OBJECTS = 5000
@@ -130,8 +130,8 @@ class _Budget:
     """What one message may extract from containers in total (nested zips share it)."""
 
     def __init__(self, limits: LimitsConfig):
-        self.members = limits.zip_max_members
-        self.bytes = limits.zip_max_total_bytes
+        self.members = limits.zip.max_members
+        self.bytes = limits.zip.max_total
 
 
 def read_and_expand(raw: bytes, own_addresses: tuple[str, ...], limits: LimitsConfig) -> tuple[ParsedMessage, list[File]]:
@@ -228,34 +228,25 @@ def classify(name: str, data: bytes, filetype: str, container: str | None) -> Fi
 _JUNK_NAMES = (".ds_store", "thumbs.db", "desktop.ini")
 
 
+# open_zip's refusals, in an attached archive's words (a Word file's are in parsers.safety).
+_ZIP_REFUSED = {"zip_too_many": PROBLEM_ZIP_TOO_MANY, "zip_too_large": PROBLEM_ZIP_TOO_LARGE,
+                "zip_bomb": PROBLEM_ZIP_RATIO, "corrupt_file": PROBLEM_ZIP_BROKEN}
+
+
 def _unzip(out: list[File], name: str, data: bytes, container: str | None, depth: int,
            limits: LimitsConfig, budget: _Budget) -> None:
-    def refuse(problem: str) -> None:
-        out.append(File(name, None, "zip", container, problem, "refused"))
-
-    declared = declared_zip_entries(data)
-    if declared is not None and declared > min(limits.zip_max_members, budget.members):
-        refuse(PROBLEM_ZIP_TOO_MANY)  # decided before parsing a huge directory
-        return
+    # The same limits as a Word file's own zip, narrowed to what the message has left.
+    left = dataclasses.replace(limits.zip, max_members=min(limits.zip.max_members, budget.members),
+                               max_total=min(limits.zip.max_total, budget.bytes))
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        refuse(PROBLEM_ZIP_BROKEN)
+        zf = open_zip(data, left, counted=lambda info: not _is_junk(info))
+    except ZipRefused as exc:
+        out.append(File(name, None, "zip", container, _ZIP_REFUSED[exc.code], "refused"))
         return
-    if len(infos) > min(limits.zip_max_members, budget.members):
-        refuse(PROBLEM_ZIP_TOO_MANY)
-        return
+    infos = zf.infolist()
     members = [i for i in infos if not _is_junk(i)]
-    problem = zip_problem(members, max_members=len(members), max_total=min(limits.zip_max_total_bytes, budget.bytes),
-                          max_ratio=limits.zip_max_ratio)  # the same rule as for a Word package's own zip
-    if problem == "too_large":
-        refuse(PROBLEM_ZIP_TOO_LARGE)
-        return
-    if problem == "zip_bomb":
-        refuse(PROBLEM_ZIP_RATIO)
-        return
     if not members:
+        zf.close()
         out.append(File(name, data, "zip", container, PROBLEM_ZIP_EMPTY, "other"))
         return
 
@@ -266,11 +257,12 @@ def _unzip(out: list[File], name: str, data: bytes, container: str | None, depth
             if info.flag_bits & 0x1:
                 out.append(File(member_name, None, "unknown", name, PROBLEM_ENCRYPTED, "refused"))
                 continue
-            if info.file_size > limits.max_attachment_bytes:
+            if info.file_size > limits.max_attachment_bytes:  # a member is an attachment: the same cap
                 out.append(File(member_name, None, "unknown", name, PROBLEM_TOO_BIG, "refused"))
                 continue
-            member = _read_member(zf, info, cap=min(info.file_size, budget.bytes))
-            if member is None:
+            try:
+                member = read_member(zf, info, limit=min(info.file_size, budget.bytes))  # its header may lie
+            except DocumentError:
                 out.append(File(member_name, None, "unknown", name, PROBLEM_ZIP_MEMBER_BROKEN, "refused"))
                 continue
             budget.bytes -= len(member)
@@ -283,21 +275,6 @@ def _is_junk(info: zipfile.ZipInfo) -> bool:
     base = path.rsplit("/", 1)[-1].lower()
     return (info.is_dir() or path.endswith("/") or path.startswith("__MACOSX/") or "/__MACOSX/" in path
             or base in _JUNK_NAMES or base.startswith("._"))
-
-
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
-    """The member's bytes, or None when broken or longer than `cap` (a lying header)."""
-    chunks, total = [], 0
-    try:
-        with zf.open(info) as fh:
-            while chunk := fh.read(64 * 1024):
-                total += len(chunk)
-                if total > cap:
-                    return None
-                chunks.append(chunk)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
-        return None
-    return b"".join(chunks)
 
 
 def member_filename(info: zipfile.ZipInfo) -> str:

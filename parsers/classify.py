@@ -71,9 +71,9 @@ def _is_plan(paragraphs: list[str], formdefs: list[dict]) -> bool:
 
 def _filled(content: DocxContent, formdef: dict, ctx: ParseContext) -> bool:
     """Did the unit write anything into this form: an activity, a value, a section's text?"""
-    from parsers import table  # the readers are imported when a document needs them
+    from parsers import form_reader  # the readers are imported when a document needs them
 
-    doc = table.read(content, formdef, ctx)
+    doc = form_reader.read(content, formdef, ctx)
     return bool(doc.activities) or bool(doc.rows) or any(v is not None for v in doc.indicators.values()) \
         or any(doc.sections.values())
 

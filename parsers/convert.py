@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from parsers.docx_grid import DocumentError
+from parsers.model import DocumentError
 
 SOURCE_TYPES = ("doc", "odt", "rtf")
 MEMORY_MB = 2048  # address space of one LibreOffice; far more than a form needs

@@ -3,7 +3,8 @@
 The story: check size → sniff the type by its bytes → (convert .doc/.odt/
 .rtf to .docx) → read the .docx into blocks and grids (a PDF's text layer
 is rebuilt into the same blocks, see parsers.pdf) → classify by content →
-run the general table reader (parsers.table) on the form's definition.
+run the form's reader on its definition (parsers.form_reader: the general table
+reader, parsers.table, or the Mẫu 1 / Mẫu 2 readers built on it).
 Sentences naming the forms ("Mẫu 1 hoặc Mẫu 2") name the campaign's forms,
 as their definitions call them (`short`, else `name`). Bad input never raises: it becomes a Document with
 form=None and a problem a unit can be told about. Only a broken form
@@ -15,10 +16,10 @@ import importlib
 import logging
 
 from parsers.classify import decide
-from parsers import docx_grid, formdef as fd, safety, table
-from parsers.docx_grid import DocumentError, DocxContent
+from parsers import docx_grid, form_reader, formdef as fd, safety
+from parsers.docx_grid import DocxContent
 from parsers.formdef import definition_for
-from parsers.model import Document, ParseContext, Problem
+from parsers.model import Document, DocumentError, ParseContext, Problem
 from parsers.sniff import sniff
 from parsers.text import spoken_list
 
@@ -133,7 +134,7 @@ def read_content(data: bytes, ctx: ParseContext, budget: docx_grid.Budget | None
         return _read_picture(data, ctx)
     elif kind != "docx":
         return failed("not_a_document", ctx=ctx)
-    return docx_grid.read_docx(data, budget)
+    return docx_grid.read_docx(data, budget, ctx.zip)
 
 
 def _read_pdf(data: bytes, ctx: ParseContext) -> DocxContent | Document:
@@ -173,7 +174,7 @@ def _parse(data: bytes, ctx: ParseContext, formdefs: list[dict], budget: docx_gr
     if form_id is None:
         return failed(why, ctx=ctx)
     formdef = next(f for f in formdefs if f.get("id") == form_id)
-    reader = table.read
+    reader = form_reader.read
     doc = reader(content, formdef, ctx)
     doc.form = form_id
     doc.source = getattr(content, "source", "docx")

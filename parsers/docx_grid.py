@@ -1,12 +1,12 @@
 """Word .docx → ordered blocks of paragraph text and tables as grids.
 
 Reads word/document.xml (and styles.xml for fonts) directly with lxml after
-a defensive open (see parsers.safety), because python-docx misses tables
+a defensive open (parsers.safety.open_package), because python-docx misses tables
 in content controls, drops w:sdt cells and tracked insertions.
 
 The interface other modules rely on:
 
-    read_docx(data: bytes) -> DocxContent       # raises DocumentError
+    read_docx(data: bytes) -> DocxContent       # raises parsers.model.DocumentError
 
 DocxContent.blocks is the body in document order: a `str` per paragraph
 (NFC, legacy fonts converted, whitespace collapsed, may be "") or a `Table`.
@@ -27,22 +27,11 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from parsers import legacy_fonts
+from parsers import legacy_fonts, safety
+from parsers.model import DocumentError, ZipLimits
 from parsers.text import UNTIDY_CHARS, clean
 
-
-class DocumentError(Exception):
-    """The file cannot be read as a document; `code` is a stable word."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-TOO_COMPLEX = ("Văn bản có quá nhiều bảng, ô hoặc chữ nên không đọc được; đề nghị đơn vị "
-               "chỉ giữ lại nội dung của biểu mẫu (bỏ các bảng và trang chèn thêm), lưu lại bằng "
-               "Microsoft Word (định dạng .docx) rồi gửi lại.")
+TOO_COMPLEX = safety.MESSAGES["too_complex"]
 
 
 @dataclass
@@ -141,15 +130,13 @@ _UNTIDY = re.compile("[\x00-\x1f" + re.escape(UNTIDY_CHARS.replace(" ", "")) + "
 _UNICODE_VIETNAMESE = re.compile("[\u0100-\u024f\u0300-\u036f\u1e00-\u1eff]")
 
 
-def read_docx(data: bytes, budget: Budget | None = None) -> DocxContent:
-    """Read a .docx into ordered paragraph texts and table grids, within `budget`."""
-    from parsers import safety
-
+def read_docx(data: bytes, budget: Budget | None = None, zip_limits: ZipLimits = ZipLimits()) -> DocxContent:
+    """Read a .docx into ordered paragraph texts and table grids, within `budget` and `zip_limits`."""
     budget = budget if budget is not None else Budget()
 
-    zf = safety.open_zip(data)
+    zf = safety.open_package(data, zip_limits)
     with zf:
-        doc_path, styles_path = _part_paths(zf, safety)
+        doc_path, styles_path = _part_paths(zf)
         if doc_path is None:
             raise safety.error("not_a_document")
         doc_xml = safety.read_member(zf, doc_path, _DOC_LIMIT)
@@ -179,7 +166,7 @@ def _may_name_legacy_font(xml: bytes) -> bool:
     return any(h in xml for h in (b".Vn", b".vn", b".VN", b"VNI", b"Vni", b"vni"))
 
 
-def _part_paths(zf, safety) -> tuple[str | None, str | None]:
+def _part_paths(zf) -> tuple[str | None, str | None]:
     """The main document part and its styles part, by the package relationships."""
     doc_path = None
     if safety.has_member(zf, "_rels/.rels"):

@@ -6,6 +6,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+MiB = 1024 * 1024
+
+
+class DocumentError(Exception):
+    """The file cannot be read as a document; `code` is a stable word, `message` Vietnamese for the receipt."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """What one zip may hold: an attached archive (nested zips included) or a Word/ODF package.
+
+    One set for both, checked by parsers.safety.open_zip; the configuration's
+    [limits] zip_max_members, zip_max_total_bytes and zip_max_ratio (these defaults).
+    """
+
+    max_members: int = 200
+    max_total: int = 100 * MiB  # uncompressed bytes, as the directory declares them
+    max_ratio: float = 200  # uncompressed / compressed, for a member larger than safety.RATIO_FLOOR
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something a person should know about a document.
@@ -125,6 +150,7 @@ class ParseContext:
     max_ocr_pages: int = 4  # pages of a scanned PDF read by OCR (a form has 1–3)
     ocr_page_timeout: float = 30.0  # seconds of OCR per page at most
     max_bytes: int = 25 * 1024 * 1024
+    zip: ZipLimits = ZipLimits()  # a Word/ODF package is a zip: the same limits as an attached one
     # The reading budget of one document (see parsers.docx_grid.Budget).
     max_cells: int = 200_000
     max_paragraphs: int = 50_000

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from parsers import layout
-from parsers.docx_grid import DocumentError
+from parsers.model import DocumentError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from parsers import layout, legacy_fonts
-from parsers.docx_grid import DocumentError, DocxContent
+from parsers.docx_grid import DocxContent
+from parsers.model import DocumentError
 
 log = logging.getLogger(__name__)
 

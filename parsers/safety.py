@@ -1,21 +1,25 @@
-"""Defensive opening of OOXML / ODF zips and their XML parts.
+"""Defensive opening of zips — attached archives and OOXML / ODF packages — and of XML parts.
 
 Attachments come from anyone who knows the address. A renamed .exe, a
 password-protected Word file, a zip bomb or an XML entity bomb must end as a
 DocumentError (a stable code and a Vietnamese sentence for the receipt)
 quickly and in bounded memory, never as a crash or a stuck worker.
+
+`open_zip` is the one opener of an untrusted zip, with one set of limits
+(`ZipLimits`): mailbot.unpack opens attached archives with it, and
+`open_package` opens a Word/ODF package with it.
 """
 from __future__ import annotations
 
 import io
 import zipfile
 import zlib
+from typing import Callable
 
 from lxml import etree
 
-from parsers.docx_grid import TOO_COMPLEX, DocumentError
-
-MiB = 1024 * 1024
+from parsers.model import MiB, DocumentError, ZipLimits
+from parsers.sniff import declared_zip_entries
 
 # The Vietnamese sentence for each code, fit to quote to a unit in a receipt.
 MESSAGES = {
@@ -27,35 +31,57 @@ MESSAGES = {
                  "(ví dụ bớt hình ảnh trong văn bản) rồi gửi lại.",
     "encrypted": "Tệp được đặt mật khẩu nên không mở được; đề nghị đơn vị bỏ mật khẩu rồi gửi lại.",
     "not_a_document": "Tệp không phải văn bản Word; đề nghị đơn vị gửi văn bản ở định dạng .docx.",
-    "too_complex": TOO_COMPLEX,
+    "too_complex": "Văn bản có quá nhiều bảng, ô hoặc chữ nên không đọc được; đề nghị đơn vị "
+                   "chỉ giữ lại nội dung của biểu mẫu (bỏ các bảng và trang chèn thêm), lưu lại bằng "
+                   "Microsoft Word (định dạng .docx) rồi gửi lại.",
     "bad_xml": "Nội dung tệp không đúng định dạng văn bản Word, không đọc được; "
                "đề nghị đơn vị lưu lại bằng Microsoft Word (định dạng .docx) rồi gửi lại.",
 }
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHUNK = 256 * 1024
-# Compression ratios are only suspicious for big members: small XML parts
-# compress 50–100× quite legitimately.
-RATIO_FLOOR = 4 * MiB
+RATIO_FLOOR = 4 * MiB  # members under this are not judged by their compression ratio
 
 
-def zip_problem(infos: list[zipfile.ZipInfo], *, max_members: int, max_total: int, max_ratio: float,
-                max_member: int | None = None) -> str | None:
-    """The one rule for a zip's directory, for Word packages and attached zips alike.
+class ZipRefused(Exception):
+    """open_zip refused a zip. `code`: "zip_too_many", "zip_too_large", "zip_bomb" (ratio) or
+    "corrupt_file"; each caller words it for its own reader (see open_package, mailbot.unpack)."""
 
-    A code of MESSAGES ("zip_bomb" for too many members or a suspicious
-    ratio, "too_large" for sizes), or None when the declared sizes are sane.
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def open_zip(data: bytes, limits: ZipLimits,
+             counted: Callable[[zipfile.ZipInfo], bool] | None = None) -> zipfile.ZipFile:
+    """Open an untrusted zip after checking its directory against `limits`; raises ZipRefused.
+
+    The member count is taken from the end record before the directory is
+    parsed (a million entries are refused without a million ZipInfo), then
+    from the directory. Declared sizes are checked here, for the members
+    `counted` keeps (default: all; an archive leaves out folders and desktop
+    junk it never extracts); read_member enforces the real sizes while
+    decompressing, since a zip can lie about them.
     """
-    if len(infos) > max_members:
-        return "zip_bomb"
-    if max_member is not None and any(info.file_size > max_member for info in infos):
-        return "too_large"
-    if sum(info.file_size for info in infos) > max_total:
-        return "too_large"
-    if any(info.file_size > RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1)
-           for info in infos):
-        return "zip_bomb"
-    return None
+    declared = declared_zip_entries(data)
+    if declared is not None and declared > limits.max_members:
+        raise ZipRefused("zip_too_many")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        raise ZipRefused("corrupt_file") from None
+    if len(infos) > limits.max_members:
+        raise ZipRefused("zip_too_many")
+    sized = [info for info in infos if counted is None or counted(info)]
+    if sum(info.file_size for info in sized) > limits.max_total:
+        raise ZipRefused("zip_too_large")
+    # Compression ratios are only suspicious for big members: small XML parts
+    # compress 50–100× quite legitimately.
+    if any(info.file_size > RATIO_FLOOR and info.file_size > limits.max_ratio * max(info.compress_size, 1)
+           for info in sized):
+        raise ZipRefused("zip_bomb")
+    return zf
 
 
 def error(code: str) -> DocumentError:
@@ -63,19 +89,13 @@ def error(code: str) -> DocumentError:
     return DocumentError(code, MESSAGES[code])
 
 
-def open_zip(
-    data: bytes,
-    *,
-    max_members: int = 2000,
-    max_total: int = 200 * MiB,
-    max_ratio: float = 200,
-    max_member: int = 60 * MiB,
-) -> zipfile.ZipFile:
-    """Open an OOXML/ODF package after checking it is a sane, unencrypted zip.
+# A Word/ODF file's words for open_zip's refusals (an attached archive's are in mailbot.unpack).
+_PACKAGE_CODES = {"zip_too_many": "zip_bomb", "zip_too_large": "too_large", "zip_bomb": "zip_bomb",
+                  "corrupt_file": "corrupt_file"}
 
-    Declared sizes are checked here; read_member enforces the real ones
-    while decompressing, since a zip can lie about them.
-    """
+
+def open_package(data: bytes, limits: ZipLimits = ZipLimits()) -> zipfile.ZipFile:
+    """Open an OOXML/ODF package: a sane, unencrypted zip within `limits`; raises DocumentError."""
     if not data:
         raise error("empty_file")
     if data.startswith(_OLE2):
@@ -87,23 +107,19 @@ def open_zip(
     if not data.startswith(b"PK"):
         raise error("not_a_document")
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        raise error("corrupt_file") from None
-    if any(info.flag_bits & 0x1 for info in infos[:max_members]):
+        zf = open_zip(data, limits)
+    except ZipRefused as exc:
+        raise error(_PACKAGE_CODES[exc.code]) from None
+    if any(info.flag_bits & 0x1 for info in zf.infolist()):
+        zf.close()
         raise error("encrypted")
-    problem = zip_problem(infos, max_members=max_members, max_total=max_total, max_ratio=max_ratio,
-                          max_member=max_member)
-    if problem:
-        raise error(problem)
     return zf
 
 
-def read_member(zf: zipfile.ZipFile, name: str, limit: int = 60 * MiB) -> bytes:
-    """The member's bytes, stopping as soon as more than `limit` come out."""
+def read_member(zf: zipfile.ZipFile, member: str | zipfile.ZipInfo, limit: int) -> bytes:
+    """The member's bytes, stopping as soon as more than `limit` come out (a zip can lie about sizes)."""
     try:
-        with zf.open(name) as fh:
+        with zf.open(member) as fh:
             out = io.BytesIO()
             size = 0
             while True:

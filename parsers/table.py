@@ -18,7 +18,8 @@ columns — key, header words, type, required or not — and its record shape:
   sections (Mẫu 2, parsers.mau2).
 
 Units retype, split and reorder tables, so everything is kept as the unit
-wrote it; what the office must hear about becomes a Problem.
+wrote it; what the office must hear about becomes a Problem. Which reader
+reads a definition is chosen in parsers.form_reader.
 """
 from __future__ import annotations
 
@@ -35,22 +36,9 @@ from parsers.text import clean_line, fold, is_placeholder, one_line
 from parsers.unit_line import unit_before_table
 from parsers.values import parse_count, parse_date, parse_time
 
-__all__ = ["read", "read_rows", "walk"]
+__all__ = ["read_rows", "walk"]
 
 _MATCH = 78  # similarity (0..100) for a header cell to count as a label
-
-
-def read(content: DocxContent, formdef: dict, ctx: ParseContext) -> Document:
-    """Read one document as the form `formdef` declares (the one entry of every reader)."""
-    if fd.records(formdef) == "indicators":
-        from parsers.mau2 import read_report
-
-        return read_report(content, formdef, ctx)
-    if fd.row_shape(formdef) == "activity":
-        from parsers.mau1 import read_schedule
-
-        return read_schedule(content, formdef, ctx)
-    return read_rows(content, formdef, ctx)
 
 
 # ---------------------------------------------------------------- header

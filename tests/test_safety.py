@@ -7,8 +7,9 @@ import zipfile
 
 import pytest
 
-from parsers.docx_grid import DocumentError, read_docx
-from parsers.safety import MESSAGES, open_zip, parse_xml, read_member
+from parsers.docx_grid import read_docx
+from parsers.model import DocumentError, ZipLimits
+from parsers.safety import MESSAGES, open_package, parse_xml, read_member
 from tests.docx_xml import make_docx, para
 
 MiB = 1024 * 1024
@@ -80,14 +81,13 @@ def test_high_compression_ratio_is_a_bomb():
 
 def test_declared_sizes_over_limits():
     data = zip_of({"word/document.xml": b"<a/>", "word/media/big.bin": b"x" * (2 * MiB)})
-    assert code_of(open_zip, data, max_member=1 * MiB) == "too_large"
-    assert code_of(open_zip, data, max_total=1 * MiB) == "too_large"
+    assert code_of(open_package, data, ZipLimits(max_total=1 * MiB)) == "too_large"
     many = zip_of({f"word/m{i}.xml": b"<a/>" for i in range(30)})
-    assert code_of(open_zip, many, max_members=20) == "zip_bomb"
+    assert code_of(open_package, many, ZipLimits(max_members=20)) == "zip_bomb"
 
 
 def test_read_member_caps_while_decompressing():
-    zf = open_zip(zip_of({"word/document.xml": b"a" * (3 * MiB)}))
+    zf = open_package(zip_of({"word/document.xml": b"a" * (3 * MiB)}))
     assert len(read_member(zf, "word/document.xml", 4 * MiB)) == 3 * MiB
     assert code_of(read_member, zf, "word/document.xml", 1 * MiB) == "zip_bomb"
     assert code_of(read_member, zf, "word/missing.xml", 1 * MiB) == "corrupt_file"
