@@ -1,4 +1,4 @@
-"""`mailbot export`: JSON as CONTRACT.md fixes it, CSV for Excel, xlsx for staff; every status exported."""
+"""`mailbot export`: JSON in the shape promised to other tools, CSV for Excel, xlsx for staff; every status exported."""
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,4 @@
-"""Unreadable files are `rejected` submissions with the problem code as the reason (CONTRACT.md).
+"""Unreadable files are `rejected` submissions with the problem code as the reason (a stable code).
 
 Through the real intake on a local Maildir: staff see them in status,
 review, the export and the digest; they never count and never supersede.
