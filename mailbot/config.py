@@ -236,7 +236,7 @@ class FormConfig:
     send_at: TimeOfDay = dt.time(7, 30)
     label: Str = ""  # how letters name it: "Mẫu 1 (Lịch hoạt động)"
     definition: FilePath | None = None  # path of a form definition .toml; default: parsers/forms/<id>.toml
-    needs_photos: Bool | None = None  # default: only mau2
+    needs_photos: Bool | None = None  # default: the definition's `photos` (else: a counted form's)
     blank: FilePath | None = None  # path of the blank form attached to reminders
     deadline_text: Str | None = None  # how letters say the deadline: "trước ngày 29/9/2017"
     # Reminders once the campaign week has begun; None: only for a form due on or after its start
@@ -247,7 +247,7 @@ class FormConfig:
         if not self.label:
             object.__setattr__(self, "label", _default_label(self.id, self.definition))
         if self.needs_photos is None:
-            object.__setattr__(self, "needs_photos", self.id == "mau2")
+            object.__setattr__(self, "needs_photos", _default_photos(self.id, self.definition))
 
     @property
     def short(self) -> str:
@@ -641,6 +641,16 @@ def _check_definitions(campaign: CampaignConfig, where: str, place: str = "campa
                           f"{rule.indicator!r}; {_suggest(rule.indicator, keys, 'chỉ tiêu')}")
     if errors:
         raise ConfigError("\n".join(dict.fromkeys(errors)))
+
+
+def _default_photos(form_id: str, definition: str | None = None) -> bool:
+    """Whether receipts ask for photos when the configuration does not say: as the definition says."""
+    from parsers import formdef as fd
+
+    try:
+        return fd.needs_photos(fd.load_path(definition) if definition else fd.load_formdef(form_id))
+    except fd.FormDefError:
+        return False  # reported by _check_definitions
 
 
 def _default_label(form_id: str, definition: str | None = None) -> str:

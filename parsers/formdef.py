@@ -158,6 +158,13 @@ def form_name(formdef: dict) -> str:
     return formdef.get("name") or formdef.get("title") or formdef.get("id", "")
 
 
+def needs_photos(formdef: dict) -> bool:
+    """Whether receipts ask for photos of the activities: the definition's `photos`, else whether its
+    records are counted indicators (a results report, which the office illustrates with photos)."""
+    photos = formdef.get("photos")
+    return photos if isinstance(photos, bool) else records(formdef) == "indicators"
+
+
 def indicator_keys(formdef: dict) -> list[str]:
     return [i.get("key") for i in formdef.get("indicators", []) if isinstance(i, dict)]
 
@@ -187,6 +194,8 @@ def check(formdef: dict) -> list[str]:
     for key in ("title", "name", "short", "blank"):
         if key in formdef and not isinstance(formdef[key], str):
             say(key, "phải là chuỗi trong ngoặc kép")
+    if "photos" in formdef and not isinstance(formdef["photos"], bool):
+        say("photos", "phải là true hoặc false")
     shape = formdef.get("rows", {}).get("shape") if isinstance(formdef.get("rows"), dict) else None
     if shape is not None and shape not in ROW_SHAPES:
         say("rows.shape", f"phải là {' hoặc '.join(repr(r) for r in ROW_SHAPES)}, không phải {shape!r}")

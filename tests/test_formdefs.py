@@ -104,3 +104,36 @@ def test_the_example_configuration_passes(tmp_path):
     c = cfgmod.load(write(tmp_path))
     assert c.campaign.form_ids == ("mau1", "mau2")
     assert "mau1" in EXAMPLE
+
+
+def _renamed_mau2(tmp_path: Path, new_id: str, edit=lambda text: text) -> Path:
+    """The example with next year's Mẫu 2 under another id, read from a definition folder of its own."""
+    own = tmp_path / "bieu-mau-2018"
+    own.mkdir()
+    text = (fd.FORMS_DIR / "mau2" / "form.toml").read_text(encoding="utf-8").replace('id = "mau2"', f'id = "{new_id}"', 1)
+    (own / "form.toml").write_text(edit(text), encoding="utf-8")
+    (own / "blank.docx").write_bytes((fd.FORMS_DIR / "mau2" / "blank.docx").read_bytes())
+    config = EXAMPLE.replace('id = "mau2"\n', f'id = "{new_id}"\ndefinition = "bieu-mau-2018/form.toml"\n', 1)
+    config = config.replace('form = "mau2"', f'form = "{new_id}"').replace('forms = ["mau1", "mau2"]',
+                                                                           f'forms = ["mau1", "{new_id}"]')
+    return write(tmp_path, text=config)
+
+
+def test_whether_receipts_ask_for_photos_comes_from_the_definition_not_the_forms_id(tmp_path):
+    from mailbot import config as cfgmod
+
+    # Next year's results report, renamed: still a counted report, still illustrated.
+    c = cfgmod.load(_renamed_mau2(tmp_path, "bao_cao_2018"))
+    assert c.campaign.form("bao_cao_2018").needs_photos
+    assert not c.campaign.form("mau1").needs_photos
+    # The definition says otherwise: it is obeyed, whatever the id.
+    (tmp_path / "other").mkdir()
+    c = cfgmod.load(_renamed_mau2(tmp_path / "other", "mau2",
+                                  lambda t: t.replace("photos = true", "photos = false", 1)))
+    assert not c.campaign.form("mau2").needs_photos
+    assert fd.needs_photos(fd.load_formdef("mau2")) and not fd.needs_photos(fd.load_formdef("guong_dien_hinh"))
+
+
+def test_a_photos_key_that_is_not_true_or_false_is_refused(tmp_path):
+    out = refused(_renamed_mau2(tmp_path, "mau2", lambda t: t.replace("photos = true", 'photos = "có"', 1)), "status")
+    assert "`photos`: phải là true hoặc false" in out
