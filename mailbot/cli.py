@@ -387,7 +387,10 @@ def export(ctx: Ctx, fmt: str, output: str | None, now: str | None, campaign: st
 @campaign_option
 @pass_ctx
 def report_cmd(ctx: Ctx, output: str | None, now: str | None, campaign: str | None) -> None:
-    """Báo cáo tổng hợp số liệu Mẫu 2 của các đơn vị trong một đợt báo cáo, để báo cáo thị xã và tỉnh."""
+    """Báo cáo tổng hợp của các đơn vị trong một đợt báo cáo, để báo cáo thị xã và tỉnh.
+
+    Mẫu có số liệu được cộng; lịch hoạt động và danh sách được liệt kê theo đơn vị
+    (trong tệp .docx: ở phần phụ lục)."""
     from mailbot import report
 
     app = ctx.app(now, campaign)
@@ -417,7 +420,7 @@ def report_cmd(ctx: Ctx, output: str | None, now: str | None, campaign: str | No
 @campaign_option
 @pass_ctx
 def schedule(ctx: Ctx, output: str, now: str | None, campaign: str | None) -> None:
-    """Lịch hoạt động (Mẫu 1) của các đơn vị theo ngày trong một đợt báo cáo, cho các đoàn kiểm tra."""
+    """Lịch hoạt động của các đơn vị (mọi mẫu lịch hoạt động của đợt) theo ngày, cho các đoàn kiểm tra."""
     from mailbot import report
 
     app = ctx.app(now, campaign)

@@ -1,25 +1,31 @@
-"""The consolidated Mẫu 2 as the office's own report: the form's layout, filled with the totals.
+"""The consolidated report as the office's own document: the first counted form's layout, filled with the totals.
 
 The units' texts (difficulties, proposals) are gathered under the form's
 headings as a draft; staff read it over before the head of office signs.
+Every other form of the campaign follows as an annex (phụ lục), named as
+its definition names it: a counted form totalled, a schedule or a list
+form listed unit by unit.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from mailbot.app import App
-from mailbot.report_common import form_definition
-from mailbot.report_mau2 import Consolidation, consolidate
+from mailbot.report_common import columns, form_definition, form_kind, form_label, short_name, unit_of
+from mailbot.report_mau2 import Consolidation, consolidate, listed_records
 from mailbot.vn import KIND_LABELS, clock_time, count, long_date, number, short_date
+from parsers import formdef
+from parsers.text import spoken_list
 
 FONT = "Times New Roman"
 _OFFICE_PREFIX = re.compile(r"^\s*phòng\s+giáo\s+dục\s+và\s+đào\s+tạo\s*", re.IGNORECASE)
@@ -168,7 +174,47 @@ def report_docx(app: App, path: Path) -> None:
         _para(doc, line, indent=True)
 
     _para(doc, "II. Kết quả cụ thể:", bold=True)
-    _para(doc, "1. Các kết quả theo từng hoạt động đã thực hiện nhằm hưởng ứng tuần lễ:", bold=True)
+    _para(doc, _table_heading(definition), bold=True)
+    _indicator_table(doc, c)
+    annexed = [f for f in app.config.campaign.form_ids
+               if f != c.form and form_kind(app, f) in ("indicators", "schedule", "list")]
+    if annexed:
+        _para(doc, f"Kết quả theo {spoken_list([short_name(app, f) for f in annexed])}: xem phụ lục kèm theo.",
+              italic=True, indent=True)
+
+    for key, heading in formdef.report_sections(definition):
+        _para(doc, heading.rstrip(":") + ":", bold=True)
+        texts = [(r.unit.name, (r.submission.document.get("sections") or {}).get(key, "").strip())
+                 for r in c.counted]
+        texts = [(n, t) for n, t in texts if t]
+        if not texts:
+            _para(doc, "Không có ý kiến của các đơn vị.", indent=True)
+        for name, text in texts:
+            p = _para(doc, indent=True)
+            p.add_run(f"- {name}: ").bold = True
+            p.add_run(text)
+
+    _para(doc, f"Trên đây là báo cáo kết quả tổ chức {campaign.name} của {office.name}./.", indent=True)
+
+    sign = doc.add_table(rows=1, cols=2)
+    _no_borders(sign)
+    _cell(sign.cell(0, 0), [("Nơi nhận:", True, True), ("- Như trên;", False, False), ("- Lưu: VT.", False, False)],
+          align=WD_ALIGN_PARAGRAPH.LEFT, size=11)
+    _cell(sign.cell(0, 1), [("TRƯỞNG PHÒNG", True, False), ("(Ký tên, đóng dấu)", False, True)])
+    if annexed:
+        _annexes(app, doc, annexed, about)
+    doc.save(path)
+
+
+def _table_heading(definition: dict) -> str:
+    """The heading above the totals: the definition's `[report] table_heading`, else its table's title."""
+    heading = formdef.report_option(definition, "table_heading") or \
+        (definition.get("table") or {}).get("title") or "Các kết quả theo từng hoạt động"
+    return heading.rstrip(":") + ":"
+
+
+def _indicator_table(doc, c: Consolidation) -> None:
+    """A counted form's totals as the form lays them out: its labels, the total, blanks noted."""
     table = doc.add_table(rows=1, cols=3)
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -188,27 +234,67 @@ def report_docx(app: App, path: Path) -> None:
         _cell(cells[2], [(note, False, True)], size=11)
     _widths(table, (Cm(9.8), Cm(4.2), Cm(2)))
 
-    sections = {s.get("key"): s for s in definition.get("sections", [])}
-    for key, heading in (("thuan_loi_kho_khan", "2. Những thuận lợi, khó khăn:"),
-                         ("kien_nghi", "III. Kiến nghị, đề xuất:")):
-        if key in sections:
-            heading = sections[key].get("heading", heading).rstrip(":") + ":"
-        _para(doc, heading, bold=True)
-        texts = [(r.unit.name, (r.submission.document.get("sections") or {}).get(key, "").strip())
-                 for r in c.counted]
-        texts = [(n, t) for n, t in texts if t]
-        if not texts:
-            _para(doc, "Không có ý kiến của các đơn vị.", indent=True)
-        for name, text in texts:
-            p = _para(doc, indent=True)
-            p.add_run(f"- {name}: ").bold = True
-            p.add_run(text)
 
-    _para(doc, f"Trên đây là báo cáo kết quả tổ chức {campaign.name} của {office.name}./.", indent=True)
+def _cell_text(value, typ: str) -> str:
+    """A listed record's cell in words: dates as the office writes them, yes/no, numbers with dots."""
+    if value is None or value == "":
+        return ""
+    if typ == "date" and isinstance(value, str):
+        try:
+            return short_date(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
+    if typ == "yesno":
+        return "Có" if value else "Không"
+    if typ == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return number(value)
+    return str(value)
 
-    sign = doc.add_table(rows=1, cols=2)
-    _no_borders(sign)
-    _cell(sign.cell(0, 0), [("Nơi nhận:", True, True), ("- Như trên;", False, False), ("- Lưu: VT.", False, False)],
-          align=WD_ALIGN_PARAGRAPH.LEFT, size=11)
-    _cell(sign.cell(0, 1), [("TRƯỞNG PHÒNG", True, False), ("(Ký tên, đóng dấu)", False, True)])
-    doc.save(path)
+
+_SCHEDULE_COLUMNS = [("Ngày", "date", "date"), ("Giờ", "start", "time"), ("Địa điểm", "place", "text"),
+                     ("Nội dung", "content", "text"), ("Ghi chú", "note", "text")]
+
+
+def _hours(activity: dict) -> dict:
+    """An activity with its clock times as one cell: "07:30 – 09:00"."""
+    start, end = activity.get("start"), activity.get("end")
+    return {**activity, "start": f"{start} – {end}" if start and end else (start or "")}
+
+
+def _annexes(app: App, doc, forms: list[str], about: str) -> None:
+    """One annex per other form of the campaign, on its own pages after the signature."""
+    brk = doc.add_paragraph().add_run()
+    brk.add_break(WD_BREAK.PAGE)
+    _para(doc, "PHỤ LỤC", bold=True, size=14, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
+    _para(doc, f"(Kèm theo Báo cáo {about[0].lower() + about[1:]})", italic=True,
+          align=WD_ALIGN_PARAGRAPH.CENTER, space_after=6)
+    for n, form in enumerate(forms, start=1):
+        _para(doc, f"{n}. {form_label(app, form)}", bold=True)
+        owing = [u for u in app.config.units if u.owes(form)]
+        if form_kind(app, form) == "indicators":
+            c = consolidate(app, form)
+            _para(doc, f"Đã tổng hợp báo cáo của {len(c.counted)}/{len(c.owing)} đơn vị.", indent=True)
+            _indicator_table(doc, c)
+            continue
+        listed = listed_records(app, form)
+        _para(doc, f"Đã nhận của {sum(1 for u in owing if u.id in listed)}/{len(owing)} đơn vị.", indent=True)
+        if form_kind(app, form) == "schedule":
+            cols = _SCHEDULE_COLUMNS
+        else:
+            cols = [(col.name, col.key, col.type) for col in columns(app, form)]
+        rows = [(unit_of(app, uid).name, _hours(rec) if cols is _SCHEDULE_COLUMNS else rec)
+                for uid, (_, records) in listed.items() for rec in records]
+        if not rows:
+            _para(doc, "Chưa có đơn vị nào gửi.", indent=True)
+            continue
+        table = doc.add_table(rows=1, cols=2 + len(cols))
+        table.style = "Table Grid"
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        for cell, text in zip(table.rows[0].cells, ["STT", "Đơn vị"] + [h for h, _, _ in cols]):
+            _cell(cell, [(text, True, False)], size=11)
+        for m, (unit, rec) in enumerate(rows, start=1):
+            cells = table.add_row().cells
+            _cell(cells[0], [(str(m), False, False)], size=11)
+            _cell(cells[1], [(unit, False, False)], align=WD_ALIGN_PARAGRAPH.LEFT, size=11)
+            for cell, (_, key, typ) in zip(cells[2:], cols):
+                _cell(cell, [(_cell_text(rec.get(key), typ), False, False)], align=WD_ALIGN_PARAGRAPH.LEFT, size=11)

@@ -158,6 +158,23 @@ def form_name(formdef: dict) -> str:
     return formdef.get("name") or formdef.get("title") or formdef.get("id", "")
 
 
+def report_option(formdef: dict, name: str):
+    """An option of the consolidated Word report (`[report]`), if the definition sets it."""
+    report = formdef.get("report")
+    return report.get(name) if isinstance(report, dict) else None
+
+
+def report_sections(formdef: dict) -> list[tuple[str, str]]:
+    """(key, heading) of the text sections the consolidated report gathers from the units:
+    `[report] sections` in that order, else every section of the definition."""
+    sections = [s for s in formdef.get("sections", []) if isinstance(s, dict) and isinstance(s.get("key"), str)]
+    chosen = report_option(formdef, "sections")
+    if isinstance(chosen, list):
+        by_key = {s["key"]: s for s in sections}
+        sections = [by_key[k] for k in chosen if k in by_key]
+    return [(s["key"], s.get("heading") or s.get("name") or s["key"]) for s in sections]
+
+
 def needs_photos(formdef: dict) -> bool:
     """Whether receipts ask for photos of the activities: the definition's `photos`, else whether its
     records are counted indicators (a results report, which the office illustrates with photos)."""
@@ -196,6 +213,7 @@ def check(formdef: dict) -> list[str]:
             say(key, "phải là chuỗi trong ngoặc kép")
     if "photos" in formdef and not isinstance(formdef["photos"], bool):
         say("photos", "phải là true hoặc false")
+    _check_report(formdef, say)
     shape = formdef.get("rows", {}).get("shape") if isinstance(formdef.get("rows"), dict) else None
     if shape is not None and shape not in ROW_SHAPES:
         say("rows.shape", f"phải là {' hoặc '.join(repr(r) for r in ROW_SHAPES)}, không phải {shape!r}")
@@ -211,6 +229,26 @@ def check(formdef: dict) -> list[str]:
     if blank is not None and not blank.is_file():
         say("blank", f"không có tệp mẫu trống {blank}")
     return out
+
+
+def _check_report(formdef: dict, say) -> None:
+    report = formdef.get("report")
+    if report is None:
+        return
+    if not isinstance(report, dict):
+        say("report", "phải là một bảng [report]")
+        return
+    if "table_heading" in report and not isinstance(report["table_heading"], str):
+        say("report.table_heading", "phải là chuỗi trong ngoặc kép")
+    chosen = report.get("sections")
+    if chosen is not None:
+        keys = {s.get("key") for s in formdef.get("sections", []) if isinstance(s, dict)}
+        if not isinstance(chosen, list):
+            say("report.sections", "phải là danh sách khóa của các phần [[sections]]")
+        else:
+            for k in chosen:
+                if k not in keys:
+                    say("report.sections", f"không có phần {k!r} trong [[sections]]")
 
 
 def _check_columns(formdef: dict, say) -> None:

@@ -137,3 +137,9 @@ def test_whether_receipts_ask_for_photos_comes_from_the_definition_not_the_forms
 def test_a_photos_key_that_is_not_true_or_false_is_refused(tmp_path):
     out = refused(_renamed_mau2(tmp_path, "mau2", lambda t: t.replace("photos = true", 'photos = "có"', 1)), "status")
     assert "`photos`: phải là true hoặc false" in out
+
+
+def test_the_reports_sections_must_be_the_definitions_own(tmp_path):
+    out = refused(_renamed_mau2(tmp_path, "mau2", lambda t: t.replace(
+        'sections = ["thuan_loi_kho_khan", "kien_nghi"]', 'sections = ["thuan_loi", "kien_nghi"]', 1)), "status")
+    assert "`report.sections`: không có phần 'thuan_loi' trong [[sections]]" in out

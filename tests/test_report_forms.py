@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from docx import Document
 from openpyxl import load_workbook
 
 from mailbot import config as cfgmod
@@ -22,8 +23,10 @@ PEOPLE = [{"stt": 1, "ho_ten": "Nguyễn Văn An", "dia_chi": "Tổ 3", "thanh_t
           {"stt": 2, "ho_ten": "Trần Thị Bình", "dia_chi": "Thôn 1", "thanh_tich": "Xóa mù chữ ở tuổi 60"}]
 
 
-def make_app(tmp_path: Path) -> App:
-    """Mẫu 1, Mẫu 2, a second counted form (the town's own, from a definition folder) and a list form."""
+def make_app(tmp_path: Path, mau2_edit=None) -> App:
+    """Mẫu 1, Mẫu 2, a second counted form (the town's own, from a definition folder) and a list form.
+
+    mau2_edit: Mẫu 2 read from a definition of the town's own, the shipped one's text edited by it."""
     own = tmp_path / "bieu-mau" / "mau3"
     own.mkdir(parents=True)
     text = (FORMS_DIR / "mau2" / "form.toml").read_text(encoding="utf-8")
@@ -32,6 +35,13 @@ def make_app(tmp_path: Path) -> App:
                                          .replace('name = "Mẫu 2 (Báo cáo kết quả)"', 'name = "Mẫu 3 (Báo cáo quý)"', 1),
                                          encoding="utf-8")
     shutil.copy(FORMS_DIR / "mau2" / "blank.docx", own / "blank.docx")
+    mau2_own = {}
+    if mau2_edit is not None:
+        (tmp_path / "bieu-mau" / "mau2").mkdir()
+        text = (FORMS_DIR / "mau2" / "form.toml").read_text(encoding="utf-8")
+        (tmp_path / "bieu-mau" / "mau2" / "form.toml").write_text(mau2_edit(text), encoding="utf-8")
+        shutil.copy(FORMS_DIR / "mau2" / "blank.docx", tmp_path / "bieu-mau" / "mau2" / "blank.docx")
+        mau2_own = {"definition": "bieu-mau/mau2/form.toml"}
     form = lambda fid, deadline, **more: {"id": fid, "title": fid, "deadline": deadline, **more}  # noqa: E731
     raw = {
         "mailbox": {"kind": "maildir", "path": str(tmp_path / "Maildir")},
@@ -42,7 +52,7 @@ def make_app(tmp_path: Path) -> App:
         "campaign": {
             "id": "htsd-2017", "name": "Tuần lễ hưởng ứng học tập suốt đời năm 2017",
             "week_start": "2017-10-02", "week_end": "2017-10-08",
-            "forms": [form("mau1", "2017-09-28T23:59:59+07:00"), form("mau2", "2017-10-13T23:59:59+07:00"),
+            "forms": [form("mau1", "2017-09-28T23:59:59+07:00"), form("mau2", "2017-10-13T23:59:59+07:00", **mau2_own),
                       form("mau3", "2017-10-13T23:59:59+07:00", definition="bieu-mau/mau3/form.toml"),
                       form("guong_dien_hinh", "2017-10-13T23:59:59+07:00")],
         },
@@ -119,6 +129,45 @@ def test_the_report_totals_each_counted_form_and_lists_the_others(app, tmp_path)
     assert out["forms"]["guong_dien_hinh"]["records"] == {"tthtcd-phu-bai": 2}
     assert "tthtcd-thuy-duong" in out["forms"]["guong_dien_hinh"]["units_missing"]
     assert out["forms"]["mau1"]["records"] == {"tthtcd-phu-bai": 1}
+
+
+def test_the_word_report_annexes_every_other_form_in_its_definitions_words(app, tmp_path):
+    path = tmp_path / "r.docx"
+    report.report_docx(app, path)
+    doc = Document(str(path))
+    texts = [p.text for p in doc.paragraphs]
+    # The first counted form fills the body as before; the others are named there and annexed.
+    assert "Kết quả theo Mẫu 1, Mẫu 3 và Danh sách gương điển hình: xem phụ lục kèm theo." in texts
+    assert texts.index("PHỤ LỤC") > texts.index("III. Kiến nghị, đề xuất:")
+    assert texts[texts.index("PHỤ LỤC") + 1] == (
+        "(Kèm theo Báo cáo kết quả tổ chức Tuần lễ hưởng ứng học tập suốt đời năm 2017)")
+    annex = texts[texts.index("PHỤ LỤC"):]
+    assert [t for t in annex if t[:2] in ("1.", "2.", "3.")] == [
+        "1. Mẫu 1 (Lịch hoạt động)", "2. Mẫu 3 (Báo cáo quý)", "3. Danh sách gương điển hình học tập"]
+    assert "Đã nhận của 1/5 đơn vị." in annex  # Mẫu 1: owed by five of the six units
+    assert "Đã tổng hợp báo cáo của 1/5 đơn vị." in annex  # Mẫu 3
+    rows = lambda t: [[c.text for c in r.cells] for r in t.rows]  # noqa: E731
+    schedule, mau3, people = (rows(t) for t in doc.tables[3:])
+    assert schedule == [["STT", "Đơn vị", "Ngày", "Giờ", "Địa điểm", "Nội dung", "Ghi chú"],
+                        ["1", "Trung tâm HTCĐ phường Phú Bài", "2/10/2017", "07:30", "Nhà văn hóa", "Khai mạc", ""]]
+    assert ["- Số lượng tờ rơi đã phát hành", "7", ""] in mau3
+    assert people[0] == ["STT", "Đơn vị", "STT", "Họ và tên", "Địa chỉ", "Thành tích"]
+    assert people[2] == ["2", "Trung tâm HTCĐ phường Phú Bài", "2", "Trần Thị Bình", "Thôn 1", "Xóa mù chữ ở tuổi 60"]
+    app.close()
+
+
+def test_the_word_reports_headings_and_sections_are_the_definitions(tmp_path):
+    app = make_app(tmp_path, lambda t: t.replace(
+        'table_heading = "1. Các kết quả theo từng hoạt động đã thực hiện nhằm hưởng ứng tuần lễ"',
+        'table_heading = "1. Kết quả các hoạt động trong năm"', 1).replace(
+        'sections = ["thuan_loi_kho_khan", "kien_nghi"]', 'sections = ["kien_nghi"]', 1).replace(
+        'heading = "III. Kiến nghị, đề xuất"', 'heading = "2. Đề xuất"', 1))
+    path = tmp_path / "r.docx"
+    report.report_docx(app, path)
+    app.close()
+    texts = [p.text for p in Document(str(path)).paragraphs]
+    assert "1. Kết quả các hoạt động trong năm:" in texts and "2. Đề xuất:" in texts
+    assert not [t for t in texts if "thuận lợi" in t or "Kiến nghị" in t or "hưởng ứng tuần lễ:" in t]
 
 
 def test_reminders_attach_the_blank_form_of_each_definition_folder(app, tmp_path):
