@@ -269,14 +269,21 @@ def status(ctx: Ctx, now: str | None, campaign: str | None, as_json: bool) -> No
 
 
 @main.command()
+@click.option("--campaign", "campaign", metavar="MÃ_ĐỢT",
+              help="Chỉ các hồ sơ của đợt báo cáo này (và các thư lỗi, chưa rõ đợt); mặc định: mọi đợt, "
+                   "mỗi hồ sơ ghi rõ đợt của nó khi có nhiều đợt.")
 @pass_ctx
-def review(ctx: Ctx) -> None:
-    """Các hồ sơ và thư cần cán bộ quyết định, kèm lệnh cần chạy cho từng việc."""
+def review(ctx: Ctx, campaign: str | None) -> None:
+    """Các hồ sơ và thư cần cán bộ quyết định, kèm lệnh cần chạy cho từng việc.
+
+    Mã hồ sơ đã chỉ rõ đợt báo cáo, nên "mailbot accept" và "mailbot reject"
+    không cần --campaign.
+    """
     from mailbot import staff
 
-    app = ctx.app()
+    app = ctx.app(None, campaign)
     try:
-        click.echo(staff.review_text(app))
+        click.echo(staff.review_text(app, campaign))
     finally:
         app.close()
 

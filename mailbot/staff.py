@@ -177,12 +177,13 @@ def status_text(app: App) -> str:
 
 # ---------------------------------------------------------------- review
 
-def review_items(app: App) -> list[dict]:
-    """Everything waiting for a person, each with the exact commands that decide it."""
+def review_items(app: App, campaign: str | None = None) -> list[dict]:
+    """Everything waiting for a person, each with the exact commands that decide it: every campaign's
+    (a past campaign's item still waits), or one campaign's and the mailbox's failed messages."""
     items = []
     with app.store.read() as conn:
         roster = app.roster(conn)
-        for row in st.submission_rows(conn, status=Status.NEEDS_REVIEW):
+        for row in st.submission_rows(conn, status=Status.NEEDS_REVIEW, campaign=campaign):
             unit = roster.get(row.unit_id)
             named_id = next((r.get("unit_named_id") for r in row.review if r.get("unit_named_id")), None)
             named = roster.get(named_id) or (roster.by_name(row.document.get("unit_name")).unit
@@ -225,30 +226,34 @@ def review_items(app: App) -> list[dict]:
     return items
 
 
-def unreadable_files(app: App) -> list[dict]:
+def unreadable_files(app: App, campaign: str | None = None) -> list[dict]:
     """Files the intake could not take as a form (rejected with a reason code): nothing to decide,
     the unit was asked to send them again, but staff may want to open one by hand."""
     s = st.submissions
     with app.store.read() as conn:
         ids = {r.id for r in conn.execute(sa.select(s.c.id).where(s.c.status == Status.REJECTED,
                                                                   s.c.decided_by == "intake"))}
-        rows = [r for r in st.submission_rows(conn, status=Status.REJECTED) if r.id in ids]
-    return [{"reference": r.reference, "file": r.filename, "from": r.from_addr, "unit": r.unit_id,
+        rows = [r for r in st.submission_rows(conn, status=Status.REJECTED, campaign=campaign) if r.id in ids]
+    return [{"reference": r.reference, "campaign": r.campaign, "file": r.filename, "from": r.from_addr,
+             "unit": r.unit_id,
              "reason": r.reason, "problem": "; ".join(p.get("message", "") for p in r.document.get("problems", []))}
             for r in rows]
 
 
-def review_text(app: App) -> str:
-    items = review_items(app)
-    unreadable = unreadable_files(app)
+def review_text(app: App, campaign: str | None = None) -> str:
+    """`mailbot review`: every campaign's items (or `campaign`'s); each names its campaign when several have some."""
+    items = review_items(app, campaign)
+    unreadable = unreadable_files(app, campaign)
     if not items and not unreadable:
         return "Không có hồ sơ nào cần xem xét."
+    several = len({it["campaign"] for it in [*items, *unreadable] if it.get("campaign")}) > 1
     out = [] if items else ["Không có hồ sơ nào cần xem xét.", ""]
     for it in items:
         if it["kind"] == "submission":
-            label = app.config.campaign.form(it["form"]).label if it["form"] in app.config.campaign.form_ids \
-                else "tệp chưa rõ biểu mẫu"
+            label = _form_label(app, it["form"], it["campaign"], unknown="tệp chưa rõ biểu mẫu")
             out.append(f"{it['reference']}  {label}, tệp «{it['file']}», gửi từ {it['from'] or 'người gửi không rõ'}")
+            if several:
+                out.append(f"    Đợt báo cáo: {_campaign_name(app, it['campaign'])}")
             if it["sender_unit"]:
                 out.append(f"    Đơn vị theo địa chỉ gửi: {it['sender_unit']} ({_unit_name(app, it['sender_unit'])})")
             named = it["unit_named"] or "(không ghi tên đơn vị)"
@@ -268,8 +273,15 @@ def review_text(app: App) -> str:
         out.append("Tệp không tiếp nhận (đơn vị đã được đề nghị gửi lại; không cần quyết định):")
         for f in unreadable:
             who = f"{f['unit']} ({_unit_name(app, f['unit'])})" if f["unit"] else (f["from"] or "người gửi không rõ")
-            out.append(f"  {f['reference']}  tệp «{f['file']}» từ {who}: {f['problem'] or 'không đọc được'}")
+            within = f" ({_campaign_name(app, f['campaign'])})" if several else ""
+            out.append(f"  {f['reference']}  tệp «{f['file']}» từ {who}{within}: {f['problem'] or 'không đọc được'}")
     return "\n".join(out).rstrip()
+
+
+def _campaign_name(app: App, campaign_id: str | None) -> str:
+    """"Tuần lễ … năm 2017 (htsd-2017)"; a campaign no longer configured by its id."""
+    found = app.config.find_campaign(campaign_id) if campaign_id else None
+    return f"{found.name} ({found.id})" if found else (campaign_id or "chưa rõ đợt")
 
 
 def _unit_name(app: App, unit_id: str) -> str:
@@ -312,7 +324,7 @@ def resolve_id(app: App, ident: str) -> int:
         return rows[0].id
     if not rows:
         raise DecisionError(f"thư {text} không có tệp biểu mẫu nào để quyết định")
-    listed = "; ".join(f"{r.reference} ({_form_label(app, r.form)}, tệp «{r.filename}»)" for r in rows)
+    listed = "; ".join(f"{r.reference} ({_form_label(app, r.form, r.campaign)}, tệp «{r.filename}»)" for r in rows)
     raise DecisionError(f"thư {text} có {len(rows)} tệp, mỗi tệp một mã: {listed}; ghi mã của tệp cần quyết định")
 
 
@@ -321,9 +333,11 @@ def _message_by_reference(conn, text: str) -> int | None:
                         .where(sa.func.upper(st.messages.c.reference) == text.upper())).scalar()
 
 
-def _form_label(app: App, form_id: str | None) -> str:
-    return app.config.campaign.form(form_id).label if form_id in app.config.campaign.form_ids \
-        else "không phải biểu mẫu"
+def _form_label(app: App, form_id: str | None, campaign_id: str | None = None,
+                unknown: str = "không phải biểu mẫu") -> str:
+    """The form as its own campaign's configuration names it (default: the campaign in hand)."""
+    campaign = (app.config.find_campaign(campaign_id) if campaign_id else None) or app.config.campaign
+    return campaign.form(form_id).label if form_id in campaign.form_ids else unknown
 
 
 def resolve_unit(app: App, text: str) -> Unit:
@@ -392,7 +406,7 @@ def accept(app: App, submission_id: int, unit: str | Unit | None, remember: bool
             settle(conn, row.unit_id, row.form, row.campaign)
         settle(conn, target.id, row.form, row.campaign)
         if moved_from:
-            text = (f"Hồ sơ {ref} ({_form_label(app, row.form)}) đã được cán bộ chuyển từ {moved_from} "
+            text = (f"Hồ sơ {ref} ({_form_label(app, row.form, row.campaign)}) đã được cán bộ chuyển từ {moved_from} "
                     f"sang {target.name}.")
             st.record_event(conn, "submission_moved", text)
             log.info("submission %s (%s) moved by staff from %s to %s", submission_id, ref, row.unit_id, target.id)

@@ -134,7 +134,7 @@ def test_a_finished_campaign_is_said_finished_not_blocking(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["status"], ["export", "--format", "json"], ["report"],
-                                     ["schedule", "-o", "x.ics"], ["campaign", "check"]])
+                                     ["schedule", "-o", "x.ics"], ["campaign", "check"], ["review"]])
 def test_help_names_the_campaign_option(command):
     out = CliRunner().invoke(main, [*command, "--help"]).output
     assert "--campaign MÃ_ĐỢT" in out

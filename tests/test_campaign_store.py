@@ -316,3 +316,27 @@ def test_a_daemon_started_in_one_campaign_digests_the_next_one_when_the_clock_ge
         assert "NĂM 2018" in head and "2017" not in head
     finally:
         app.close()
+
+
+def test_review_names_each_items_campaign_and_can_keep_to_one(tmp_path):
+    app = two_campaigns(tmp_path, "2018-09-20T10:00")
+    doubt = [{"code": "unit_unknown", "message": "không rõ đơn vị"}]
+    with app.store.transaction() as conn:
+        app17 = app.for_campaign("htsd-2017")
+        pk = add_message(conn, app17, from_addr="la@gmail.com", received="2017-10-12T09:00", unit_id=None)
+        old = add_submission(conn, app17, pk, "bc-2017.docx", mau2_doc(to_roi=1), unit_id=None,
+                             status="needs_review", received="2017-10-12T09:00", review=doubt)
+        app18 = app.for_campaign("htsd-2018")
+        pk = add_message(conn, app18, from_addr="la@gmail.com", received="2018-09-20T09:00", unit_id=None)
+        new = add_submission(conn, app18, pk, "lich-2018.docx", mau1_doc(), unit_id=None,
+                             status="needs_review", received="2018-09-20T09:00", review=doubt)
+    with app.store.read() as conn:
+        refs = {r.id: r.reference for r in st.submission_rows(conn)}
+    text = staff.review_text(app)
+    assert "Đợt báo cáo: Tuần lễ hưởng ứng học tập suốt đời năm 2017 (htsd-2017)" in text
+    assert "Đợt báo cáo: Tuần lễ hưởng ứng học tập suốt đời năm 2018 (htsd-2018)" in text
+    assert text.index(refs[old]) < text.index("(htsd-2017)") < text.index(refs[new]) < text.index("(htsd-2018)")
+    only = staff.review_text(app, "htsd-2018")
+    assert refs[new] in only and refs[old] not in only and "Đợt báo cáo" not in only  # one campaign: no need to say
+    assert [i["id"] for i in staff.review_items(app, "htsd-2017")] == [old]
+    app.close()
