@@ -1,4 +1,4 @@
-"""What the office takes out of mailbot: exports, the consolidated Mẫu 2, the combined Mẫu 1 schedule, photos.
+"""What the office takes out of mailbot: exports, the consolidated report, the combined schedule, photos.
 
 All figures come from the records: the current accepted submission of
 each unit and form counts, a superseded one never does. Each output lives

@@ -60,23 +60,18 @@ def forms_of_kind(app: App, kind: str) -> list[str]:
     return [fid for fid in app.config.campaign.form_ids if form_kind(app, fid) == kind]
 
 
-def form_by_reader(app: App, kind: str, default: str) -> str:
-    """The campaign's first form of `kind` ("indicators" = Mẫu 2, "schedule" = Mẫu 1)."""
-    return next(iter(forms_of_kind(app, kind)), default)
-
-
-def results_form(app: App) -> str:
-    """The first counted form: the one `report` totals by default (the contract's JSON)."""
-    return form_by_reader(app, "indicators", "mau2")
-
-
-def schedule_form(app: App) -> str:
-    return form_by_reader(app, "schedule", "mau1")
+def results_form(app: App) -> str | None:
+    """The first counted form: the one `report` totals by default (the contract's JSON); None when
+    the campaign counts nothing (a campaign of schedules or lists only)."""
+    return next(iter(forms_of_kind(app, "indicators")), None)
 
 
 def indicators(app: App, form_id: str | None = None) -> list[Indicator]:
     """A counted form's indicators (default: the first counted form), in the form's order."""
-    data = form_definition(app, form_id or results_form(app))
+    form_id = form_id or results_form(app)
+    if form_id is None:
+        return []
+    data = form_definition(app, form_id)
     return [Indicator(key=d["key"], label=d.get("label", d["key"]), name=d.get("name", d.get("label", d["key"])),
                       participants_of=d.get("participants_of"), group=d.get("group"))
             for d in data.get("indicators", [])]

@@ -121,12 +121,15 @@ def summary_lines(app: App, c: Consolidation) -> list[str]:
 
 
 def report_docx(app: App, path: Path) -> None:
-    """Mẫu 2 filled with the totals, with a short summary of who reported; ready to sign."""
+    """The first counted form filled with the totals, with a short summary of who reported, then the
+    other forms as annexes; ready to sign."""
     c = consolidate(app)
     office = app.config.office
     campaign = app.config.campaign
     now = app.now()
-    definition = form_definition(app, c.form)
+    definition = form_definition(app, c.form) if c.form else {}  # None: the campaign counts nothing
+    annexed = [f for f in app.config.campaign.form_ids
+               if f != c.form and form_kind(app, f) in ("indicators", "schedule", "list")]
     locality = _locality(office.name)
     place = _ADMIN_WORDS.sub("", locality) if locality else "……"
 
@@ -170,14 +173,13 @@ def report_docx(app: App, path: Path) -> None:
                f"đến {clock_time(now)}, như sau:", indent=True)
 
     _para(doc, "I. Tình hình báo cáo của các đơn vị:", bold=True)
-    for line in summary_lines(app, c):
+    for line in summary_lines(app, c) if c.form else _received_lines(app, annexed):
         _para(doc, line, indent=True)
 
     _para(doc, "II. Kết quả cụ thể:", bold=True)
-    _para(doc, _table_heading(definition), bold=True)
-    _indicator_table(doc, c)
-    annexed = [f for f in app.config.campaign.form_ids
-               if f != c.form and form_kind(app, f) in ("indicators", "schedule", "list")]
+    if c.form:
+        _para(doc, _table_heading(definition), bold=True)
+        _indicator_table(doc, c)
     if annexed:
         _para(doc, f"Kết quả theo {spoken_list([short_name(app, f) for f in annexed])}: xem phụ lục kèm theo.",
               italic=True, indent=True)
@@ -204,6 +206,18 @@ def report_docx(app: App, path: Path) -> None:
     if annexed:
         _annexes(app, doc, annexed, about)
     doc.save(path)
+
+
+def _received_lines(app: App, forms: list[str]) -> list[str]:
+    """Who sent what, when no form is totalled (a campaign of schedules or lists)."""
+    with_forms = [u for u in app.config.units if any(u.owes(f) for f in forms)]
+    lines = [f"Tổng số đơn vị phải báo cáo: {len(with_forms)} đơn vị."]
+    for f in forms:
+        listed = listed_records(app, f)
+        owing = [u for u in app.config.units if u.owes(f)]
+        lines.append(f"- {form_label(app, f)}: đã nhận của {sum(1 for u in owing if u.id in listed)}/{len(owing)} "
+                     "đơn vị.")
+    return lines
 
 
 def _table_heading(definition: dict) -> str:

@@ -76,15 +76,16 @@ class Consolidation:
 
 
 def consolidate(app: App, form: str | None = None) -> Consolidation:
-    """Sum the current accepted report of every unit, for a counted form (default: the first one)."""
+    """Sum the current accepted report of every unit, for a counted form (default: the first one).
+    A campaign without a counted form sums nothing: no form, no indicators, no unit owing."""
     form = form or results_form(app)
-    inds = indicators(app, form)
+    inds = indicators(app, form) if form else []
     with app.store.read() as conn:
         campaign = app.config.campaign.id
-        accepted = current_accepted(conn, campaign=campaign)
-        review = st.submission_rows(conn, status=Status.NEEDS_REVIEW, form=form, campaign=campaign)
+        accepted = current_accepted(conn, campaign=campaign) if form else {}
+        review = st.submission_rows(conn, status=Status.NEEDS_REVIEW, form=form, campaign=campaign) if form else []
         rejected = [r for r in st.submission_rows(conn, status=Status.REJECTED, campaign=campaign)
-                    if r.form in (form, None)]
+                    if r.form in (form, None)] if form else []
 
     roster = list(app.config.units)
     known = {u.id for u in roster}
@@ -111,7 +112,7 @@ def consolidate(app: App, form: str | None = None) -> Consolidation:
     counted_ids = {r.unit.id for r in counted}
     kinds += [k for k in by_kind if k not in kinds]
 
-    owing = [u for u in roster if u.owes(form)]
+    owing = [u for u in roster if form and u.owes(form)]
     missing = [u for u in owing if u.id not in counted_ids]
     pending: list[Pending] = []
     for u in units:
@@ -195,12 +196,14 @@ def report_xlsx(app: App, path: Path) -> None:
     """Every form of the campaign, each in its own sheet: a counted form's totals (one row per unit,
     subtotals per kind, a grand total, then who is not counted), a schedule's or a list's records."""
     wb = Workbook()
-    counted = forms_of_kind(app, "indicators") or [results_form(app)]
+    counted = forms_of_kind(app, "indicators")
     for n, form in enumerate(counted):
         _totals_sheets(app, wb, consolidate(app, form), first=n == 0)
-    for form in app.config.campaign.form_ids:
-        if form_kind(app, form) in ("schedule", "list"):
-            _listed_sheet(app, wb, form)
+    listed = [f for f in app.config.campaign.form_ids if form_kind(app, f) in ("schedule", "list")]
+    for form in listed:
+        _listed_sheet(app, wb, form)
+    if not counted and listed:
+        wb.remove(wb.worksheets[0])  # the workbook's empty first sheet: nothing is totalled
     wb.save(path)
 
 

@@ -1,4 +1,4 @@
-"""The combined Mẫu 1 schedule, for the inspection teams: a spreadsheet and a calendar.
+"""The combined schedule (every schedule form of the campaign), for the inspection teams: a spreadsheet and a calendar.
 
 Built from the current accepted schedule of each unit only. Activities
 dated outside the campaign's week are kept and flagged, not dropped: the
@@ -18,7 +18,7 @@ from mailbot.app import App
 from mailbot.rules import current_accepted
 from mailbot.vn import KIND_LABELS, clock_time, short_date, weekday
 from mailbot.report_common import (
-    forms_of_kind, parse_date, print_setup, schedule_form, unit_of, write_table,
+    forms_of_kind, parse_date, print_setup, unit_of, write_table,
 )
 from parsers.text import fold
 
@@ -61,7 +61,7 @@ def _clock(text: str | None) -> dt.time | None:
 
 def activities(app: App) -> list[Activity]:
     """Every activity of the current accepted schedules (of every schedule form), by date, start time, unit."""
-    forms = set(forms_of_kind(app, "schedule")) or {schedule_form(app)}
+    forms = set(forms_of_kind(app, "schedule"))
     campaign = app.config.campaign
     with app.store.read() as conn:
         accepted = current_accepted(conn, campaign=app.config.campaign.id)
@@ -85,7 +85,7 @@ def activities(app: App) -> list[Activity]:
 
 def units_without_schedule(app: App) -> list:
     """Units that owe a schedule form and have none accepted."""
-    forms = forms_of_kind(app, "schedule") or [schedule_form(app)]
+    forms = forms_of_kind(app, "schedule")
     with app.store.read() as conn:
         accepted = current_accepted(conn, campaign=app.config.campaign.id)
     return [u for u in app.config.units if any(u.owes(f) and (u.id, f) not in accepted for f in forms)]

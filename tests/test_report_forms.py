@@ -23,10 +23,11 @@ PEOPLE = [{"stt": 1, "ho_ten": "Nguyễn Văn An", "dia_chi": "Tổ 3", "thanh_t
           {"stt": 2, "ho_ten": "Trần Thị Bình", "dia_chi": "Thôn 1", "thanh_tich": "Xóa mù chữ ở tuổi 60"}]
 
 
-def make_app(tmp_path: Path, mau2_edit=None) -> App:
+def make_app(tmp_path: Path, mau2_edit=None, only: tuple[str, ...] | None = None) -> App:
     """Mẫu 1, Mẫu 2, a second counted form (the town's own, from a definition folder) and a list form.
 
-    mau2_edit: Mẫu 2 read from a definition of the town's own, the shipped one's text edited by it."""
+    mau2_edit: Mẫu 2 read from a definition of the town's own, the shipped one's text edited by it.
+    only: the campaign has only these forms."""
     own = tmp_path / "bieu-mau" / "mau3"
     own.mkdir(parents=True)
     text = (FORMS_DIR / "mau2" / "form.toml").read_text(encoding="utf-8")
@@ -58,6 +59,9 @@ def make_app(tmp_path: Path, mau2_edit=None) -> App:
         },
         "units": [{**u, "forms": ["mau2"]} if u["id"] == "gdnn-gdtx" else u for u in UNITS],
     }
+    if only is not None:
+        raw["campaign"]["forms"] = [f for f in raw["campaign"]["forms"] if f["id"] in only]
+        raw["units"] = [{k: v for k, v in u.items() if k != "forms"} for u in UNITS]
     return open_app(cfgmod.from_dict(raw, base_dir=tmp_path), fixed_clock(NOW))
 
 
@@ -168,6 +172,34 @@ def test_the_word_reports_headings_and_sections_are_the_definitions(tmp_path):
     texts = [p.text for p in Document(str(path)).paragraphs]
     assert "1. Kết quả các hoạt động trong năm:" in texts and "2. Đề xuất:" in texts
     assert not [t for t in texts if "thuận lợi" in t or "Kiến nghị" in t or "hưởng ứng tuần lễ:" in t]
+
+
+def test_a_campaign_that_counts_nothing_reports_its_lists_and_owes_no_mau2(tmp_path):
+    """A campaign of a schedule and a list only: nothing is totalled, no "Mẫu 2" is made up."""
+    app = make_app(tmp_path, only=("mau1", "guong_dien_hinh"))
+    s = Seeder(app)
+    s.submission("tthtcd.phubai@example.org", "2017-10-12T12:00:00+07:00", "tthtcd-phu-bai", "guong_dien_hinh",
+                 "accepted", {"form": "guong_dien_hinh", "unit_name": "TTHTCĐ Phú Bài", "rows": PEOPLE,
+                              "problems": []}, "guong.docx")
+    out = report.report_json(app)
+    assert out["form"] is None and out["totals"] == {} and out["units_owing"] == 0
+    assert set(out["forms"]) == {"mau1", "guong_dien_hinh"}
+    report.report_xlsx(app, tmp_path / "r.xlsx")
+    assert load_workbook(tmp_path / "r.xlsx").sheetnames == ["Hoạt động Mẫu 1", "Danh sách gương điển hình"]
+    report.report_docx(app, tmp_path / "r.docx")
+    texts = [p.text for p in Document(str(tmp_path / "r.docx")).paragraphs]
+    assert "- Danh sách gương điển hình học tập: đã nhận của 1/6 đơn vị." in texts
+    assert "Kết quả theo Mẫu 1 và Danh sách gương điển hình: xem phụ lục kèm theo." in texts
+    assert not [t for t in texts if "Mẫu 2" in t or "Các kết quả theo từng hoạt động" in t]
+    report.schedule_xlsx(app, tmp_path / "s.xlsx")
+    app.close()
+
+
+def test_a_campaign_without_a_schedule_owes_no_mau1(tmp_path):
+    app = make_app(tmp_path, only=("mau2", "guong_dien_hinh"))
+    report.schedule_xlsx(app, tmp_path / "s.xlsx")
+    app.close()
+    assert load_workbook(tmp_path / "s.xlsx")["Chưa có lịch"].max_row == 1  # the heading only
 
 
 def test_reminders_attach_the_blank_form_of_each_definition_folder(app, tmp_path):
