@@ -179,7 +179,7 @@ def report_docx(app: App, path: Path) -> None:
     _para(doc, "II. Kết quả cụ thể:", bold=True)
     if c.form:
         _para(doc, _table_heading(definition), bold=True)
-        _indicator_table(doc, c)
+        _indicator_table(doc, c, definition)
     if annexed:
         _para(doc, f"Kết quả theo {spoken_list([short_name(app, f) for f in annexed])}: xem phụ lục kèm theo.",
               italic=True, indent=True)
@@ -227,12 +227,16 @@ def _table_heading(definition: dict) -> str:
     return heading.rstrip(":") + ":"
 
 
-def _indicator_table(doc, c: Consolidation) -> None:
-    """A counted form's totals as the form lays them out: its labels, the total, blanks noted."""
+def _indicator_table(doc, c: Consolidation, definition: dict) -> None:
+    """A counted form's totals as the form lays them out: its column headings (the first header
+    words of its definition's [table]), its labels, the total, blanks noted."""
+    words = definition.get("table") or {}
+    heads = [next(iter(words.get(k) or []), default) for k, default in
+             (("label", "Nội dung hoạt động"), ("value", "Kết quả, số lượng"), ("note", "Ghi chú"))]
     table = doc.add_table(rows=1, cols=3)
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for cell, text in zip(table.rows[0].cells, ("Nội dung hoạt động", "Kết quả, số lượng", "Ghi chú")):
+    for cell, text in zip(table.rows[0].cells, heads):
         _cell(cell, [(text, True, False)])
     blanks = {i.key: sum(1 for r in c.counted if r.values[i.key] is None) for i in c.indicators}
     group = None
@@ -288,7 +292,7 @@ def _annexes(app: App, doc, forms: list[str], about: str) -> None:
         if form_kind(app, form) == "indicators":
             c = consolidate(app, form)
             _para(doc, f"Đã tổng hợp báo cáo của {len(c.counted)}/{len(c.owing)} đơn vị.", indent=True)
-            _indicator_table(doc, c)
+            _indicator_table(doc, c, form_definition(app, form))
             continue
         listed = listed_records(app, form)
         _para(doc, f"Đã nhận của {sum(1 for u in owing if u.id in listed)}/{len(owing)} đơn vị.", indent=True)

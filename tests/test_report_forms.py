@@ -165,12 +165,15 @@ def test_the_word_reports_headings_and_sections_are_the_definitions(tmp_path):
         'table_heading = "1. Các kết quả theo từng hoạt động đã thực hiện nhằm hưởng ứng tuần lễ"',
         'table_heading = "1. Kết quả các hoạt động trong năm"', 1).replace(
         'sections = ["thuan_loi_kho_khan", "kien_nghi"]', 'sections = ["kien_nghi"]', 1).replace(
-        'heading = "III. Kiến nghị, đề xuất"', 'heading = "2. Đề xuất"', 1))
+        'heading = "III. Kiến nghị, đề xuất"', 'heading = "2. Đề xuất"', 1).replace(
+        'value = ["Kết quả, số lượng", "Kết quả", "Số lượng"]', 'value = ["Số lượng đạt được", "Kết quả"]', 1))
     path = tmp_path / "r.docx"
     report.report_docx(app, path)
     app.close()
-    texts = [p.text for p in Document(str(path)).paragraphs]
+    doc = Document(str(path))
+    texts = [p.text for p in doc.paragraphs]
     assert "1. Kết quả các hoạt động trong năm:" in texts and "2. Đề xuất:" in texts
+    assert [c.text for c in doc.tables[1].rows[0].cells] == ["Nội dung hoạt động", "Số lượng đạt được", "Ghi chú"]
     assert not [t for t in texts if "thuận lợi" in t or "Kiến nghị" in t or "hưởng ứng tuần lễ:" in t]
 
 
