@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import io
+import ipaddress
 import os
 import re
 import tomllib
@@ -433,6 +434,12 @@ class WebConfig:
             raise _problem("base_url", f"thiếu khoá bắt buộc khi host = \"{self.host}\" (trang mở cho cả mạng): "
                                        "địa chỉ cán bộ gõ để mở trang, dùng trong đường dẫn đăng nhập gửi qua thư, "
                                        "ví dụ \"http://192.168.1.10:8080\"")
+        if self.trusted_proxy:  # compared as written with the peer's address: a name or "*" would be wrong
+            try:
+                ipaddress.ip_address(self.trusted_proxy)
+            except ValueError:
+                raise _problem("trusted_proxy", "cần là một địa chỉ IP (của máy chạy proxy), ví dụ \"127.0.0.1\", "
+                                                f"không phải {self.trusted_proxy!r}") from None
         return self
 
 

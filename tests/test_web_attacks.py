@@ -150,21 +150,25 @@ def test_the_configured_proxy_names_the_client_and_only_its_own_hop_counts(tmp_p
         a.close()
 
 
-@pytest.mark.parametrize("web, problem", [
-    ({"host": "0.0.0.0"}, "thiếu khoá bắt buộc khi host"),
-    ({"host": "::"}, "thiếu khoá bắt buộc khi host"),
-    ({"base_url": "baocao.example.edu.vn"}, "bắt đầu bằng http:// hoặc https://"),
-    ({"base_url": "javascript:alert(1)//"}, "bắt đầu bằng http:// hoặc https://"),
+@pytest.mark.parametrize("web, key, problem", [
+    ({"host": "0.0.0.0"}, "base_url", "thiếu khoá bắt buộc khi host"),
+    ({"host": "::"}, "base_url", "thiếu khoá bắt buộc khi host"),
+    ({"base_url": "baocao.example.edu.vn"}, "base_url", "bắt đầu bằng http:// hoặc https://"),
+    ({"base_url": "javascript:alert(1)//"}, "base_url", "bắt đầu bằng http:// hoặc https://"),
+    # waitress compares the peer's address with it as written: "*" would believe every client.
+    ({"base_url": "https://x.test", "trusted_proxy": "*"}, "trusted_proxy", "cần là một địa chỉ IP"),
+    ({"base_url": "https://x.test", "trusted_proxy": "localhost"}, "trusted_proxy", "cần là một địa chỉ IP"),
 ])
-def test_a_mailed_link_cannot_be_a_wrong_address(tmp_path, web, problem):
+def test_a_mailed_link_cannot_be_a_wrong_address(tmp_path, web, key, problem):
     """The sign-in link is base_url + its path: a base_url without its scheme is no link and leaves
-    the cookies without Secure; a site on every address with no base_url would mail http://0.0.0.0."""
+    the cookies without Secure; a site on every address with no base_url would mail http://0.0.0.0.
+    And the proxy whose forwarding headers are believed is one address, never a name or "*"."""
     from mailbot import config as cfgmod
     from tests.appgen import config_dict
 
     with pytest.raises(cfgmod.ConfigError) as exc:
         cfgmod.from_dict(config_dict(tmp_path, web=web), base_dir=tmp_path)
-    assert "base_url" in str(exc.value) and problem in str(exc.value)
+    assert key in str(exc.value) and problem in str(exc.value)
     ok = cfgmod.from_dict(config_dict(tmp_path, web={"host": "0.0.0.0", "base_url": "http://192.168.1.10:8080"}),
                           base_dir=tmp_path)
     assert ok.web.base_url == "http://192.168.1.10:8080"
