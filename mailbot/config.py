@@ -20,9 +20,10 @@ import os
 import re
 import tomllib
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError,
@@ -430,6 +431,10 @@ class WebConfig:
         if self.base_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.base_url):
             raise _problem("base_url", "cần là địa chỉ đầy đủ bắt đầu bằng http:// hoặc https://, "
                                        "ví dụ \"https://baocao.example.edu.vn\"")
+        if self.base_url and urllib.parse.urlsplit(self.base_url).path.strip("/"):
+            # The site's own links start at "/": under a path prefix every one of them would miss.
+            raise _problem("base_url", "cần là địa chỉ gốc của trang, không kèm đường dẫn phía sau "
+                                       f"(không phải {self.base_url!r}); proxy cần chuyển cả tên miền hoặc cổng riêng")
         if not self.base_url and wildcard_host(self.host):
             raise _problem("base_url", f"thiếu khoá bắt buộc khi host = \"{self.host}\" (trang mở cho cả mạng): "
                                        "địa chỉ cán bộ gõ để mở trang, dùng trong đường dẫn đăng nhập gửi qua thư, "
@@ -539,7 +544,10 @@ class Config:
     @property
     def web_staff(self) -> tuple[str, ...]:
         """Who may sign in to the staff site: [web] staff, else the digest's recipients."""
-        return tuple(a.lower() for a in (self.web.staff if self.web.staff is not None else self.digest.to))
+        # As the sign-in page reads a typed address: NFC, trimmed, lower-case (a listed "Staff@X.vn "
+        # or a decomposed "ệ" must still sign in).
+        return tuple(unicodedata.normalize("NFC", a.strip()).lower()
+                     for a in (self.web.staff if self.web.staff is not None else self.digest.to))
 
     def unit(self, unit_id: str) -> Unit | None:
         for u in self.units:

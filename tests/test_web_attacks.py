@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from mailbot import store as st
 from mailbot.web import auth, create_app
+from tests.appgen import make_app
 from tests.webgen import STAFF, form_csrf, link_in, sent_letters, sign_in, site_app, wait_letters
 
 pytestmark = pytest.mark.database
@@ -155,6 +156,8 @@ def test_the_configured_proxy_names_the_client_and_only_its_own_hop_counts(tmp_p
     ({"host": "::"}, "base_url", "thiếu khoá bắt buộc khi host"),
     ({"base_url": "baocao.example.edu.vn"}, "base_url", "bắt đầu bằng http:// hoặc https://"),
     ({"base_url": "javascript:alert(1)//"}, "base_url", "bắt đầu bằng http:// hoặc https://"),
+    # The site's links start at "/": under a prefix every one of them would miss.
+    ({"base_url": "https://truong.example.edu.vn/mailbot"}, "base_url", "không kèm đường dẫn"),
     # waitress compares the peer's address with it as written: "*" would believe every client.
     ({"base_url": "https://x.test", "trusted_proxy": "*"}, "trusted_proxy", "cần là một địa chỉ IP"),
     ({"base_url": "https://x.test", "trusted_proxy": "localhost"}, "trusted_proxy", "cần là một địa chỉ IP"),
@@ -197,3 +200,30 @@ def test_the_mailed_link_never_takes_the_requests_host(app):
            headers={"X-Forwarded-Host": "ke-gian.example"})
     [letter] = wait_letters(app, 1)
     assert link_in(letter).startswith("http://canbo.test/dang-nhap/")
+
+
+def test_a_staff_address_written_loosely_in_the_configuration_still_signs_in(tmp_path):
+    """[web] staff is compared with the typed address as the sign-in page reads it (NFC, trimmed,
+    lower-case): "  Canbo@Example.org " or a decomposed letter in the file must not lock staff out."""
+    import unicodedata
+
+    from mailbot.web import auth
+
+    loose = ["  CanBo@Example.org ", unicodedata.normalize("NFD", "trưởngphòng@example.org")]
+    a = make_app(tmp_path, web={"base_url": "http://canbo.test", "staff": loose})
+    try:
+        assert auth.is_staff(a, auth.normal_address("canbo@example.org"))
+        assert auth.is_staff(a, auth.normal_address("trưởngphòng@example.org"))
+        assert not auth.is_staff(a, auth.normal_address("nguoila@example.org"))
+    finally:
+        a.close()
+
+
+def test_behind_https_browsers_are_told_to_keep_to_https(tmp_path):
+    for base, hsts in (("http://canbo.lan:8080", False), ("https://baocao.example.edu.vn", True)):
+        a = site_app(tmp_path / base.split(":")[0], base_url=base)
+        try:
+            r = create_app(a).test_client().get("/dang-nhap", base_url=base)
+            assert ("Strict-Transport-Security" in r.headers) is hsts
+        finally:
+            a.close()

@@ -74,6 +74,8 @@ def create_app(app: App) -> Flask:
         h["X-Frame-Options"] = "DENY"
         h["Referrer-Policy"] = "no-referrer"
         h.setdefault("Cache-Control", "no-store")
+        if secure:  # behind https, browsers are told never to try the site over plain http again
+            h["Strict-Transport-Security"] = "max-age=31536000"
         if request.endpoint in PUBLIC and "form_csrf" in g and request.cookies.get(form_cookie) != g.form_csrf:
             resp.set_cookie(form_cookie, g.form_csrf, httponly=True, samesite="Lax", secure=secure, path="/")
         return resp
