@@ -180,7 +180,8 @@ BOARD_FILTERS = {
     "rejected": "Có tệp không tiếp nhận",
 }
 
-# One row of a submission's history.
+# One row of a submission's history: who decided when no staff member did.
+PROGRAM = "Chương trình"
 DECISION_LABELS = {"accept": "ghi nhận", "reject": "không ghi nhận"}
 VIA_LABELS = {"web": "trên trang cán bộ", "cli": "bằng dòng lệnh trên máy chủ"}
 
@@ -191,6 +192,9 @@ DELIVERY_LABELS = {
     Delivery.FAILED: "Không gửi được",
     Delivery.CANCELLED: "Không gửi (đơn vị đã nộp)",
 }
+NOT_ANSWERED = "Không trả lời"
+NOT_ANSWERED_AUTOMATIC = "Không trả lời (thư tự động)"
+FORM_UNKNOWN = "Tệp chưa rõ biểu mẫu"
 
 
 def lower_first(text: str) -> str:
@@ -199,4 +203,5 @@ def lower_first(text: str) -> str:
 
 
 FILTERS = dict(number=number, short_date=short_date, day_month=day_month, long_date=long_date, clock_time=clock_time,
-               clock=clock, weekday=weekday, duration=duration, time_left=time_left, count=count)
+               clock=clock, weekday=weekday, duration=duration, time_left=time_left, count=count,
+               either=either)

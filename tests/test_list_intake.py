@@ -53,3 +53,19 @@ def test_a_list_form_is_recorded_and_its_rows_told_in_the_receipt(app, imap_acco
     assert "1. Nguyễn Văn An – Tổ 3, phường Phú Bài – Tự học tin học, hướng dẫn 20 người dùng máy tính" in text
     assert "- Dòng số thứ tự 2: chưa ghi Thành tích." in text
     assert report.report_json(app)["forms"]["guong_dien_hinh"]["records"] == {"tthtcd-phu-bai": 2}
+
+
+def test_a_message_without_a_form_is_told_the_campaigns_forms_as_a_sentence_says_them(app, imap_account):
+    append(imap_account, make_mail(PHU_BAI, "Gửi báo cáo", []))
+    box = ImapMailbox(app.config.mailbox)
+    try:
+        assert intake.poll(app, box).recorded == 1
+    finally:
+        box.close()
+    with app.store.read() as conn:
+        [receipt] = conn.execute(st.outbox.select().where(st.outbox.c.kind == "receipt")).all()
+    mail = email.message_from_bytes(receipt.raw, policy=policy.default)
+    labels = [f.label for f in app.config.campaign.forms]
+    for part in ("plain", "html"):
+        text = " ".join(mail.get_body((part,)).get_content().split())
+        assert f"{labels[0]}, {labels[1]} hoặc {labels[2]}" in text, text
