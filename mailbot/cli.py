@@ -58,7 +58,7 @@ def _parse_now(value: str | None) -> dt.datetime | None:
 campaign_option = click.option(
     "--campaign", "campaign", metavar="MÃ_ĐỢT",
     help="Đợt báo cáo (id trong [campaign] hoặc [[campaigns]]); mặc định: đợt hiện tại — đợt đang nhận thư "
-         "(opens–closes chứa hôm nay) bắt đầu muộn nhất, nếu không có thì đợt vừa kết thúc gần nhất.")
+         "(opens–closes chứa hôm nay) bắt đầu muộn nhất, nếu không có thì đợt vừa kết thúc gần nhất; trước khi có đợt nào bắt đầu: đợt bắt đầu sớm nhất.")
 
 now_option = click.option("--now", "now", metavar="THỜI_ĐIỂM",
                           help="Coi đồng hồ đang ở thời điểm này, dạng ISO 8601 có múi giờ "

@@ -44,6 +44,7 @@ CATALOG: dict[str, str] = {
     "Could not open file {filename!r}: {message}": "Không mở được tệp {filename!r}: {message}",
     "{value!r} is not a valid {number_type}.": "{value!r} không phải là số hợp lệ.",
     "Choose from:\n\t{choices}": "Chọn một trong:\n\t{choices}",
+    "{value} is not in the range {range}.": "{value} nằm ngoài khoảng cho phép {range}.",
 }
 PLURALS: dict[str, str] = {
     "Got unexpected extra argument ({args})": "Thừa tham số ({args})",

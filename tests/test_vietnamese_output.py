@@ -69,6 +69,7 @@ def test_every_help_is_vietnamese(args):
     (["status", "--bogus"], "Không có tùy chọn"),
     (["export", "--format", "pdf"], "không phải một trong"),
     (["nosuch"], "Không có lệnh"),
+    (["web", "--port", "70000"], "nằm ngoài khoảng cho phép"),
     (["status", "--now", "hôm qua"], "không phải thời điểm"),
 ])
 def test_usage_errors_are_vietnamese(tmp_path, args, words):
