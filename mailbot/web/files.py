@@ -110,8 +110,6 @@ def register(web: Flask, app: App) -> None:
 
     @web.get("/tai-ve")
     def downloads():
-        from mailbot import vn
-
         return page("downloads.html", title=vn.WEB_PAGES["downloads"], nav="downloads", downloads=DOWNLOADS,
                     groups=GROUPS)
 

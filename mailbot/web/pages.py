@@ -3,7 +3,6 @@ vocabulary's filters (mailbot.vn), HTML autoescaped, a missing variable an error
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -40,7 +39,3 @@ def render_letter(app: App, name: str, **context: Any) -> tuple[str, str]:
 
 def stylesheet() -> bytes:
     return (WEB_TEMPLATES / "site.css").read_bytes()
-
-
-def template_path(name: str) -> Path:
-    return WEB_TEMPLATES / name

@@ -56,7 +56,7 @@ def board_data(app: App, kind: str | None = None, status: str | None = None) -> 
             label = vn.COVERAGE_LABELS[s["status"]]
             if s["late"] and s["status"] in vn.LATE_LABELS:
                 label += " · " + vn.LATE_LABELS[s["status"]]
-            cell = dict(form=f.id, form_name=f.label.split(" (")[0], status=s["status"], late=s["late"], label=label,
+            cell = dict(form=f.id, form_name=f.short, status=s["status"], late=s["late"], label=label,
                         ref=row.reference if row else None,
                         when=vn.short_moment(row.received_at.astimezone(tz)) if row else None,
                         rejected=refused.reference if refused else None)
@@ -118,7 +118,7 @@ def submission_data(app: App, reference: str) -> dict[str, Any] | None:
     if app.config.find_campaign(row.campaign):
         app = app.for_campaign(row.campaign)  # its forms' words and labels
     unit = app.config.unit(row.unit_id) if row.unit_id else None
-    history = [dict(at=st.from_iso(created).astimezone(tz), who="Chương trình", via=None,
+    history = [dict(at=st.from_iso(created).astimezone(tz), who=vn.PROGRAM, via=None,
                     text=f"đọc tệp và xếp «{vn.lower_first(vn.STATUS_LABELS.get(_first_status(row, decided), ''))}»")]
     for r in decided:
         target = app.config.unit(r.unit_id) if r.unit_id else None
@@ -130,7 +130,7 @@ def submission_data(app: App, reference: str) -> dict[str, Any] | None:
         history.append(dict(at=st.from_iso(r.at).astimezone(tz), who=r.actor, via=vn.VIA_LABELS.get(r.via, r.via),
                             text=text))
     if row.status == Status.SUPERSEDED:
-        history.append(dict(at=st.from_iso(updated).astimezone(tz), who="Chương trình", via=None,
+        history.append(dict(at=st.from_iso(updated).astimezone(tz), who=vn.PROGRAM, via=None,
                             text="thay bằng bản đơn vị gửi sau"))
     return dict(row=row, doc=describe_document(app, row), unit=unit, message=m, campaign=app.config.campaign,
                 received=row.received_at.astimezone(tz), attachment_id=attachment_id, photos=photos,
@@ -168,7 +168,7 @@ def review_data(app: App) -> dict[str, Any]:
         if it["kind"] == "submission":
             c = app.config.find_campaign(it["campaign"]) or app.config.campaign
             it["selected"] = it["unit_named_id"] or it["sender_unit"] or it["unit"]
-            it["form_label"] = c.form(it["form"]).label if it["form"] in c.form_ids else "Tệp chưa rõ biểu mẫu"
+            it["form_label"] = c.form(it["form"]).label if it["form"] in c.form_ids else vn.FORM_UNKNOWN
             it["campaign_name"] = c.name if len(app.config.campaigns) > 1 else None
             it["sender_unit_name"] = _name(app, it["sender_unit"])
             it["named_unit_name"] = _name(app, it["unit_named_id"])
@@ -204,9 +204,9 @@ def messages_data(app: App, page: int) -> dict[str, Any]:
         if rc is not None:
             answered = vn.DELIVERY_LABELS.get(rc.status, rc.status)
         elif r.outcome == Outcome.AUTOMATIC:
-            answered = "Không trả lời (thư tự động)"
+            answered = vn.NOT_ANSWERED_AUTOMATIC
         else:
-            answered = "Không trả lời"
+            answered = vn.NOT_ANSWERED
         unit = app.config.unit(r.unit_id) if r.unit_id else None
         out.append(dict(id=r.id, reference=r.reference, sender=r.from_addr or "", name=r.from_name or "",
                         unit=unit.name if unit else None, subject=r.subject or "",
