@@ -133,9 +133,9 @@ def test_crash_between_commit_and_flag_is_finished_by_the_next_poll(app, imap_ac
 def test_the_look_for_unflagged_messages_reads_an_index_not_the_folder(app, imap_account):
     """Every poll looks for messages recorded but not flagged on the server. On SQLite its query
     must take the partial index of unflagged locations: reading the folder's rows cost an idle poll
-    ~8 ms per 50,000 recorded messages (bench/bench_intake.py measures the idle poll)."""
-    if app.store.engine.dialect.name != "sqlite":
-        pytest.skip("the query plan checked is SQLite's")
+    ~8 ms per 50,000 recorded messages (bench/bench_intake.py measures the idle poll). On PostgreSQL,
+    whose planner reads a small table whole, the index must at least serve the query when it may."""
+    sqlite = app.store.engine.dialect.name == "sqlite"
     seen: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -149,8 +149,11 @@ def test_the_look_for_unflagged_messages_reads_an_index_not_the_folder(app, imap
         sa.event.remove(app.store.engine, "before_cursor_execute", capture)
     assert seen
     with app.store.read() as conn:
+        if not sqlite:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for statement, parameters in seen:
-            plan = " ".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+            plan = " ".join(str(r) for r in conn.exec_driver_sql(explain + statement, parameters))
             assert "ix_message_locations_unflagged" in plan, (statement, plan)
 
 

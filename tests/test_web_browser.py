@@ -19,9 +19,9 @@ import pytest
 
 from mailbot.web.server import Background
 from tests.servers import free_port, running_smtp
-from tests.webgen import STAFF, LINK, fill, site_app
+from tests.webgen import STAFF, LINK, fill, signin_mail_done, site_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.database]
+pytestmark = [pytest.mark.browser]  # the site's SQL runs on PostgreSQL in test_web.py
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -136,7 +136,7 @@ def test_a_page_without_a_session_goes_to_sign_in(site, browser):
 
 def test_an_address_not_in_staff_gets_no_mail(site, browser):
     ask_link(browser, site, "nguoila@example.org")
-    time.sleep(1)
+    signin_mail_done()
     assert not site.letters("nguoila@example.org") and not site.letters()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox as stdmailbox
 import os
 import re
+import threading
 import time
 from datetime import datetime
 import datetime as dt
@@ -86,6 +87,15 @@ def wait_letters(app, n: int, timeout: float = 10.0) -> list:
 
 
 LINK = re.compile(r"https?://[^\s<>\"]+/dang-nhap/[A-Za-z0-9_-]+")
+
+
+def signin_mail_done(timeout: float = 20.0) -> None:
+    """Wait until every sign-in link being made and mailed is done: a test that no letter went out
+    must not look before a late one could have gone (the link is mailed by its own thread)."""
+    for t in threading.enumerate():
+        if t.name == "web-signin-mail":
+            t.join(timeout)
+            assert not t.is_alive(), "a sign-in letter still being sent"
 
 
 def link_in(letter) -> str:
