@@ -237,7 +237,7 @@ class FormConfig:
     reminders: Annotated[tuple[Int, ...], BeforeValidator(_offsets)] = (-3, -1, 0, 1)  # days from the deadline's date
     send_at: TimeOfDay = dt.time(7, 30)
     label: Str = ""  # how letters name it: "Mẫu 1 (Lịch hoạt động)"
-    definition: FilePath | None = None  # path of a form definition .toml; default: parsers/forms/<id>.toml
+    definition: FilePath | None = None  # path of a form definition .toml; default: parsers/forms/<id>/form.toml
     needs_photos: Bool | None = None  # default: the definition's `photos` (else: a counted form's)
     blank: FilePath | None = None  # path of the blank form attached to reminders
     deadline_text: Str | None = None  # how letters say the deadline: "trước ngày 29/9/2017"

@@ -1,4 +1,4 @@
-"""Form definitions are data: parsers/forms/<id>.toml, or a campaign's own folder.
+"""Form definitions are data: parsers/forms/<id>/form.toml (a flat <id>.toml is read too), or a campaign's own folder.
 
 Next year's form is a new TOML file, not new code. A campaign may keep its
 own definitions in `extra_dir` (ParseContext.forms_dir); that folder is
@@ -146,11 +146,6 @@ def columns(formdef: dict) -> list[dict]:
                     "required": bool(c.get("required", schedule and c.get("key") == "content")),
                     "name": c.get("name") or (header[0] if header else c.get("key"))})
     return out
-
-
-def column_labels(formdef: dict) -> dict[str, list[str]]:
-    """key → header words, in the declared order."""
-    return {c["key"]: c["header"] for c in columns(formdef)}
 
 
 def form_name(formdef: dict) -> str:

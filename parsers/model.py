@@ -133,7 +133,7 @@ class Document:
 class ParseContext:
     """What a parser needs to know about the campaign, and nothing else.
 
-    `forms` are the form definitions (see parsers/forms/*.toml) the
+    `forms` are the form definitions (see parsers/forms/<id>/form.toml) the
     classifier chooses among; `year` is the default year for dates written
     without one; the week bounds flag activities outside it.
     """
@@ -142,7 +142,7 @@ class ParseContext:
     week_start: dt.date = dt.date(2017, 10, 2)
     week_end: dt.date = dt.date(2017, 10, 8)
     forms: tuple[str, ...] = ("mau1", "mau2")
-    forms_dir: str | None = None  # extra folder searched first for <form>.toml
+    forms_dir: str | None = None  # extra folder searched first for <form>/form.toml or <form>.toml
     definitions: tuple[tuple[str, str], ...] = ()  # (form id, definition file) given by the campaign
     convert_timeout: float = 60.0
     max_pdf_pages: int = 10  # pages of a PDF read; the unit is told about the rest

@@ -1,6 +1,6 @@
 """The general table reader: a form definition says what to read, this module reads it.
 
-A definition (parsers/forms/*.toml, see parsers.formdef) declares its
+A definition (parsers/forms/<id>/form.toml, see parsers.formdef) declares its
 columns — key, header words, type, required or not — and its record shape:
 
 - `records = "rows"`: one record per table row. Columns are found by their
