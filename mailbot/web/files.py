@@ -121,23 +121,21 @@ def register(web: Flask, app: App) -> None:
         d, data = made
         return attachment(data, download_name(g.view, slug), d.mimetype)
 
-    @web.get("/tep/<int:attachment_id>")
-    def sent_file(attachment_id: int):
-        a = st.attachments
+    def archived(table: sa.Table, row_id: int) -> Response:
+        """A received file by its record's number (never by a name or path), as a download."""
         with app.store.read() as conn:
-            row = conn.execute(sa.select(a.c.filename, a.c.sha256).where(a.c.id == attachment_id)).first()
+            row = conn.execute(sa.select(table.c.filename, table.c.sha256).where(table.c.id == row_id)).first()
         if row is None or not row.sha256 or not app.archive.has(row.sha256):
             abort(404)
         return attachment(app.archive.get(row.sha256), row.filename)
 
+    @web.get("/tep/<int:attachment_id>")
+    def sent_file(attachment_id: int):
+        return archived(st.attachments, attachment_id)
+
     @web.get("/anh/<int:photo_id>")
     def photo(photo_id: int):
-        p = st.photos
-        with app.store.read() as conn:
-            row = conn.execute(sa.select(p.c.filename, p.c.sha256).where(p.c.id == photo_id)).first()
-        if row is None or not app.archive.has(row.sha256):
-            abort(404)
-        return attachment(app.archive.get(row.sha256), row.filename)
+        return archived(st.photos, photo_id)
 
     @web.get("/anh/<int:photo_id>/nho.jpg")
     def thumbnail(photo_id: int):
