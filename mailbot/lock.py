@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +31,9 @@ LOCK_FILE = "mailbot.lock"
 # pg_advisory_lock's key for "the mailbot of this database": b"mailbot\0" read as a number.
 ADVISORY_KEY = int.from_bytes(b"mailbot\0", "big")
 APP_NAME = "mailbot lock"  # the holder's application_name on PostgreSQL, then "pid N on HOST"
+# A process killed a moment ago still holds its advisory lock until the server reads the closed
+# socket; the next run (a restart after a crash) waits that long rather than refuse.
+DEAD_HOLDER_GRACE = 10.0
 
 
 class DataDirBusy(Exception):
@@ -68,17 +72,39 @@ def lock_database(engine: sa.Engine) -> Connection | None:
         return None
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
-        me = f"{APP_NAME}: pid {os.getpid()} on {socket.gethostname()}"[:63]
-        conn.execute(sa.text("SELECT set_config('application_name', :n, false)"), {"n": me})
-        if conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar():
-            return conn
-        holder = _advisory_holder(conn)
+        conn.execute(sa.text("SELECT set_config('application_name', :n, false)"), {"n": _app_name(os.getpid())})
+        deadline = time.monotonic() + DEAD_HOLDER_GRACE
+        while True:
+            if conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar():
+                return conn
+            holder = _advisory_holder(conn)
+            if not (_dead_here(holder) or holder == "unknown") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # the server ends a killed client's session once it reads the closed socket
     except BaseException:
         conn.close()
         raise
     conn.close()
     url = engine.url.render_as_string(hide_password=True)
     raise DataDirBusy(f"another mailbot ({holder}) is working on the database {url}", holder)
+
+
+def _app_name(pid: int) -> str:
+    return f"{APP_NAME}: pid {pid} on {socket.gethostname()}"[:63]
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether the holder is a process of this machine that no longer exists (its session not yet ended)."""
+    pid = holder.removeprefix("pid ").split(" ", 1)[0]
+    if not pid.isdigit() or _app_name(int(pid)) != f"{APP_NAME}: {holder}":
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def _advisory_holder(conn: Connection) -> str:

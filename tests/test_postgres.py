@@ -10,6 +10,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -70,13 +72,61 @@ def test_the_advisory_lock_dies_with_its_process(tmp_path, postgres):
                 lock.take(app)
             holder.kill()  # kill -9: no unlock, the server notices the closed session
             holder.wait()
-            lock.take(app).close()
+            lock.take(app).close()  # waits the moment the server needs to end the dead session
         finally:
             app.close()
     finally:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def _hold_as(url: str, pid: int) -> sa.Connection:
+    """A session holding the advisory lock under the name mailbot gives pid on this machine."""
+    conn = sa.create_engine(url, poolclass=sa.pool.NullPool).connect().execution_options(isolation_level="AUTOCOMMIT")
+    conn.execute(sa.text("SELECT set_config('application_name', :n, false)"), {"n": lock._app_name(pid)})
+    assert conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": lock.ADVISORY_KEY}).scalar()
+    return conn
+
+
+def _a_dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_session_left_by_a_dead_process_of_this_machine_is_waited_for_not_refused(tmp_path, postgres):
+    url = new_database(postgres)
+    stale = _hold_as(url, _a_dead_pid())  # what a kill -9 leaves until the server reads the closed socket
+    threading.Timer(1.0, stale.close).start()
+    app = make_app(tmp_path, storage={"data_dir": str(tmp_path / "data"), "database": url})
+    try:
+        lock.take(app).close()
+    finally:
+        app.close()
+
+
+def test_a_live_holder_is_refused_at_once(tmp_path, postgres):
+    url = new_database(postgres)
+    live = _hold_as(url, os.getpid())
+    app = make_app(tmp_path, storage={"data_dir": str(tmp_path / "data"), "database": url})
+    try:
+        started = time.monotonic()
+        with pytest.raises(lock.DataDirBusy, match=f"pid {os.getpid()} on"):
+            lock.take(app)
+        assert time.monotonic() - started < lock.DEAD_HOLDER_GRACE / 2  # not the dead holder's wait
+    finally:
+        app.close()
+        live.close()
+
+
+def test_only_a_missing_process_named_like_mailbot_on_this_host_counts_as_dead():
+    host = socket.gethostname()
+    assert lock._dead_here(f"pid {_a_dead_pid()} on {host}")
+    assert not lock._dead_here(f"pid {os.getpid()} on {host}")
+    assert not lock._dead_here(f"pid {_a_dead_pid()} on another-{host}")
+    assert not lock._dead_here("a session from 10.0.0.7")
+    assert not lock._dead_here("unknown")
 
 
 def _poll(config: Path) -> list[str]:
