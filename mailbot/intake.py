@@ -293,6 +293,7 @@ def _prepared(app: App, messages: Iterable[tuple[Location, FetchedMessage]]) -> 
 UNPACK = "mailbot.unpack:read_and_expand_file"
 PARSE = "parsers:parse"
 READ_PHOTO = "mailbot.photos:read_photo"
+READ_PHOTO_HEADER = "mailbot.photos:read_header"
 READ_ATTEMPTS = 2  # times a message may stop its reader (or the daemon) before it is recorded failed
 WORKER_FAILURE = "worker: "  # messages.error of a message recorded failed because reading it stopped twice
 
@@ -383,19 +384,29 @@ def read_for_campaign(app: App, files: list[File], at: dt.datetime) -> tuple[str
 
 
 def read_files(app: App, files: list[File]) -> list[Reading]:
-    """Read a message's files; its documents share one reading budget (limits.message_budget_documents)."""
+    """Read a message's files; its documents share one reading budget (limits.message_budget_documents).
+
+    Documents are read before pictures: once a document of this message is
+    read as a form that asks for photos (Mẫu 2), the pictures are its photos.
+    Their headers are read (size, time taken), not their pixels: they are not
+    looked at as pages of a form, and their thumbnails wait until staff look.
+    """
     ctx = app.parse_context()
     share = max(app.config.limits.message_budget_documents, 1)
     left = [ctx.max_cells * share, ctx.max_paragraphs * share, ctx.max_chars * share]
-    readings = []
-    for f in files:
+    asks_photos = {form.id for form in app.config.campaign.forms if form.needs_photos}
+    illustrated = False  # a document read here is a form that asks for photos
+    readings: dict[int, Reading] = {}
+    for n in sorted(range(len(files)), key=lambda i: files[i].role == "photo"):  # stable: documents first
+        f = files[n]
         r = read_file(app, f, dataclasses.replace(
             ctx, max_cells=min(ctx.max_cells, left[0]), max_paragraphs=min(ctx.max_paragraphs, left[1]),
-            max_chars=min(ctx.max_chars, left[2])))
+            max_chars=min(ctx.max_chars, left[2])), header_only=illustrated)
         if r.document is not None:
             left = [max(0, a - b) for a, b in zip(left, r.document.spent)]
-        readings.append(r)
-    return readings
+            illustrated |= f.role == "document" and r.document.form in asks_photos
+        readings[n] = r
+    return [readings[n] for n in range(len(files))]
 
 
 def reading_time(filetype: str, worker_timeout: float, convert_timeout: float, ctx: ParseContext) -> float:
@@ -411,11 +422,12 @@ def reading_time(filetype: str, worker_timeout: float, convert_timeout: float, c
     return worker_timeout
 
 
-def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading:
+def read_file(app: App, f: File, context: ParseContext | None = None, header_only: bool = False) -> Reading:
     """Archive one unpacked file, then parse it (a document) or inspect it (a photo), in a worker.
 
     A file whose reader stops twice (memory, time, crash) is recorded as too
-    complex to read, with the reason; the message's other files go on.
+    complex to read, with the reason; the message's other files go on. With
+    `header_only`, a photo's header alone is read (see read_files).
     """
     sha = f.sha256 or (app.archive.put(f.data) if f.data is not None else None)
     r = Reading(file=f, sha256=sha)
@@ -426,6 +438,8 @@ def read_file(app: App, f: File, context: ParseContext | None = None) -> Reading
             ctx = context or app.parse_context()
             r.document = _twice(app, PARSE, source, ctx, timeout=reading_time(f.filetype, li.worker_timeout,
                                                                                li.convert_timeout, ctx))
+        elif f.role == "photo" and source and header_only:
+            r.photo = _twice(app, READ_PHOTO_HEADER, source, app.config.campaign.timezone, li.photo_max_pixels)
         elif f.role == "photo" and source:
             ctx = context or app.parse_context()
             document, r.photo = _twice(app, READ_PHOTO, source, ctx, app.config.campaign.timezone,

@@ -45,8 +45,8 @@ class PhotoInfo:
     notice: str | None = None  # Vietnamese, for the receipt, when the generic one says too little
 
 
-def inspect(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> PhotoInfo:
-    """Read EXIF time, size and a thumbnail; never raises for a bad image.
+def inspect(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS, *, decode: bool = True) -> PhotoInfo:
+    """Read EXIF time, size and (when `decode`) a thumbnail; never raises for a bad image.
 
     The size is the one the header declares, read before any pixel is
     decoded: over `max_pixels` the photo is refused undecoded.
@@ -62,7 +62,7 @@ def inspect(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> PhotoInf
                                  problem=f"{width}x{height} pixels, over the limit of {max_pixels}",
                                  notice=PHOTO_TOO_MANY_PIXELS.format(mpx=max_pixels // 1_000_000))
             taken = _taken_at(im, tz)
-            return PhotoInfo(taken, width, height, _thumbnail_jpeg(_small(im)))
+            return PhotoInfo(taken, width, height, _thumbnail_jpeg(_small(im)) if decode else None)
     except Image.DecompressionBombError as exc:
         return PhotoInfo(None, None, None, None, problem=f"{type(exc).__name__}: {exc}",
                          notice=PHOTO_TOO_MANY_PIXELS.format(mpx=max_pixels // 1_000_000))
@@ -153,3 +153,19 @@ def read_photo(data: bytes, context, tz: ZoneInfo, max_pixels: int = MAX_PIXELS)
     if doc.form is not None:
         return doc, None
     return None, inspect(data, tz, max_pixels)
+
+
+def read_header(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> PhotoInfo:
+    """Size and time taken from the header alone: not a pixel is decoded.
+
+    For a photo that comes with a report read from the same message: it
+    illustrates the report, so it is not looked at as a page of a form, and
+    its thumbnail is made when staff first look at it (`thumbnail`). Decoding
+    two phone photos cost more than the rest of such a message's reading.
+    """
+    return inspect(data, tz, max_pixels, decode=False)
+
+
+def thumbnail(data: bytes, max_pixels: int = MAX_PIXELS) -> bytes | None:
+    """The small JPEG of a received photo, made when first asked for (in a reader worker)."""
+    return inspect(data, ZoneInfo("UTC"), max_pixels).thumbnail

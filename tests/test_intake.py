@@ -237,6 +237,23 @@ def test_zip_forward_and_photos_are_unpacked_once(app, imap_account):
     assert photos[1].taken_at == st.utc_iso(when("2017-10-02T07:20:00"))
 
 
+def test_photos_that_come_with_a_report_are_read_by_their_header_and_thumbnailed_later(app, imap_account):
+    # With a Mẫu 2 read from its Word file, the pictures are its photos: size and time from the header,
+    # no decoding, no look for a printed page; the thumbnail waits for staff (mailbot.web.files).
+    append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("anh1.jpg", jpeg(size=(800, 600))), ("bc.docx", mau2())]))
+    # With a schedule only, a picture may be a page of the report: it is looked at, and thumbnailed then.
+    append(imap_account, make_mail(THCS, "Lịch", [("Mẫu 1.docx", mau1("Trường THCS Phú Bài")), ("anh2.jpg", jpeg())]))
+    poll(app)
+    with app.store.read() as conn:
+        assert [(s.form, s.filename) for s in st.submission_rows(conn)] == [("mau2", "bc.docx"), ("mau1", "Mẫu 1.docx")]
+    with_report, with_schedule = rows(app, st.photos)
+    assert (with_report.filename, with_report.width, with_report.height) == ("anh1.jpg", 800, 600)
+    assert with_report.taken_at == st.utc_iso(when("2017-10-02T07:20:00"))
+    assert with_report.thumb_sha256 is None
+    assert with_schedule.filename == "anh2.jpg" and app.archive.has(with_schedule.thumb_sha256)
+    assert [a.filename for a in rows(app, st.attachments)] == ["anh1.jpg", "bc.docx", "Mẫu 1.docx", "anh2.jpg"]
+
+
 def test_a_message_with_nothing_usable_is_recorded_and_answered(app, imap_account):
     append(imap_account, make_mail(PHU_BAI, "Hỏi về mẫu báo cáo", []))
     append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("bao cao.pdf", b"%PDF-1.4 fake")]))

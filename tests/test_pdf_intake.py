@@ -93,6 +93,22 @@ def test_a_pdf_alone_is_read_and_counts(app, imap_account, report):
     assert sub.document["indicators"]["to_roi"] == 200
 
 
+def test_pictures_sent_with_the_word_report_are_its_photos_not_pages(app, imap_account, report):
+    docx, _, pages = report
+    from tests.servers import append
+
+    page = scan(pages[0], angle=1.5, seed=3, stamp_at=(0.6, 0.8))  # read as the form when it comes alone (below)
+    append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("Mau 2.docx", docx), ("IMG_2041.jpg", page),
+                                                        ("hoi thao.jpg", activity_photo(2))]))
+    poll(app)
+    with app.store.read() as conn:
+        subs = st.submission_rows(conn)
+    assert [(s.form, s.status, s.filename) for s in subs] == [("mau2", "accepted", "Mau 2.docx")]
+    assert sorted(p.filename for p in rows(app, st.photos)) == ["IMG_2041.jpg", "hoi thao.jpg"]
+    assert {a.filename: a.role for a in rows(app, st.attachments)} == {
+        "Mau 2.docx": "document", "IMG_2041.jpg": "photo", "hoi thao.jpg": "photo"}
+
+
 def test_photo_of_the_page_needs_review_and_the_unit_is_asked_to_confirm(app, imap_account, report):
     _, _, pages = report
     from tests.servers import append

@@ -307,6 +307,39 @@ def test_the_review_page_offers_accept_with_the_best_unit_and_reject_with_a_reas
     assert "Địa chỉ gửi chưa có trong danh sách đơn vị" in html
 
 
+def test_a_photo_read_by_its_header_gets_its_thumbnail_when_first_shown(tmp_path):
+    from tests.mailgen import jpeg, make_mail
+    from tests.webgen import PHU_BAI, deliver, poll
+    from tests.docxgen import mau2_docx
+
+    a = site_app(tmp_path)
+    try:
+        whole = jpeg(size=(1200, 900))
+        deliver(a, make_mail(PHU_BAI, "Báo cáo", [
+            ("bc.docx", mau2_docx("Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1}, {}, "1/BC", "2017-10-12")),
+            ("le khai mac.jpg", whole), ("hong.jpg", whole[:len(whole) // 3])]), "2017-10-12T09:00:00+07:00")
+        poll(a)
+        with a.store.read() as conn:
+            photos = conn.execute(sa.select(st.photos).order_by(st.photos.c.id)).all()
+        assert [(p.filename, p.thumb_sha256) for p in photos] == [("le khai mac.jpg", None), ("hong.jpg", None)]
+        c = create_app(a).test_client()
+        sign_in(c, a)
+        html = c.get("/ho-so/HTSD2017-0001").get_data(as_text=True)
+        assert f'<img src="/anh/{photos[0].id}/nho.jpg"' in html
+        thumb = c.get(f"/anh/{photos[0].id}/nho.jpg")
+        assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+        from PIL import Image
+
+        assert Image.open(io.BytesIO(thumb.data)).size == (320, 240)
+        with a.store.read() as conn:  # kept: the next look is served from the archive
+            kept = conn.execute(sa.select(st.photos.c.thumb_sha256).where(st.photos.c.id == photos[0].id)).scalar()
+        assert a.archive.get(kept) == thumb.data and c.get(f"/anh/{photos[0].id}/nho.jpg").data == thumb.data
+        assert c.get(f"/anh/{photos[1].id}/nho.jpg").status_code == 404  # cut short: no thumbnail, no error page
+        assert c.get("/anh/999/nho.jpg").status_code == 404
+    finally:
+        a.close()
+
+
 def test_the_submission_page_shows_what_was_read_the_receipt_and_the_files(client):
     html = client.get("/ho-so/HTSD2017-0002").get_data(as_text=True)
     assert "Số tờ rơi đã phát hành" in html and ">200<" in html

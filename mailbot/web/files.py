@@ -13,6 +13,7 @@ stored with it: no name that came with a message is ever part of a path.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import unicodedata
 import urllib.parse
@@ -26,6 +27,9 @@ from flask import Flask, Response, abort, g
 from mailbot import report, vn
 from mailbot import store as st
 from mailbot.app import App
+from mailbot.workers import FromFile, ReaderError, WorkerFailed
+
+log = logging.getLogger(__name__)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -141,7 +145,10 @@ def register(web: Flask, app: App) -> None:
     def thumbnail(photo_id: int):
         p = st.photos
         with app.store.read() as conn:
-            thumb = conn.execute(sa.select(p.c.thumb_sha256).where(p.c.id == photo_id)).scalar()
+            row = conn.execute(sa.select(p.c.sha256, p.c.thumb_sha256).where(p.c.id == photo_id)).first()
+        if row is None:
+            abort(404)
+        thumb = row.thumb_sha256 or make_thumbnail(app, photo_id, row.sha256)
         if not thumb or not app.archive.has(thumb):
             abort(404)
         return Response(app.archive.get(thumb), mimetype="image/jpeg",
@@ -155,3 +162,29 @@ def register(web: Flask, app: App) -> None:
         if row is None or not app.archive.has(row.raw_sha256):
             abort(404)
         return attachment(app.archive.get(row.raw_sha256), f"{row.reference or message_id}.eml")
+
+
+MAKE_THUMBNAIL = "mailbot.photos:thumbnail"
+
+
+def make_thumbnail(app: App, photo_id: int, sha256: str) -> str | None:
+    """The thumbnail of a photo intake read only the header of, made now and kept.
+
+    The photo is a unit's file: it is decoded in a reader worker, under the
+    same memory and time caps as at intake; one it cannot decode gets none.
+    """
+    if not app.archive.has(sha256):
+        return None
+    try:
+        data = app.workers.run(MAKE_THUMBNAIL, FromFile(str(app.archive.path(sha256))),
+                               app.config.limits.photo_max_pixels, timeout=app.config.limits.worker_timeout)
+    except (WorkerFailed, ReaderError) as exc:
+        log.warning("no thumbnail for photo %d: %s", photo_id, exc)
+        return None
+    if not data:
+        return None
+    thumb = app.archive.put(data)
+    with app.store.transaction() as conn:
+        conn.execute(st.photos.update().where(st.photos.c.id == photo_id, st.photos.c.thumb_sha256.is_(None))
+                     .values(thumb_sha256=thumb))
+    return thumb
