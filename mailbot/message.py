@@ -650,7 +650,7 @@ def _walk(root: email.message.Message, parts: list[Part], problems: list[str],
                 problems.append("MIME nesting too deep; inner parts ignored")
             continue
         ctype = part.get_content_type().lower()
-        payload = part.get_payload()
+        payload = _payload(part)
         if isinstance(payload, list) and ctype in _MESSAGE_TYPES and _cte(part) in ("base64", "quoted-printable"):
             # The stdlib parses an encoded message/rfc822 as if it were plain: hand on its bytes.
             data = _encoded_message_bytes(part)
@@ -775,12 +775,21 @@ def _a2b_base64(text: str) -> bytes:
     return pybase64.b64decode(text)
 
 
+def _payload(part: email.message.Message):
+    """part.get_payload(), without its check for undecodable bytes on an ASCII text (a photo's base64):
+    that check encodes the whole text, twice per part, for nothing."""
+    payload = part._payload  # noqa: SLF001 - compat32's own storage, as fastmime restores it
+    if isinstance(payload, list) or (isinstance(payload, str) and payload.isascii()):
+        return payload
+    return part.get_payload()
+
+
 def payload_bytes(part: email.message.Message) -> bytes:
     """The decoded body of one leaf part; tolerant of sloppy Content-Transfer-Encoding values."""
     raw_cte = str(part.get("content-transfer-encoding", "")).lower()
     cte = _cte(part)
     if cte == "base64":
-        text = part.get_payload()
+        text = _payload(part)
         if isinstance(text, str) and text.isascii():
             # Straight from the parsed text: the stdlib route makes three copies of a big payload.
             try:

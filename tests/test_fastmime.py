@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 from email.feedparser import BytesFeedParser
 
@@ -114,6 +115,25 @@ def blocks_of_64_lines(raw: bytes) -> list[tuple[int, int]]:
 def test_placeholders_cannot_be_forged():
     fake = b"MAILBOTRUN0000000000000000\r\n" * 100
     raw = (b"From: a@example.org\r\nContent-Type: text/plain\r\n\r\n" + fake + b64_lines(BIG) + fake)
+    same(raw)
+
+
+def test_a_placeholder_written_outside_the_runs_makes_another_nonce(monkeypatch):
+    nonces = itertools.cycle([b"AAAAAAAAAAAAAAAA", b"BBBBBBBBBBBBBBBB"])
+    monkeypatch.setattr(fastmime, "_nonce", lambda *a: next(nonces))
+    forged = b"see MAILBOTRUNAAAAAAAAAAAAAAAA0 here\r\n"  # not a base64 line: outside any run
+    raw = b"From: a@example.org\r\nContent-Type: text/plain\r\n\r\n" + forged + b64_lines(BIG) + forged
+    assert fastmime.skeleton(raw).nonce == "B" * 16
+    same(raw)
+
+
+def test_a_placeholder_inside_a_run_is_put_back_with_the_run(monkeypatch):
+    monkeypatch.setattr(fastmime, "_nonce", lambda *a: b"AAAAAAAAAAAAAAAA")
+    lines = b64_lines(BIG).splitlines(keepends=True)
+    lines[10] = b"MAILBOTRUNAAAAAAAAAAAAAAAA0" + b"Q" * 49 + b"\r\n"  # letters only: part of the run
+    raw = b"From: a@example.org\r\nContent-Type: text/plain\r\n\r\n" + b"".join(lines)
+    bones = fastmime.skeleton(raw)
+    assert bones.nonce == "A" * 16 and len(bones.runs) == 1
     same(raw)
 
 
