@@ -118,8 +118,10 @@ def from_docx(data: bytes, target_type: str, timeout: float = 60) -> bytes:
 
 def _convert(data: bytes, source_ext: str, target: str, timeout: float) -> bytes:
     soffice = _soffice()
+    if soffice is None:  # before sandbox(): a PATH without soffice must not decide the cached sandbox
+        raise ConversionUnavailable()
     prefix = sandbox()
-    if soffice is None or prefix is None:
+    if prefix is None:
         raise ConversionUnavailable()
     target_ext = target.split(":", 1)[0]
     with tempfile.TemporaryDirectory(prefix="mailbot-convert-") as tmp:
