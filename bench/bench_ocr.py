@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image  # noqa: E402
 
 from parsers.document import parse  # noqa: E402
+from parsers.model import ParseContext  # noqa: E402
 from tests.docxgen import mau2_docx, sample_values  # noqa: E402
 from tests.pdfgen import UNITS, to_pdf  # noqa: E402
 from tests.scangen import images_pdf, rasterise, scan  # noqa: E402
@@ -49,10 +50,13 @@ def scanned_reports(n: int, seed: int = 0) -> list[tuple[bytes, bytes, int]]:
     return out
 
 
-def score(docx: bytes, scanned: bytes) -> tuple[dict[str, int], float, list[str], dict]:
+def score(docx: bytes, scanned: bytes,
+          context: ParseContext | None = None) -> tuple[dict[str, int], float, list[str], dict]:
+    """Counts of correct/unsure/wrong/missed indicators of the scan against its .docx, the seconds
+    the scan took, notes, and the scan's JSON; `context` as parse() takes it (e.g. a longer OCR limit)."""
     want = parse(docx).to_json()["indicators"]
     t = time.perf_counter()
-    doc = parse(scanned)
+    doc = parse(scanned, context)
     took = time.perf_counter() - t
     got = doc.to_json()
     counts = {"correct": 0, "unsure": 0, "wrong": 0, "missed": 0}

@@ -24,6 +24,9 @@ from tests.pdfgen import soffice, to_pdf
 from tests.scangen import activity_photo, images_pdf, rasterise, scan
 
 needs_ocr = pytest.mark.skipif(not (ocr.available() and soffice()), reason="Tesseract (vie) or LibreOffice missing")
+# These tests are about what is read, not how fast: Tesseract's per-page limit (30 s by default)
+# is lifted out of the way of a slow or busy machine; test_a_page_over_the_ocr_time_limit_... checks the limit.
+PATIENT = ParseContext(ocr_page_timeout=600.0)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def test_scanned_report_figures_are_read_or_asked_never_guessed(report):
     docx, pages = report
     stamped = [Image.open(io.BytesIO(scan(p, angle=a, seed=k, stamp_at=(0.55, 0.45 + 0.1 * k))))
                for k, (p, a) in enumerate(zip(pages, (2.5, -3.0, 1.2, -0.8)))]
-    counts, took, notes, got = score(docx, images_pdf(stamped))
+    counts, took, notes, got = score(docx, images_pdf(stamped), PATIENT)
     assert got["form"] == "mau2" and got["source"] == "ocr"
     assert counts["wrong"] == 0, notes  # a figure not trusted is null with a problem, never guessed
     assert counts["missed"] == 0, notes
@@ -55,7 +58,7 @@ def test_scanned_report_figures_are_read_or_asked_never_guessed(report):
 def test_phone_photo_of_the_first_page_is_a_form(report):
     docx, pages = report
     photo = scan(pages[0], angle=-2.0, seed=5, stamp_at=(0.6, 0.8), quality=60)
-    doc = parse(photo)
+    doc = parse(photo, PATIENT)
     assert doc.form == "mau2" and doc.source == "ocr"
     assert doc.indicators["ke_hoach"] == 1
     want = parse(docx).indicators
@@ -63,6 +66,14 @@ def test_phone_photo_of_the_first_page_is_a_form(report):
         assert doc.indicators[key] in (want[key], None)
         if doc.indicators[key] is None:  # not read for sure: null, and the unit is told why
             assert any(p.field == key and p.code in ("ocr_unsure", "unreadable_indicator") for p in doc.problems)
+
+
+@needs_ocr
+def test_a_page_over_the_ocr_time_limit_is_given_up_with_a_problem(report):
+    _, pages = report
+    doc = parse(scan(pages[0], angle=1.0, seed=2), ParseContext(ocr_page_timeout=0.001))
+    assert doc.form is None
+    assert [p.code for p in doc.problems] == ["ocr_timeout"]
 
 
 def test_activity_photo_is_turned_away_before_any_ocr(monkeypatch):
