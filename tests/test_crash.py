@@ -36,7 +36,7 @@ def test_the_poll_after_a_kill_9_during_delivery_sends_every_receipt_at_once(
 
     first = poll(config, log)
     try:
-        assert smtp_server.stalled.wait(60), log.read_text(errors="replace")
+        assert smtp_server.stalled.wait(120), log.read_text(errors="replace")
         first.kill()  # SIGKILL while the third receipt is on the wire
         first.wait(10)
     finally:

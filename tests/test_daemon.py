@@ -218,7 +218,7 @@ def setup(tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer):
             self.daemons.append(d)
             if ready:  # the first poll is done: the daemon now waits on the mailbox
                 before = finished_polls(self.data_dir)
-                wait_until(lambda: finished_polls(self.data_dir) > before, 30, "the first poll", d)
+                wait_until(lambda: finished_polls(self.data_dir) > before, 120, "the first poll", d)
             return d
 
     s = Setup()
@@ -230,13 +230,13 @@ def setup(tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer):
 # ------------------------------------------------------------------ tests
 
 def test_receipt_within_seconds_with_idle(setup):
-    setup.config(poll_seconds=300)  # only IDLE can make it this fast
+    setup.config(poll_seconds=300)  # only IDLE can make it this fast: the next poll is 5 minutes away
     d = setup.start()
     mid, raw = unit_message(0)
     append(setup.account, raw)
     appended = time.monotonic()
-    wait_until(lambda: receipts(setup.smtp)[mid], 10, "the receipt", d)
-    assert time.monotonic() - appended < 10
+    wait_until(lambda: receipts(setup.smtp)[mid], 60, "the receipt", d)
+    assert time.monotonic() - appended < 60  # a fifth of the poll interval: a slow machine is not a failure
     assert d.stop() == 0
     assert "poll: tải về 1 thư (ghi nhận 1" in d.log
 
@@ -246,18 +246,18 @@ def test_polling_without_idle(setup):
     d = setup.start()
     mid, raw = unit_message(2)
     append(setup.account, raw)
-    wait_until(lambda: receipts(setup.smtp)[mid], 30, "the receipt at the next poll", d)
+    wait_until(lambda: receipts(setup.smtp)[mid], 60, "the receipt at the next poll", d)
     assert d.stop() == 0
 
 
 def test_sigterm_exits_zero_promptly(setup):
-    setup.config()
+    setup.config(poll_seconds=300)  # the IDLE wait lasts minutes: the exit must not wait for its end
     d = setup.start()
     time.sleep(1)  # inside an IDLE wait by now
     t = time.monotonic()
     d.proc.send_signal(signal.SIGTERM)
-    assert d.proc.wait(20) == 0, d.log
-    assert time.monotonic() - t < 20
+    assert d.proc.wait(60) == 0, d.log
+    assert time.monotonic() - t < 60
     assert "mailbot stopped" in d.log
 
 
@@ -280,14 +280,14 @@ def test_kill_9_mid_cycle_then_restart_records_and_answers_each_message_once(set
         append(setup.account, raw)
     d = setup.start(ready=False)
     # Kill in the middle of the intake cycle: some messages recorded, their receipts queued.
-    wait_until(lambda: len(recorded_message_ids(setup.data_dir)) >= 3, 60, "the first recorded messages", d)
+    wait_until(lambda: len(recorded_message_ids(setup.data_dir)) >= 3, 120, "the first recorded messages", d)
     d.proc.kill()
     d.proc.wait()
     at_kill = (len(recorded_message_ids(setup.data_dir)), len(receipts(setup.smtp)))
 
     d2 = setup.start()  # receipts the killed run had claimed are released when it takes the lock
     mids = [mid for mid, _ in sent]
-    wait_until(lambda: all(receipts(setup.smtp)[m] for m in mids), 60, "every receipt", d2)
+    wait_until(lambda: all(receipts(setup.smtp)[m] for m in mids), 180, "every receipt", d2)
     time.sleep(2)  # anything sent twice would arrive now
     assert d2.stop() == 0
     why = "recorded %d, answered %d when killed" % at_kill
@@ -307,7 +307,8 @@ def test_imap_server_down_for_30_seconds(setup):
     mid, raw = unit_message(1)
     append(setup.account, raw)
     # Reconnect attempts back off 1, 2, 4, 8, 16 s: the next one is due ~31 s after the drop.
-    wait_until(lambda: receipts(setup.smtp)[mid], 60, "the receipt after the outage", d)
+    # If that attempt comes before the restarted server answers, the next is ~63 s after the drop.
+    wait_until(lambda: receipts(setup.smtp)[mid], 120, "the receipt after the outage", d)
     assert d.stop() == 0
     log = d.log
     assert log.count("unreachable") == 1, log
@@ -318,7 +319,7 @@ def test_refused_login_is_logged_once_and_retried_slowly(setup, monkeypatch):
     monkeypatch.setenv("MAILBOT_TEST_WRONG_PASSWORD", "not-the-password")
     setup.config(password_env="MAILBOT_TEST_WRONG_PASSWORD")
     d = setup.start(ready=False)
-    wait_until(lambda: "refused the login" in d.log, 30, "the login error", d)
+    wait_until(lambda: "refused the login" in d.log, 120, "the login error", d)
     time.sleep(2)
     assert d.proc.poll() is None  # still running: staff may fix the password
     assert d.stop() == 0
@@ -365,16 +366,16 @@ def test_run_serves_the_staff_site_when_web_is_configured(setup):
         except OSError:
             return None
 
-    page = wait_until(sign_in_page, 15, "the staff site", d)
+    page = wait_until(sign_in_page, 60, "the staff site", d)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     opener.open(f"http://127.0.0.1:{port}/dang-nhap",
-                data=urllib.parse.urlencode({"email": "canbo@example.org", "csrf": token}).encode(), timeout=10)
+                data=urllib.parse.urlencode({"email": "canbo@example.org", "csrf": token}).encode(), timeout=60)
 
     def letter():
         with setup.smtp.lock:
             return [m for m in setup.smtp.messages if m.rcpt_tos == ["canbo@example.org"]]
 
-    [sent] = wait_until(letter, 15, "the sign-in letter", d)
+    [sent] = wait_until(letter, 60, "the sign-in letter", d)
     body = email.message_from_bytes(sent.raw, policy=email.policy.default).get_body(("plain",)).get_content()
     assert f"http://127.0.0.1:{port}/dang-nhap/" in body
     assert d.stop() == 0

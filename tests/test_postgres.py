@@ -145,7 +145,7 @@ def test_two_polls_on_two_machines_sharing_postgresql_record_and_answer_each_mes
 
     a = subprocess.Popen(_poll(configs[0]), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert smtp_server.stalled.wait(60)
+        assert smtp_server.stalled.wait(120)
         b = subprocess.run(_poll(configs[1]), cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert b.returncode == 1, b.stdout + b.stderr
         assert f"(pid {a.pid} on {socket.gethostname()})" in b.stderr  # the other machine's mailbot, named
@@ -249,7 +249,7 @@ def test_a_daemon_whose_database_lock_ends_stops_so_that_it_is_restarted(
                           data_dir=tmp_path / "data", database=url, poll_seconds=5)
     d = Daemon(config, tmp_path / "daemon.log")
     try:
-        wait_until(lambda: "mailbot running" in d.log and _polls(url), 60, "the first poll", d)
+        wait_until(lambda: "mailbot running" in d.log and _polls(url), 120, "the first poll", d)
         engine = sa.create_engine(url)
         try:
             with engine.connect() as conn:
@@ -259,7 +259,7 @@ def test_a_daemon_whose_database_lock_ends_stops_so_that_it_is_restarted(
         finally:
             engine.dispose()
         assert len(ended) == 1
-        assert d.proc.wait(30) == 1, d.log
+        assert d.proc.wait(60) == 1, d.log  # noticed at the next poll (every 5 s)
         assert "the database session holding the lock ended" in d.log
         assert "mất khóa trên cơ sở dữ liệu" in d.log  # the one line staff read on stderr
     finally:

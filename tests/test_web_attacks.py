@@ -188,7 +188,7 @@ def test_mailbot_web_on_every_address_needs_a_base_url(tmp_path):
     config = tmp_path / "mailbot.toml"
     config.write_text(toml_text(config_dict(tmp_path, web={"staff": [STAFF]})), encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "mailbot.cli", "--config", str(config), "web", "--host", "0.0.0.0",
-                        "--port", str(free_port())], cwd=ROOT, capture_output=True, text=True, timeout=20)
+                        "--port", str(free_port())], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "[web] base_url" in r.stderr, r.stderr
 
 

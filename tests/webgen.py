@@ -75,7 +75,7 @@ def sent_letters(app) -> list:
         if folder.is_dir() else []
 
 
-def wait_letters(app, n: int, timeout: float = 10.0) -> list:
+def wait_letters(app, n: int, timeout: float = 60.0) -> list:
     """The sign-in letters, once there are n (they are sent in a thread beside the page)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -89,7 +89,7 @@ def wait_letters(app, n: int, timeout: float = 10.0) -> list:
 LINK = re.compile(r"https?://[^\s<>\"]+/dang-nhap/[A-Za-z0-9_-]+")
 
 
-def signin_mail_done(timeout: float = 20.0) -> None:
+def signin_mail_done(timeout: float = 60.0) -> None:
     """Wait until every sign-in link being made and mailed is done: a test that no letter went out
     must not look before a late one could have gone (the link is mailed by its own thread)."""
     for t in threading.enumerate():
