@@ -55,7 +55,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -70,7 +70,7 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-def wait_port_closed(host: str, port: int, timeout: float = 15.0) -> None:
+def wait_port_closed(host: str, port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -227,7 +227,7 @@ class DovecotServer:
         r = self.doveadm("kick", user)
         if r.returncode not in (0, 68):  # 68: nobody was connected
             raise RuntimeError(f"doveadm kick {user} failed ({r.returncode}): {r.stderr.strip()}")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while self.connections(user) and time.monotonic() < deadline:
             time.sleep(0.05)
 
@@ -352,7 +352,7 @@ def reset_uidvalidity(account: ImapAccount, folder: str = "INBOX") -> None:
     with the next UIDVALIDITY (it never reuses one), as after a server migration.
     """
     account.server.kick(account.username)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while account.server.connections(account.username) and time.monotonic() < deadline:
         time.sleep(0.05)
     d = account.maildir(folder)
@@ -641,7 +641,8 @@ class SmtpServer:
 
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
                                       authenticator=authenticator, auth_require_tls=False,
-                                      auth_required=False, decode_data=False, enable_SMTPUTF8=smtputf8)
+                                      auth_required=False, decode_data=False, enable_SMTPUTF8=smtputf8,
+                                      ready_timeout=60)  # aiosmtpd's 5 s default fails on a busy machine
 
     def start(self) -> None:
         self._controller.start()
