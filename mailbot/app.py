@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import stat
+import threading
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -20,6 +21,8 @@ from mailbot.config import CampaignConfig, Config
 from mailbot.units import Roster
 from mailbot.workers import Pool
 from parsers.model import ParseContext
+
+_WORKERS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -38,10 +41,11 @@ class App:
     def workers(self) -> Pool:
         """The reader processes untrusted files go to (started on first use, shared by campaign views)."""
         root = self._root or self
-        if root._workers is None:
-            li = root.config.limits
-            root._workers = Pool(li.workers, li.worker_memory_mb, li.worker_timeout)
-        return root._workers
+        with _WORKERS_LOCK:  # the staff site's threads may ask first, at once: one pool, not one each
+            if root._workers is None:
+                li = root.config.limits
+                root._workers = Pool(li.workers, li.worker_memory_mb, li.worker_timeout)
+            return root._workers
 
     def for_campaign(self, campaign: "CampaignConfig | str") -> "App":
         """The same App (store, archive, clock, workers) with another configured campaign in hand."""
