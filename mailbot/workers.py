@@ -11,7 +11,8 @@ Any pure reader can run in the pool: a module-level function named
 context) and returns a picklable record; bytes kept in a file are passed
 as FromFile(path), which the worker reads. Call it with `pool.run(...)` from
 any thread; each call takes one idle worker, so as many calls run at once
-as there are workers.
+as there are workers; a caller that must not queue behind long reads (the
+staff site) passes `wait` and gets PoolBusy when no worker frees in time.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import os
 import resource
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -99,6 +101,10 @@ class WorkerFailed(Exception):
         self.reason = reason
 
 
+class PoolBusy(WorkerFailed):
+    """No worker came free within the caller's `wait` (every one is reading other files)."""
+
+
 class ReaderError(Exception):
     """The reader itself raised (a bug, not the input's size): the text of its exception."""
 
@@ -115,13 +121,14 @@ class Pool:
         self._cond = threading.Condition()
         self._closed = False
 
-    def run(self, target: str, *args: Any, timeout: float | None = None) -> Any:
+    def run(self, target: str, *args: Any, timeout: float | None = None, wait: float | None = None) -> Any:
         """target(*args) in a worker.
 
         Raises WorkerFailed when the worker does not come back (memory, time,
-        crash) and ReaderError when the reader raised.
+        crash) and ReaderError when the reader raised. With `wait`, at most that
+        many seconds are spent waiting for a free worker (PoolBusy after).
         """
-        worker = self._take()
+        worker = self._take(wait)
         ok = False
         try:
             result = worker.call(target, args, self.timeout if timeout is None else timeout, self.memory_mb)
@@ -146,7 +153,8 @@ class Pool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _take(self) -> _Worker:
+    def _take(self, wait: float | None = None) -> _Worker:
+        deadline = None if wait is None else time.monotonic() + wait
         with self._cond:
             while True:
                 if self._closed:
@@ -156,7 +164,10 @@ class Pool:
                 if self._started < self.size:
                     self._started += 1
                     break
-                self._cond.wait()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise PoolBusy(f"no reader free within {wait:g} s")
+                self._cond.wait(left)
         try:
             return _Worker(self.memory_mb)
         except BaseException:

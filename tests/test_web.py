@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from mailbot import staff
 from mailbot import store as st
 from mailbot.web import auth, create_app
+from mailbot.workers import WorkerFailed
 from tests.appgen import ROOT
 from tests.webgen import (STAFF, fill, form_csrf, link_in, sent_letters, sign_in, signin_mail_done, site_app, toml_text,
                           wait_letters)
@@ -336,6 +337,85 @@ def test_a_photo_read_by_its_header_gets_its_thumbnail_when_first_shown(tmp_path
         assert c.get("/anh/999/nho.jpg").status_code == 404
     finally:
         a.close()
+
+
+def test_a_thumbnail_does_not_queue_behind_readers_busy_with_the_intake(tmp_path):
+    # In `mailbot run` the site shares the intake's readers, and a scan may hold one for minutes:
+    # a thumbnail that waited for it would hold one of the site's four threads as long.
+    import threading
+    import time
+
+    from tests.docxgen import mau2_docx
+    from tests.mailgen import jpeg, make_mail
+    from tests.webgen import PHU_BAI, deliver, poll
+
+    a = site_app(tmp_path)
+    busy: list[threading.Thread] = []
+    try:
+        deliver(a, make_mail(PHU_BAI, "Báo cáo", [
+            ("bc.docx", mau2_docx("Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1}, {}, "1/BC", "2017-10-12")),
+            ("le khai mac.jpg", jpeg(size=(1200, 900)))]), "2017-10-12T09:00:00+07:00")
+        poll(a)
+        with a.store.read() as conn:
+            photo_id = conn.execute(sa.select(st.photos.c.id)).scalar_one()
+        c = create_app(a).test_client()
+        sign_in(c, a)
+        pool = a.workers
+
+        def read_slowly() -> None:  # every reader taken, for 30 s, as by a long scan
+            with pytest.raises(WorkerFailed):
+                pool.run("tests.hostile:slow_parse", b"SLOW", timeout=30)
+
+        busy = [threading.Thread(target=read_slowly) for _ in range(pool.size)]
+        for t in busy:
+            t.start()
+        end = time.monotonic() + 60
+        while (pool._idle or pool._started < pool.size) and time.monotonic() < end:
+            time.sleep(0.05)
+        got: list = []
+        asked = threading.Thread(target=lambda: got.append(c.get(f"/anh/{photo_id}/nho.jpg")))
+        asked.start()
+        asked.join(20)  # the readers stay busy for 30 s
+        assert got and got[0].status_code == 503 and got[0].headers["Retry-After"]
+        for t in busy:
+            t.join(60)
+        r = c.get(f"/anh/{photo_id}/nho.jpg")  # the readers free again: made and served
+        assert r.status_code == 200 and r.mimetype == "image/jpeg"
+    finally:
+        for t in busy:
+            t.join(60)
+        a.close()
+
+
+def test_threads_asking_for_the_readers_at_once_share_one_pool(tmp_path, monkeypatch):
+    import threading
+
+    from mailbot import app as appmod
+
+    made = []
+    real = appmod.Pool
+
+    def slow_pool(*args, **kwargs):  # widens the window between "none yet" and "made"
+        import time
+
+        time.sleep(0.2)
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(appmod, "Pool", slow_pool)
+    a = site_app(tmp_path)
+    try:
+        seen: list = []
+        threads = [threading.Thread(target=lambda: seen.append(a.workers)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(made) == 1 and all(p is made[0] for p in seen) and len(seen) == 4
+    finally:
+        a.close()
+        for p in made[1:]:
+            p.close()
 
 
 def test_the_submission_page_shows_what_was_read_the_receipt_and_the_files(client):

@@ -27,7 +27,7 @@ from flask import Flask, Response, abort, g
 from mailbot import report, vn
 from mailbot import store as st
 from mailbot.app import App
-from mailbot.workers import FromFile, ReaderError, WorkerFailed
+from mailbot.workers import FromFile, PoolBusy, ReaderError, WorkerFailed
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,10 @@ def register(web: Flask, app: App) -> None:
             row = conn.execute(sa.select(p.c.sha256, p.c.thumb_sha256).where(p.c.id == photo_id)).first()
         if row is None:
             abort(404)
-        thumb = row.thumb_sha256 or make_thumbnail(app, photo_id, row.sha256)
+        try:
+            thumb = row.thumb_sha256 or make_thumbnail(app, photo_id, row.sha256)
+        except PoolBusy:  # every reader is busy (the intake reading a scan): not this page's thread too
+            return Response("", status=503, mimetype="text/plain", headers={"Retry-After": "10"})
         if not thumb or not app.archive.has(thumb):
             abort(404)
         return Response(app.archive.get(thumb), mimetype="image/jpeg",
@@ -165,6 +168,9 @@ def register(web: Flask, app: App) -> None:
 
 
 MAKE_THUMBNAIL = "mailbot.photos:thumbnail"
+# Seconds a thumbnail waits for a free reader. The site's few threads must not queue behind the
+# intake's reads (a scan may hold a reader for minutes): past this the browser is told to try later.
+THUMBNAIL_WAIT = 3.0
 
 
 def make_thumbnail(app: App, photo_id: int, sha256: str) -> str | None:
@@ -172,12 +178,16 @@ def make_thumbnail(app: App, photo_id: int, sha256: str) -> str | None:
 
     The photo is a unit's file: it is decoded in a reader worker, under the
     same memory and time caps as at intake; one it cannot decode gets none.
+    PoolBusy when no reader frees within THUMBNAIL_WAIT.
     """
     if not app.archive.has(sha256):
         return None
     try:
         data = app.workers.run(MAKE_THUMBNAIL, FromFile(str(app.archive.path(sha256))),
-                               app.config.limits.photo_max_pixels, timeout=app.config.limits.worker_timeout)
+                               app.config.limits.photo_max_pixels, timeout=app.config.limits.worker_timeout,
+                               wait=THUMBNAIL_WAIT)
+    except PoolBusy:
+        raise
     except (WorkerFailed, ReaderError) as exc:
         log.warning("no thumbnail for photo %d: %s", photo_id, exc)
         return None
