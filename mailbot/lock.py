@@ -108,10 +108,14 @@ def _dead_here(holder: str) -> bool:
 
 
 def _advisory_holder(conn: Connection) -> str:
-    """The application_name of the session holding the advisory lock (a bigint key is split in two)."""
+    """The application_name of the session holding the advisory lock (a bigint key is split in two).
+
+    Advisory locks belong to one database: another database of the same server (another
+    office's mailbot) holds the same key in its own right, and is not the holder here."""
     row = conn.execute(sa.text(
         "SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"),
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
         {"hi": ADVISORY_KEY >> 32, "lo": ADVISORY_KEY & 0xFFFFFFFF}).first()
     if row is None:
         return "unknown"

@@ -129,6 +129,26 @@ def test_only_a_missing_process_named_like_mailbot_on_this_host_counts_as_dead()
     assert not lock._dead_here("unknown")
 
 
+def test_the_holder_named_is_the_one_of_this_database(postgres):
+    # Another database of the same server (another office's mailbot) holds the same key in its
+    # own right: named as this database's holder, a live one there would make a restart here
+    # after a crash be refused instead of waited for (and a dead one there, a live one here waited for).
+    urls = [new_database(postgres), new_database(postgres)]
+    pids = [_a_dead_pid(), os.getpid()]
+    held = [_hold_as(url, pid) for url, pid in zip(urls, pids)]
+    try:
+        for url, pid in zip(urls, pids):
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            try:
+                with engine.connect() as conn:  # each database names its own holder, whichever pg_locks lists first
+                    assert lock._advisory_holder(conn) == lock._app_name(pid).removeprefix(f"{lock.APP_NAME}: ")
+            finally:
+                engine.dispose()
+    finally:
+        for conn in held:
+            conn.close()
+
+
 def _poll(config: Path) -> list[str]:
     return [sys.executable, "-m", "mailbot.cli", "--config", str(config), "poll"]
 
