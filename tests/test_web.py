@@ -387,6 +387,35 @@ def test_a_thumbnail_does_not_queue_behind_readers_busy_with_the_intake(tmp_path
         a.close()
 
 
+def test_a_thumbnail_is_decoded_in_a_reader_never_in_the_site_process(tmp_path, monkeypatch):
+    # The photo is a unit's file: Pillow in the site's own process (no memory or time cap) must never see it.
+    from PIL import Image
+
+    from tests.docxgen import mau2_docx
+    from tests.mailgen import jpeg, make_mail
+    from tests.webgen import PHU_BAI, deliver, poll
+
+    a = site_app(tmp_path)
+    try:
+        deliver(a, make_mail(PHU_BAI, "Báo cáo", [
+            ("bc.docx", mau2_docx("Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1}, {}, "1/BC", "2017-10-12")),
+            ("le khai mac.jpg", jpeg(size=(1200, 900)))]), "2017-10-12T09:00:00+07:00")
+        poll(a)
+        with a.store.read() as conn:
+            photo_id = conn.execute(sa.select(st.photos.c.id)).scalar_one()
+        c = create_app(a).test_client()
+        sign_in(c, a)
+
+        def refused(*args, **kwargs):
+            raise AssertionError("a received picture opened in the site's process")
+
+        monkeypatch.setattr(Image, "open", refused)  # this process only: the readers start from their own server
+        r = c.get(f"/anh/{photo_id}/nho.jpg")
+        assert r.status_code == 200 and r.mimetype == "image/jpeg" and r.data[:2] == b"\xff\xd8"
+    finally:
+        a.close()
+
+
 def test_threads_asking_for_the_readers_at_once_share_one_pool(tmp_path, monkeypatch):
     import threading
 
