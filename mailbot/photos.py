@@ -61,7 +61,8 @@ def inspect(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS, *, decode: 
                 return PhotoInfo(None, width, height, None,
                                  problem=f"{width}x{height} pixels, over the limit of {max_pixels}",
                                  notice=PHOTO_TOO_MANY_PIXELS.format(mpx=max_pixels // 1_000_000))
-            taken = _taken_at(im, tz)
+            # A PNG's EXIF may come after its pixels: Pillow decodes the picture to reach it.
+            taken = _taken_at(im, tz) if decode or im.format != "PNG" or "exif" in im.info else None
             return PhotoInfo(taken, width, height, _thumbnail_jpeg(_small(im)) if decode else None)
     except Image.DecompressionBombError as exc:
         return PhotoInfo(None, None, None, None, problem=f"{type(exc).__name__}: {exc}",
@@ -162,8 +163,58 @@ def read_header(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> Phot
     illustrates the report, so it is not looked at as a page of a form, and
     its thumbnail is made when staff first look at it (`thumbnail`). Decoding
     two phone photos cost more than the rest of such a message's reading.
+
+    Only a JPEG or PNG found whole (its end marker where its structure puts
+    it) is taken on its header; a file cut short, or of another format, is
+    decoded as before, so a broken picture is still told to the unit.
     """
-    return inspect(data, tz, max_pixels, decode=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                kind = im.format
+    except Exception:  # noqa: BLE001 - inspect says why
+        kind = None
+    whole = (kind == "JPEG" and jpeg_complete(data)) or (kind == "PNG" and png_complete(data))
+    return inspect(data, tz, max_pixels, decode=not whole)
+
+
+def jpeg_complete(data: bytes) -> bool:
+    """Whether a JPEG holds its end marker after its first scan (a file cut short does not).
+
+    The segments before the scan are stepped over by their lengths (an EXIF
+    thumbnail inside one has end markers of its own); inside scan data a 0xFF
+    byte is always followed by 0x00 or a restart marker, never by 0xD9.
+    """
+    if data[:2] != b"\xff\xd8":
+        return False
+    pos, end = 2, len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # no length
+            pos += 2
+        elif marker == 0xDA:  # start of scan
+            return data.rfind(b"\xff\xd9", pos + 4) >= 0
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return False
+
+
+def png_complete(data: bytes) -> bool:
+    """Whether a PNG's chunks, stepped over by their lengths, reach its IEND chunk whole."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return False
+    pos, end = 8, len(data)
+    while pos + 12 <= end:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        if data[pos + 4:pos + 8] == b"IEND":
+            return True
+        pos += 12 + length
+    return False
 
 
 def thumbnail(data: bytes, max_pixels: int = MAX_PIXELS) -> bytes | None:

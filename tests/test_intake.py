@@ -240,7 +240,10 @@ def test_zip_forward_and_photos_are_unpacked_once(app, imap_account):
 def test_photos_that_come_with_a_report_are_read_by_their_header_and_thumbnailed_later(app, imap_account):
     # With a Mẫu 2 read from its Word file, the pictures are its photos: size and time from the header,
     # no decoding, no look for a printed page; the thumbnail waits for staff (mailbot.web.files).
-    append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("anh1.jpg", jpeg(size=(800, 600))), ("bc.docx", mau2())]))
+    # A picture cut short is still found out (decoded, as before) and told to the unit.
+    cut = jpeg(size=(800, 600))
+    append(imap_account, make_mail(PHU_BAI, "Báo cáo", [("anh1.jpg", jpeg(size=(800, 600))), ("bc.docx", mau2()),
+                                                        ("hong.jpg", cut[:len(cut) // 2])]))
     # With a schedule only, a picture may be a page of the report: it is looked at, and thumbnailed then.
     append(imap_account, make_mail(THCS, "Lịch", [("Mẫu 1.docx", mau1("Trường THCS Phú Bài")), ("anh2.jpg", jpeg())]))
     poll(app)
@@ -251,7 +254,9 @@ def test_photos_that_come_with_a_report_are_read_by_their_header_and_thumbnailed
     assert with_report.taken_at == st.utc_iso(when("2017-10-02T07:20:00"))
     assert with_report.thumb_sha256 is None
     assert with_schedule.filename == "anh2.jpg" and app.archive.has(with_schedule.thumb_sha256)
-    assert [a.filename for a in rows(app, st.attachments)] == ["anh1.jpg", "bc.docx", "Mẫu 1.docx", "anh2.jpg"]
+    assert [(a.filename, a.role, a.problem) for a in rows(app, st.attachments)] == [
+        ("anh1.jpg", "photo", None), ("bc.docx", "document", None), ("hong.jpg", "other", "Ảnh không mở được."),
+        ("Mẫu 1.docx", "document", None), ("anh2.jpg", "photo", None)]
 
 
 def test_a_message_with_nothing_usable_is_recorded_and_answered(app, imap_account):
