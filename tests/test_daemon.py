@@ -43,7 +43,8 @@ ACTIVITIES = [
 def write_config(path: Path, *, account: ImapAccount, smtp: SmtpServer, data_dir: Path,
                  poll_seconds: int = 5, idle: bool = True, password_env: str | None = None,
                  database: str | None = None) -> Path:
-    """A config for the test servers. Deadlines are far away, so no reminder is due.
+    """A config for the test servers. Deadlines are far away, so no reminder is due. The SMTP
+    timeout is long: a test that holds back the server's reply (stall_on) decides when it comes.
 
     The records go to `database`, else to the test's own (SQLite in data_dir unless
     MAILBOT_TEST_DATABASE=postgresql).
@@ -66,6 +67,7 @@ port = {smtp.port}
 security = "none"
 from = "Phòng GD&ĐT thị xã Hương Thủy <pgd.test@example.org>"
 max_per_hour = 1000
+timeout = 120
 
 [storage]
 data_dir = "{data_dir}"
