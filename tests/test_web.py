@@ -306,50 +306,15 @@ def test_the_review_page_offers_accept_with_the_best_unit_and_reject_with_a_reas
     assert "Địa chỉ gửi chưa có trong danh sách đơn vị" in html
 
 
-def test_a_photo_read_by_its_header_gets_its_thumbnail_when_first_shown(tmp_path):
-    from tests.mailgen import jpeg, make_mail
-    from tests.webgen import PHU_BAI, deliver, poll
-    from tests.docxgen import mau2_docx
-
-    a = site_app(tmp_path)
-    try:
-        whole = jpeg(size=(1200, 900))
-        deliver(a, make_mail(PHU_BAI, "Báo cáo", [
-            ("bc.docx", mau2_docx("Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1}, {}, "1/BC", "2017-10-12")),
-            ("le khai mac.jpg", whole)]), "2017-10-12T09:00:00+07:00")
-        poll(a)
-        with a.store.read() as conn:
-            photos = conn.execute(sa.select(st.photos).order_by(st.photos.c.id)).all()
-        assert [(p.filename, p.thumb_sha256) for p in photos] == [("le khai mac.jpg", None)]
-        c = create_app(a).test_client()
-        sign_in(c, a)
-        html = c.get("/ho-so/HTSD2017-0001").get_data(as_text=True)
-        assert f'<img src="/anh/{photos[0].id}/nho.jpg"' in html
-        thumb = c.get(f"/anh/{photos[0].id}/nho.jpg")
-        assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
-        from PIL import Image
-
-        assert Image.open(io.BytesIO(thumb.data)).size == (320, 240)
-        with a.store.read() as conn:  # kept: the next look is served from the archive
-            kept = conn.execute(sa.select(st.photos.c.thumb_sha256).where(st.photos.c.id == photos[0].id)).scalar()
-        assert a.archive.get(kept) == thumb.data and c.get(f"/anh/{photos[0].id}/nho.jpg").data == thumb.data
-        assert c.get("/anh/999/nho.jpg").status_code == 404
-    finally:
-        a.close()
-
-
-def test_a_thumbnail_does_not_queue_behind_readers_busy_with_the_intake(tmp_path):
-    # In `mailbot run` the site shares the intake's readers, and a scan may hold one for minutes:
-    # a thumbnail that waited for it would hold one of the site's four threads as long.
-    import threading
-    import time
-
+@pytest.fixture
+def photo_site(tmp_path):
+    """A site over one Mẫu 2 with a photo beside it (read by its header: no thumbnail yet), signed in:
+    (app, client, the photo's record number)."""
     from tests.docxgen import mau2_docx
     from tests.mailgen import jpeg, make_mail
     from tests.webgen import PHU_BAI, deliver, poll
 
     a = site_app(tmp_path)
-    busy: list[threading.Thread] = []
     try:
         deliver(a, make_mail(PHU_BAI, "Báo cáo", [
             ("bc.docx", mau2_docx("Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1}, {}, "1/BC", "2017-10-12")),
@@ -359,13 +324,44 @@ def test_a_thumbnail_does_not_queue_behind_readers_busy_with_the_intake(tmp_path
             photo_id = conn.execute(sa.select(st.photos.c.id)).scalar_one()
         c = create_app(a).test_client()
         sign_in(c, a)
-        pool = a.workers
+        yield a, c, photo_id
+    finally:
+        a.close()
 
-        def read_slowly() -> None:  # every reader taken, for 30 s, as by a long scan
-            with pytest.raises(WorkerFailed):
-                pool.run("tests.hostile:slow_parse", b"SLOW", timeout=30)
 
-        busy = [threading.Thread(target=read_slowly) for _ in range(pool.size)]
+def test_a_photo_read_by_its_header_gets_its_thumbnail_when_first_shown(photo_site):
+    a, c, photo_id = photo_site
+    with a.store.read() as conn:
+        photos = conn.execute(sa.select(st.photos).order_by(st.photos.c.id)).all()
+    assert [(p.filename, p.thumb_sha256) for p in photos] == [("le khai mac.jpg", None)]
+    html = c.get("/ho-so/HTSD2017-0001").get_data(as_text=True)
+    assert f'<img src="/anh/{photo_id}/nho.jpg"' in html
+    thumb = c.get(f"/anh/{photo_id}/nho.jpg")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(thumb.data)).size == (320, 240)
+    with a.store.read() as conn:  # kept: the next look is served from the archive
+        kept = conn.execute(sa.select(st.photos.c.thumb_sha256).where(st.photos.c.id == photo_id)).scalar()
+    assert a.archive.get(kept) == thumb.data and c.get(f"/anh/{photo_id}/nho.jpg").data == thumb.data
+    assert c.get("/anh/999/nho.jpg").status_code == 404
+
+
+def test_a_thumbnail_does_not_queue_behind_readers_busy_with_the_intake(photo_site):
+    # In `mailbot run` the site shares the intake's readers, and a scan may hold one for minutes:
+    # a thumbnail that waited for it would hold one of the site's four threads as long.
+    import threading
+    import time
+
+    a, c, photo_id = photo_site
+    pool = a.workers
+
+    def read_slowly() -> None:  # every reader taken, for 30 s, as by a long scan
+        with pytest.raises(WorkerFailed):
+            pool.run("tests.hostile:slow_parse", b"SLOW", timeout=30)
+
+    busy = [threading.Thread(target=read_slowly) for _ in range(pool.size)]
+    try:
         for t in busy:
             t.start()
         end = time.monotonic() + 60
@@ -383,36 +379,20 @@ def test_a_thumbnail_does_not_queue_behind_readers_busy_with_the_intake(tmp_path
     finally:
         for t in busy:
             t.join(60)
-        a.close()
 
 
-def test_a_thumbnail_is_decoded_in_a_reader_never_in_the_site_process(tmp_path, monkeypatch):
+def test_a_thumbnail_is_decoded_in_a_reader_never_in_the_site_process(photo_site, monkeypatch):
     # The photo is a unit's file: Pillow in the site's own process (no memory or time cap) must never see it.
     from PIL import Image
 
-    from tests.docxgen import mau2_docx
-    from tests.mailgen import jpeg, make_mail
-    from tests.webgen import PHU_BAI, deliver, poll
+    _, c, photo_id = photo_site
 
-    a = site_app(tmp_path)
-    try:
-        deliver(a, make_mail(PHU_BAI, "Báo cáo", [
-            ("bc.docx", mau2_docx("Trung tâm HTCĐ phường Phú Bài", {"ke_hoach": 1}, {}, "1/BC", "2017-10-12")),
-            ("le khai mac.jpg", jpeg(size=(1200, 900)))]), "2017-10-12T09:00:00+07:00")
-        poll(a)
-        with a.store.read() as conn:
-            photo_id = conn.execute(sa.select(st.photos.c.id)).scalar_one()
-        c = create_app(a).test_client()
-        sign_in(c, a)
+    def refused(*args, **kwargs):
+        raise AssertionError("a received picture opened in the site's process")
 
-        def refused(*args, **kwargs):
-            raise AssertionError("a received picture opened in the site's process")
-
-        monkeypatch.setattr(Image, "open", refused)  # this process only: the readers start from their own server
-        r = c.get(f"/anh/{photo_id}/nho.jpg")
-        assert r.status_code == 200 and r.mimetype == "image/jpeg" and r.data[:2] == b"\xff\xd8"
-    finally:
-        a.close()
+    monkeypatch.setattr(Image, "open", refused)  # this process only: the readers start from their own server
+    r = c.get(f"/anh/{photo_id}/nho.jpg")
+    assert r.status_code == 200 and r.mimetype == "image/jpeg" and r.data[:2] == b"\xff\xd8"
 
 
 def test_threads_asking_for_the_readers_at_once_share_one_pool(tmp_path, monkeypatch):
