@@ -103,7 +103,7 @@ def _dead_here(holder: str) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's
-        return False
+        pass
     return False
 
 

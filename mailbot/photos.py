@@ -168,14 +168,7 @@ def read_header(data: bytes, tz: ZoneInfo, max_pixels: int = MAX_PIXELS) -> Phot
     it) is taken on its header; a file cut short, or of another format, is
     decoded as before, so a broken picture is still told to the unit.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                kind = im.format
-    except Exception:  # noqa: BLE001 - inspect says why
-        kind = None
-    whole = (kind == "JPEG" and jpeg_complete(data)) or (kind == "PNG" and png_complete(data))
+    whole = jpeg_complete(data) or png_complete(data)  # each looks for its own signature first
     return inspect(data, tz, max_pixels, decode=not whole)
 
 

@@ -101,7 +101,7 @@ class WorkerFailed(Exception):
         self.reason = reason
 
 
-class PoolBusy(WorkerFailed):
+class PoolBusy(Exception):
     """No worker came free within the caller's `wait` (every one is reading other files)."""
 
 

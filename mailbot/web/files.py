@@ -186,8 +186,6 @@ def make_thumbnail(app: App, photo_id: int, sha256: str) -> str | None:
         data = app.workers.run(MAKE_THUMBNAIL, FromFile(str(app.archive.path(sha256))),
                                app.config.limits.photo_max_pixels, timeout=app.config.limits.worker_timeout,
                                wait=THUMBNAIL_WAIT)
-    except PoolBusy:
-        raise
     except (WorkerFailed, ReaderError) as exc:
         log.warning("no thumbnail for photo %d: %s", photo_id, exc)
         return None
