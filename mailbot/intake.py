@@ -555,17 +555,21 @@ def _record_new(conn: Connection, app: App, message: Incoming) -> Recorded:
 
 def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMessage,
                  readings: Iterable[Reading], received_at: dt.datetime) -> Outcome:
-    """Insert attachments, submissions and photos of one message; returns its outcome."""
+    """Insert attachments, submissions and photos of one message; returns its outcome.
+
+    Each table's rows go in one statement (the attachments' ids come back in order): a
+    statement per row cost the poll most of its time to record a message."""
     roster = app.roster(conn)
     sender = sender_unit(app, roster, parsed)
     authenticated = sender_verdict(app, parsed) != "fail"
-    if sender:
-        conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(unit_id=sender.id))
+    campaign = app.config.campaign.id
     now = st.utc_iso(st.now_utc())
     useful = 0
     touched: set[tuple[str, str]] = set()
     readings = list(readings)
     copies = signed_copies(readings)
+    files: list[dict[str, Any]] = []  # one attachments row per reading
+    follow: list[tuple[sa.Table, dict[str, Any]]] = []  # (table, row) per attachment n: a submission or photo
     for n, r in enumerate(readings):
         f = r.file
         role = f.role
@@ -576,10 +580,9 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
         problem = f.problem
         if problem is None and r.photo is not None and r.photo.problem:
             problem = r.photo.notice or PHOTO_UNREADABLE
-        att_id = conn.execute(st.attachments.insert().values(**st.fit(st.attachments, dict(
+        files.append(st.fit(st.attachments, dict(
             message_pk=message_pk, filename=f.name, sha256=r.sha256, size=f.size,
-            filetype=f.filetype, role=role, problem=problem,
-        )))).inserted_primary_key[0]
+            filetype=f.filetype, role=role, problem=problem)))
         document = r.document
         if document is None and (code := unreadable_form(f)):
             # A file that may be the form, refused or unreadable before any parser saw it.
@@ -589,31 +592,42 @@ def record_files(conn: Connection, app: App, message_pk: int, parsed: ParsedMess
         elif document is not None:
             unit_id, status, review = decide(roster, sender, document, authenticated=authenticated)
             late = is_late(app.config.campaign, document.form, received_at)
-            conn.execute(st.submissions.insert().values(
-                message_pk=message_pk, attachment_id=att_id, campaign=app.config.campaign.id, unit_id=unit_id, form=document.form,
+            follow.append((st.submissions, dict(
+                message_pk=message_pk, attachment_id=n, campaign=campaign, unit_id=unit_id, form=document.form,
                 status=status, received_at=st.utc_iso(received_at), late=late,
                 document=json.dumps(document.to_json(), ensure_ascii=False),
                 review=json.dumps(review, ensure_ascii=False), decided_by="intake",
                 reason=rejection_reason(document) if status == Status.REJECTED else None,
-                created_at=now, updated_at=now))
+                created_at=now, updated_at=now)))
             if status != Status.REJECTED:
                 useful += 1
             if unit_id and document.form:
                 touched.add((unit_id, document.form))
         elif role == "photo" and r.sha256:
-            conn.execute(st.photos.insert().values(
-                message_pk=message_pk, attachment_id=att_id, campaign=app.config.campaign.id,
+            follow.append((st.photos, dict(
+                message_pk=message_pk, attachment_id=n, campaign=campaign,
                 unit_id=sender.id if sender and authenticated else None, filename=f.name, sha256=r.sha256,
                 taken_at=st.utc_iso(r.photo.taken_at) if r.photo.taken_at else None,
-                width=r.photo.width, height=r.photo.height, thumb_sha256=r.thumb_sha256))
+                width=r.photo.width, height=r.photo.height, thumb_sha256=r.thumb_sha256)))
             useful += 1
+    if files:
+        ids = conn.execute(_INSERT_ATTACHMENTS, files).scalars().all()
+        for table in (st.submissions, st.photos):
+            rows = [dict(row, attachment_id=ids[row["attachment_id"]]) for t, row in follow if t is table]
+            if rows:
+                conn.execute(table.insert(), rows)
     for unit_id, form in touched:
-        settle(conn, unit_id, form, app.config.campaign.id)
+        settle(conn, unit_id, form, campaign)
     outcome = Outcome.RECORDED if useful else Outcome.NO_ATTACHMENT
     stopped = "; ".join(f"{r.file.name}: reading stopped ({r.failure})" for r in readings if r.failure)
     conn.execute(st.messages.update().where(st.messages.c.id == message_pk).values(
-        outcome=outcome, **({"summary": stopped[:1000]} if stopped else {})))
+        outcome=outcome, **({"unit_id": sender.id} if sender else {}),
+        **({"summary": stopped[:1000]} if stopped else {})))
     return outcome
+
+
+# Every attachments row of a message in one statement, their ids back in the order of the rows.
+_INSERT_ATTACHMENTS = st.attachments.insert().returning(st.attachments.c.id, sort_by_parameter_order=True)
 
 
 def signed_copies(readings: list[Reading]) -> set[int]:
@@ -657,13 +671,25 @@ def sender_unit(app: App, roster: Roster, parsed: ParsedMessage) -> Unit | None:
 
 def find_duplicate(conn: Connection, digest: str, envelope: Envelope | None) -> int | None:
     """The message recorded already with these bytes, or with this Message-ID from the same sender."""
-    m = st.messages
-    row = conn.execute(sa.select(m.c.id).where(m.c.raw_sha256 == digest)).first()
+    row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
     if row is None and envelope is not None and envelope.message_id:
-        q = sa.select(m.c.id).where(m.c.message_id == envelope.message_id)
-        q = q.where(m.c.from_addr == envelope.from_addr) if envelope.from_addr else q.where(m.c.from_addr.is_(None))
-        row = conn.execute(q).first()
+        q, params = (_BY_ID_FROM, {"from_addr": envelope.from_addr}) if envelope.from_addr else (_BY_ID_NO_FROM, {})
+        row = conn.execute(q, {"message_id": envelope.message_id, **params}).first()
     return row.id if row else None
+
+
+# The statements every message runs, built once with bound parameters: building and keying a
+# statement anew for each message cost more than running it.
+_m = st.messages
+_BY_DIGEST = sa.select(_m.c.id).where(_m.c.raw_sha256 == sa.bindparam("digest"))
+_BY_ID_FROM = sa.select(_m.c.id).where(_m.c.message_id == sa.bindparam("message_id"),
+                                       _m.c.from_addr == sa.bindparam("from_addr"))
+_BY_ID_NO_FROM = sa.select(_m.c.id).where(_m.c.message_id == sa.bindparam("message_id"), _m.c.from_addr.is_(None))
+_SET_REFERENCE = _m.update().where(_m.c.id == sa.bindparam("b_id")).values(reference=sa.bindparam("b_reference"))
+_ms = st.mailbox_state
+_ADVANCE = (_ms.update().where(_ms.c.mailbox == sa.bindparam("b_mailbox"), _ms.c.folder == sa.bindparam("b_folder"),
+                               _ms.c.uidvalidity == sa.bindparam("b_uidvalidity"), _ms.c.last_uid < sa.bindparam("b_uid"))
+            .values(last_uid=sa.bindparam("b_uid"), updated_at=sa.bindparam("b_now")))
 
 
 def envelope_columns(app: App, envelope: Envelope | None) -> dict[str, Any]:
@@ -690,9 +716,9 @@ def message_row(app: App, message: Incoming, outcome: Outcome, summary: str | No
 def _insert_message(conn: Connection, app: App, message: Incoming, outcome: Outcome, *,
                     summary: str | None = None) -> int:
     """The message's row, its reference, and where it was seen (the folder's high-water UID moves past it)."""
-    pk = conn.execute(st.messages.insert().values(**message_row(app, message, outcome, summary))).inserted_primary_key[0]
-    conn.execute(st.messages.update().where(st.messages.c.id == pk).values(reference=app.reference(pk)))
-    conn.execute(st.message_locations.insert().values(**message.location.columns(), message_pk=pk, flagged=False))
+    pk = conn.execute(st.messages.insert(), message_row(app, message, outcome, summary)).inserted_primary_key[0]
+    conn.execute(_SET_REFERENCE, {"b_id": pk, "b_reference": app.reference(pk)})
+    conn.execute(st.message_locations.insert(), dict(message.location.columns(), message_pk=pk, flagged=False))
     _advance(conn, message.location)
     return pk
 
@@ -707,10 +733,9 @@ def _link(conn: Connection, message_pk: int, location: Location) -> None:
 
 def _advance(conn: Connection, location: Location) -> None:
     """Move the folder's high-water UID up to this message's (never down)."""
-    ms = st.mailbox_state
-    conn.execute(ms.update().where(ms.c.mailbox == location.mailbox, ms.c.folder == location.folder,
-                                   ms.c.uidvalidity == location.uidvalidity, ms.c.last_uid < location.uid)
-                 .values(last_uid=location.uid, updated_at=st.utc_iso(st.now_utc())))
+    conn.execute(_ADVANCE, {"b_mailbox": location.mailbox, "b_folder": location.folder,
+                            "b_uidvalidity": location.uidvalidity, "b_uid": location.uid,
+                            "b_now": st.utc_iso(st.now_utc())})
 
 
 # ------------------------------------------------------------ the folder's bookkeeping
