@@ -23,6 +23,7 @@ from mailbot.workers import Pool
 from parsers.model import ParseContext
 
 _WORKERS_LOCK = threading.Lock()
+_LEARNED = sa.select(st.learned_addresses.c.email, st.learned_addresses.c.unit_id)
 
 
 @dataclass
@@ -71,7 +72,7 @@ class App:
         return t.astimezone(self.config.campaign.timezone)
 
     def roster(self, conn: sa.Connection) -> Roster:
-        learned = {r.email: r.unit_id for r in conn.execute(sa.select(st.learned_addresses))}
+        learned = {r.email: r.unit_id for r in conn.execute(_LEARNED)}
         return Roster(self.config.units, learned)
 
     def parse_context(self) -> ParseContext:

@@ -71,7 +71,15 @@ def enqueue(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
     existing = queued_id(conn, dedupe_key)
     if existing is not None:
         return existing
-    return conn.execute(st.outbox.insert().values(
+    return add(conn, dedupe_key=dedupe_key, kind=kind, recipient=recipient, msg=msg, message_pk=message_pk,
+               unit_id=unit_id, now=now, campaign=campaign)
+
+
+def add(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
+        msg: email.message.EmailMessage, message_pk: int | None = None, unit_id: str | None = None,
+        now: dt.datetime, campaign: str | None = None) -> int:
+    """Queue one message whose key the caller has just found free (`queued_id`) in this transaction."""
+    return conn.execute(st.outbox.insert(), dict(
         dedupe_key=dedupe_key, kind=kind, message_pk=message_pk, unit_id=unit_id, campaign=campaign,
         recipient=recipient,
         subject=str(msg.get("Subject", "")), raw=msg.as_bytes(policy=WIRE if recipient.isascii() else WIRE_UTF8),
@@ -82,8 +90,11 @@ def enqueue(conn: Connection, *, dedupe_key: str, kind: str, recipient: str,
 
 def queued_id(conn: Connection, dedupe_key: str) -> int | None:
     """The outbox id already holding this key, or None."""
-    row = conn.execute(sa.select(st.outbox.c.id).where(st.outbox.c.dedupe_key == dedupe_key)).first()
+    row = conn.execute(_BY_KEY, {"b_key": dedupe_key}).first()
     return row.id if row else None
+
+
+_BY_KEY = sa.select(st.outbox.c.id).where(st.outbox.c.dedupe_key == sa.bindparam("b_key"))
 
 
 def recipients(recipient: str) -> list[str]:

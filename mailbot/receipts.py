@@ -40,7 +40,7 @@ def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: s
     UNVERIFIED_RECEIPT: capped with the strangers' receipts, never charged to
     the unit's own hourly cap. Staff see the forgery in the digest.
     """
-    m = conn.execute(sa.select(st.messages).where(st.messages.c.id == message_pk)).first()
+    m = conn.execute(_MESSAGE, {"b_id": message_pk}).first()
     if m is None or m.automatic or m.outcome == Outcome.AUTOMATIC or not clean_address(m.from_addr):
         return None
     if m.from_addr.lower() in app.own_addresses:
@@ -88,7 +88,7 @@ def queue_receipt(conn: Connection, app: App, message_pk: int, *, sender_auth: s
     else:
         msg = compose.message(app, to=recipients, subject=compose.reply_subject(m.subject), text=text, html=html,
                               auto="auto-replied", in_reply_to=m.message_id, references=refs)
-    return outbox.enqueue(conn, dedupe_key=key, kind=kind, recipient=", ".join(recipients), msg=msg,
+    return outbox.add(conn, dedupe_key=key, kind=kind, recipient=", ".join(recipients), msg=msg,
                           message_pk=message_pk, unit_id=context["unit"].id if context["unit"] else None,
                           now=app.now(), campaign=app.config.campaign.id)
 
@@ -108,10 +108,8 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
         return ctx
     if unit is None:
         return _stranger_context(conn, app, m, ctx)
-    att = st.attachments
-    for a in conn.execute(sa.select(att).where(att.c.message_pk == m.id, att.c.problem.is_not(None))
-                          .order_by(att.c.id)):
-        ctx["file_problems"].append({"filename": a.filename, "problem": a.problem})
+    files = conn.execute(_FILES, {"b_id": m.id}).all()
+    ctx["file_problems"] = [{"filename": a.filename, "problem": a.problem} for a in files if a.problem is not None]
     usable = 0
     for sub in st.submission_rows(conn, message_pk=m.id):
         doc = describe_document(app, sub)
@@ -125,12 +123,10 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
         ctx["documents"].append(doc)
         if doc["status"] == "review":
             ctx["under_review"] = True
-    ctx["signed_copies"] = [a.filename for a in conn.execute(sa.select(att.c.filename).where(
-        att.c.message_pk == m.id, att.c.role == "signed_copy").order_by(att.c.id))]
-    ph = st.photos
-    ctx["photos"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(ph.c.message_pk == m.id)).scalar()
-    ctx["photos_earlier"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(
-        ph.c.unit_id == unit.id, ph.c.campaign == app.config.campaign.id, ph.c.message_pk != m.id)).scalar()
+    ctx["signed_copies"] = [a.filename for a in files if a.role == "signed_copy"]
+    ctx["photos"] = conn.execute(_PHOTOS, {"b_id": m.id}).scalar()
+    ctx["photos_earlier"] = conn.execute(_PHOTOS_EARLIER, {"b_id": m.id, "b_unit": unit.id,
+                                                           "b_campaign": app.config.campaign.id}).scalar()
     for doc in ctx["documents"]:
         if doc["needs_photos"] and not ctx["photos"] and not ctx["photos_earlier"]:
             ctx["ask_photos"] = True
@@ -138,6 +134,17 @@ def receipt_context(conn: Connection, app: App, m) -> dict[str, Any]:
     ctx["photos_only"] = usable == 0 and ctx["photos"] > 0
     return ctx
 
+
+# The statements every receipt runs, built once (bound parameters): building them anew for each
+# message cost more than running them.
+_MESSAGE = sa.select(st.messages).where(st.messages.c.id == sa.bindparam("b_id"))
+_FILES = (sa.select(st.attachments.c.filename, st.attachments.c.problem, st.attachments.c.role)
+          .where(st.attachments.c.message_pk == sa.bindparam("b_id")).order_by(st.attachments.c.id))
+_ph = st.photos
+_PHOTOS = sa.select(sa.func.count()).select_from(_ph).where(_ph.c.message_pk == sa.bindparam("b_id"))
+_PHOTOS_EARLIER = sa.select(sa.func.count()).select_from(_ph).where(
+    _ph.c.unit_id == sa.bindparam("b_unit"), _ph.c.campaign == sa.bindparam("b_campaign"),
+    _ph.c.message_pk != sa.bindparam("b_id"))
 
 NAMED_MAX = 100  # characters of a document's unit name quoted back to a sender not on the roster
 
@@ -159,8 +166,7 @@ def _stranger_context(conn: Connection, app: App, m, ctx: dict[str, Any]) -> dic
             written = written[:NAMED_MAX].rstrip() + "…"
         ctx["documents"].append(dict(label=form.label, title=form.title, filename=sub.filename,
                                      unit_named=named.name if named else (written or None)))
-    ph = st.photos
-    ctx["photos"] = conn.execute(sa.select(sa.func.count()).select_from(ph).where(ph.c.message_pk == m.id)).scalar()
+    ctx["photos"] = conn.execute(_PHOTOS, {"b_id": m.id}).scalar()
     ctx["nothing_usable"] = not ctx["documents"] and not ctx["photos"]
     return ctx
 

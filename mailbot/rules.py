@@ -133,9 +133,7 @@ def settle(conn: Connection, unit_id: str, form: str, campaign: str) -> None:
     """Of a unit's accepted and superseded submissions of a form in a campaign, the latest counts;
     the others are superseded (another campaign's never are: last year's report stays last year's)."""
     s = st.submissions
-    rows = conn.execute(sa.select(s.c.id, s.c.status).where(
-        s.c.campaign == campaign, s.c.unit_id == unit_id, s.c.form == form, s.c.status.in_(COUNTED))
-        .order_by(s.c.received_at, s.c.message_pk, s.c.id)).all()
+    rows = conn.execute(_COUNTED_ROWS, {"b_campaign": campaign, "b_unit_id": unit_id, "b_form": form}).all()
     if not rows:
         return
     now = st.utc_iso(st.now_utc())
@@ -144,6 +142,13 @@ def settle(conn: Connection, unit_id: str, form: str, campaign: str) -> None:
         want = Status.ACCEPTED if r.id == latest else Status.SUPERSEDED
         if r.status != want:
             conn.execute(s.update().where(s.c.id == r.id).values(status=want, updated_at=now))
+
+
+_s = st.submissions
+_COUNTED_ROWS = (sa.select(_s.c.id, _s.c.status)  # settle's, built once (it runs for every report recorded)
+                 .where(_s.c.campaign == sa.bindparam("b_campaign"), _s.c.unit_id == sa.bindparam("b_unit_id"),
+                        _s.c.form == sa.bindparam("b_form"), _s.c.status.in_(COUNTED))
+                 .order_by(_s.c.received_at, _s.c.message_pk, _s.c.id))
 
 
 def current_accepted(conn: Connection, *, campaign: str,

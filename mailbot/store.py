@@ -8,6 +8,7 @@ they are shown.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -473,37 +474,10 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
     """Submissions with their file and message; `campaign` keeps one campaign's (None: every campaign's).
     Without `documents`, the parse output and the review notes are left out (empty): who, what and
     when cost a tenth as much to read."""
-    s, m, a = submissions, messages, attachments
-    filters = []
-    if campaign is not None:
-        filters.append(s.c.campaign == campaign)
-    if status:
-        filters.append(s.c.status == status)
-    if unit_id:
-        filters.append(s.c.unit_id == unit_id)
-    if form:
-        filters.append(s.c.form == form)
-    if message_pk is not None:
-        filters.append(s.c.message_pk == message_pk)
-    # Position and count of each file within its message, over all the message's submissions (a
-    # filter must not renumber them), ranked only for the messages the filters select.
-    r = submissions.alias("r")
-    rank = sa.select(r.c.id.label("sid"),
-                     sa.func.row_number().over(partition_by=r.c.message_pk, order_by=r.c.id).label("k"),
-                     sa.func.count().over(partition_by=r.c.message_pk).label("n"))
-    if message_pk is not None:
-        rank = rank.where(r.c.message_pk == message_pk)
-    elif filters:
-        rank = rank.where(r.c.message_pk.in_(sa.select(s.c.message_pk).where(*filters)))
-    rank = rank.subquery()
-    text = (s.c.document, s.c.review) if documents else (sa.null().label("document"), sa.null().label("review"))
-    q = (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
-                   a.c.filename, a.c.sha256, *text, m.c.message_id, m.c.from_addr,
-                   m.c.reference, s.c.reason, s.c.campaign, rank.c.k, rank.c.n)
-         .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id)
-                      .join(rank, rank.c.sid == s.c.id))
-         .where(*filters)
-         .order_by(s.c.received_at, s.c.id))
+    given = {"campaign": campaign, "status": status or None, "unit_id": unit_id or None, "form": form or None,
+             "message_pk": message_pk}
+    params = {f"b_{k}": v for k, v in given.items() if v is not None}
+    q = _submission_query(tuple(sorted(params)), documents)
     return [SubmissionRow(id=r.id, message_pk=r.message_pk, unit_id=r.unit_id, form=r.form, status=r.status,
                           received_at=from_iso(r.received_at), late=bool(r.late), filename=r.filename,
                           sha256=r.sha256 or "", document=json.loads(r.document) if r.document else {},
@@ -511,6 +485,33 @@ def submission_rows(conn: Connection, *, status: str | None = None, unit_id: str
                           message_id=r.message_id, from_addr=r.from_addr,
                           reference=document_reference(r.reference, r.k, r.n), reason=r.reason,
                           message_reference=r.reference, campaign=r.campaign)
-            for r in conn.execute(q)]
+            for r in conn.execute(q, params)]
+
+
+@functools.lru_cache(maxsize=64)
+def _submission_query(given: tuple[str, ...], documents: bool) -> sa.Select:
+    """submission_rows' statement for one set of filters, built once: their values are bound parameters
+    ("b_" and the column), so the statement is not rebuilt for every call."""
+    s, m, a = submissions, messages, attachments
+    filters = [s.c[name[2:]] == sa.bindparam(name) for name in given]
+    # Position and count of each file within its message, over all the message's submissions (a
+    # filter must not renumber them), ranked only for the messages the filters select.
+    r = submissions.alias("r")
+    rank = sa.select(r.c.id.label("sid"),
+                     sa.func.row_number().over(partition_by=r.c.message_pk, order_by=r.c.id).label("k"),
+                     sa.func.count().over(partition_by=r.c.message_pk).label("n"))
+    if "b_message_pk" in given:
+        rank = rank.where(r.c.message_pk == sa.bindparam("b_message_pk"))
+    elif filters:
+        rank = rank.where(r.c.message_pk.in_(sa.select(s.c.message_pk).where(*filters)))
+    rank = rank.subquery()
+    text = (s.c.document, s.c.review) if documents else (sa.null().label("document"), sa.null().label("review"))
+    return (sa.select(s.c.id, s.c.message_pk, s.c.unit_id, s.c.form, s.c.status, s.c.received_at, s.c.late,
+                      a.c.filename, a.c.sha256, *text, m.c.message_id, m.c.from_addr,
+                      m.c.reference, s.c.reason, s.c.campaign, rank.c.k, rank.c.n)
+            .select_from(s.join(m, s.c.message_pk == m.c.id).join(a, s.c.attachment_id == a.c.id)
+                         .join(rank, rank.c.sid == s.c.id))
+            .where(*filters)
+            .order_by(s.c.received_at, s.c.id))
 
 
