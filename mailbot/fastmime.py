@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.message
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.feedparser import BytesFeedParser
 
@@ -41,15 +42,14 @@ class Skeleton:
 
 
 def skeleton(raw: bytes) -> Skeleton:
+    blocks = [(start, end) for start, end, lines in _blocks(raw)
+              if end - start >= MIN_RUN_LINES * 17 and lines >= MIN_RUN_LINES]  # shorter: left to the feedparser
     while True:
         nonce = _nonce()
         runs: dict[str, tuple[int, int]] = {}
         pieces: list[bytes] = []
         pos = 0
-        for m in _BLOCK.finditer(raw):
-            start, end = m.span()
-            if end - start < MIN_RUN_LINES * 17 or raw.count(b"\n", start, end) < MIN_RUN_LINES:
-                continue  # a short block: left to the feedparser
+        for start, end in blocks:
             ending = b"\r\n" if raw[end - 2:end] == b"\r\n" else b"\n"
             token = b"MAILBOTRUN%s%d" % (nonce, len(runs))
             pieces.append(raw[pos:start])
@@ -64,6 +64,54 @@ def skeleton(raw: bytes) -> Skeleton:
     if not runs:
         return Skeleton(raw, nonce.decode("ascii"), runs)
     return Skeleton(b"".join(pieces), nonce.decode("ascii"), runs)
+
+
+# Base64 letters → "A", line endings → "\n", any other byte → "!": one pass over the message
+# (~0.4 ns a byte) that lets a block of lines be checked by find/count, not letter by letter.
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_MARKS = bytes(65 if c in _BASE64 else 10 if c in b"\r\n" else 33 for c in range(256))
+_LINE = re.compile(rb"(?m)^[A-Za-z0-9+/=]{16,998}+\r?\n")
+
+
+def _blocks(raw: bytes) -> Iterator[tuple[int, int, int]]:
+    """Every maximal block of whole base64 lines: (start, end, lines), as _BLOCK.finditer finds them.
+
+    A mail client writes an attachment's base64 in lines of one width: those
+    are stepped over by their line ends (_same_width); the regular expression
+    reads only what is left (the short last line, a block of mixed widths).
+    """
+    marks = raw.translate(_MARKS) if len(raw) >= MIN_RUN_LINES * 17 else b""
+    pos = 0
+    while (line := _LINE.search(raw, pos)) is not None:
+        start = line.start()
+        middle, lines = _same_width(raw, marks, start)
+        rest = _BLOCK.match(raw, middle)
+        end = rest.end() if rest else middle
+        yield start, end, lines + (raw.count(b"\n", middle, end) if rest else 0)
+        pos = end
+
+
+def _same_width(raw: bytes, marks: bytes, start: int) -> tuple[int, int]:
+    """Where the lines from `start` that are base64 letters of the first line's width end, and how many."""
+    if not marks:
+        return start, 0
+    first = raw.find(b"\n", start, start + 1000)
+    width = first + 1 - start  # line ending included
+    cr = raw[first - 1] == 13  # CRLF lines ("\r" is no base64 letter: the first line is 16+ letters)
+    n = (len(raw) - start) // width
+    ends = raw[first:start + n * width:width]  # each line's last byte
+    n = len(ends) - len(ends.lstrip(b"\n"))
+    if cr:
+        crs = raw[first - 1:start + n * width:width]
+        n = len(crs) - len(crs.lstrip(b"\r"))
+    end = start + n * width
+    other = marks.find(b"!", start, end)  # a byte that is no letter and no line end
+    if other >= 0:
+        n = (other - start) // width
+        end = start + n * width
+    if not marks.startswith((b"A" * (width - 1 - cr) + b"\n" * (1 + cr)) * n, start):
+        return start, 0  # a line end inside a line: read line by line
+    return end, n
 
 
 def parse(raw: bytes, bones: Skeleton | None = None) -> email.message.Message:

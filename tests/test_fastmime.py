@@ -7,6 +7,8 @@ import os
 from email.feedparser import BytesFeedParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailbot import fastmime
 from tests.conftest import CORPUS
@@ -144,3 +146,45 @@ def test_every_corpus_message_gives_the_same_tree():
     for path in files:
         raw = path.read_bytes()
         assert shape(fastmime.parse(raw)) == shape(stdlib(raw)), path
+
+
+def regex_blocks(raw: bytes) -> list[tuple[int, int, int]]:
+    """The plain reading: the block expression applied letter by letter over the whole message."""
+    return [(m.start(), m.end(), raw.count(b"\n", m.start(), m.end())) for m in fastmime._BLOCK.finditer(raw)]
+
+
+LINE = b"QUJD" * 19  # 76 letters, as mail clients write base64
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
+def test_lines_of_one_width_are_stepped_over_and_every_break_is_found(ending):
+    """The fast path (lines of the first line's width) finds the blocks the expression finds, wherever they break."""
+    body = ending.join([LINE] * 300)
+    cases = {
+        "whole, then a short last line": body + ending + b"QUJD" * 5 + ending + b"--BB--" + ending,
+        "a letter that is not base64 mid-way": body[:9000] + b"!" + body[9001:] + ending,
+        "a line end inside a line": body[:9000] + b"\n" + body[9001:] + ending,
+        "a carriage return inside a line": body[:9000] + b"\r" + body[9001:] + ending,
+        "the other line ending mid-way": body[:7800] + (b"\n" if ending == b"\r\n" else b"\r\n")
+        + body[7800 + len(ending):] + ending,
+        "a longer line mid-way": body[:7800] + b"QUJD" + body[7800:] + ending,
+        "a line of 999 letters": body + ending + b"A" * 999 + ending + body + ending,
+        "no line end at the very end": body + ending + LINE,
+        "a boundary that falls on the stride": body + ending + b"QUJD" * 18 + ending + b"--B" + ending * 60,
+    }
+    for name, text in cases.items():
+        raw = b"Content-Type: text/plain" + ending + ending + text
+        assert list(fastmime._blocks(raw)) == regex_blocks(raw), name
+        same(raw)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from([b"QUJD" * 19, b"A" * 16, b"A" * 15, b"QUJD" * 17 + b"=", b"A" * 998,
+                                           b"A" * 999, b"--BB", b"To: x", b"", b"AB!D" * 19, b"AB\rD" * 19]),
+                          st.integers(1, 80), st.sampled_from([b"\r\n", b"\n"])), max_size=12),
+       st.booleans())
+def test_the_fast_path_agrees_with_the_expression_on_any_mix_of_lines(pieces, final_ending):
+    raw = b"".join((line + ending) * n for line, n, ending in pieces)
+    if not final_ending and raw:
+        raw = raw[:-1]
+    assert list(fastmime._blocks(raw)) == regex_blocks(raw)
