@@ -127,6 +127,10 @@ def parse(raw: bytes, bones: Skeleton | None = None) -> email.message.Message:
     return msg
 
 
+# A placeholder line: the nonce (16 capital hex digits), the run's number, the line ending if it kept it.
+_PLACEHOLDER = re.compile(r"MAILBOTRUN([0-9A-F]{16})(\d+)(\r?\n)?")
+
+
 def _nonce() -> bytes:
     """Letters and digits for the placeholders; skeleton() checks that the message does not hold them."""
     return secrets.token_hex(8).upper().encode("ascii")
@@ -144,21 +148,22 @@ def _feed(data: bytes) -> email.message.Message:
 def _restore(msg: email.message.Message, raw: bytes, nonce: str, runs: dict[str, tuple[int, int]]) -> None:
     """Put each run back where its placeholder landed (a leaf part's payload, or a preamble/epilogue)."""
     marker = "MAILBOTRUN" + nonce
-    pattern = re.compile(re.escape(marker) + r"\d+(\r?\n)?")
     view = memoryview(raw)
 
     def original(m: re.Match) -> str:
-        tail = m.group(1)
-        start, end = runs[m.group(0)[: len(m.group(0)) - len(tail or "")]]
+        if m.group(1) != nonce:  # another nonce: text of the message, not ours
+            return m.group(0)
+        tail = m.group(3)
+        start, end = runs[marker + m.group(2)]
         if tail is None:  # the parser gave the line ending before a boundary to the boundary
             end -= 2 if raw[end - 2:end] == b"\r\n" else 1
         return str(view[start:end], "ascii")
 
     def put_back(text: str) -> str:
-        m = pattern.fullmatch(text)
+        m = _PLACEHOLDER.fullmatch(text)
         if m is not None:  # the usual case, a whole attachment: one copy, no join
             return original(m)
-        return pattern.sub(original, text)
+        return _PLACEHOLDER.sub(original, text)
 
     for part in msg.walk():
         for attr in ("preamble", "epilogue"):

@@ -33,8 +33,19 @@ UNTIDY_CHARS = "".join(sorted({chr(c) for c in _INVISIBLE} | set(" \t\u00a0\u202
 
 def clean_line(s: str) -> str:
     """NFC, invisible and control characters dropped, runs of spaces collapsed, trimmed."""
+    if len(s) <= _REMEMBERED_LENGTH:  # a form's labels are cleaned many times over
+        return _clean_line_remembered(s)
+    return _clean_line(s)
+
+
+def _clean_line(s: str) -> str:
     s = unicodedata.normalize("NFC", s).translate(_INVISIBLE)
     return _SPACES.sub(" ", s).strip()
+
+
+# Short lines only, and a bounded number: a reader's memory stays bounded whatever it reads.
+_REMEMBERED_LENGTH = 200
+_clean_line_remembered = lru_cache(maxsize=4096)(_clean_line)
 
 
 def clean(s: str) -> str:

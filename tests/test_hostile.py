@@ -498,6 +498,20 @@ def test_document_text_loses_its_control_characters_where_it_is_read():
     assert clean("dòng 1\r\ndòng\x0b2\x01") == "dòng 1\ndòng\n2"
 
 
+def test_only_short_lines_are_remembered_by_clean_line_and_only_so_many():
+    """A form's labels are cleaned many times and remembered; a document's long text is not kept."""
+    from parsers import text
+
+    remembered = text._clean_line_remembered
+    remembered.cache_clear()
+    long_line = " Tờ\x00rơi " * 1000
+    assert text.clean_line(long_line) == text._clean_line(long_line)
+    assert remembered.cache_info().currsize == 0
+    for i in range(2 * remembered.cache_info().maxsize):
+        assert text.clean_line(f" Số lượt\u00a0{i} ") == f"Số lượt {i}"
+    assert remembered.cache_info().currsize == remembered.cache_info().maxsize
+
+
 def test_compose_writes_only_clean_addresses_and_ids(tmp_path):
     app = make_app(tmp_path)
     msg = compose.message(app, to=["Tổ GDTX <staff@example.org>", "a@b.org\r\nBcc: x@evil.example"],
