@@ -99,6 +99,19 @@ def environment() -> list[str]:
     return sorted(os.environ)
 
 
+def page_faults_of_big_buffers(size: int = 4 << 20, held: int = 4, times: int = 4) -> int:
+    """Page faults taken while a reader, `times` over, holds `held` buffers of `size` bytes at
+    once and then drops them all, as it does with each message (its bytes, their base64, the
+    decoded files)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for i in range(times):
+        bufs = [bytes([i + k]) * size for k in range(held)]
+        del bufs
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
 def greedy_parse(data: bytes, context=None):
     """Asks for 8 GB on a file marked GREEDY (past any worker's address-space cap); parses the others."""
     import parsers
