@@ -9,7 +9,9 @@ part, attachments. Sending is the outbox's job.
 from __future__ import annotations
 
 import email.header
+import email.headerregistry
 import email.message
+import email.policy
 import email.utils
 import functools
 from pathlib import Path
@@ -79,7 +81,7 @@ def message(app: App, *, to: list[str], subject: str, text: str, html: str, auto
     rcpts = [a for a in (clean_address(x) or clean_address(email.utils.parseaddr(x)[1]) for x in to) if a]
     if not rcpts:
         raise ValueError(f"no usable recipient address in {to!r}")
-    msg = email.message.EmailMessage()
+    msg = email.message.EmailMessage(policy=POLICY)
     raw_from = from_header(from_addr)
     if raw_from:
         msg.set_raw("From", raw_from)
@@ -102,6 +104,22 @@ def message(app: App, *, to: list[str], subject: str, text: str, html: str, auto
     for filename, data, maintype, subtype in attachments:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=header_text(filename))
     return msg
+
+
+class _HeaderClasses(email.headerregistry.HeaderRegistry):
+    """The email package's header registry, each header class made once.
+
+    Python's registry makes a new class for every header it stores or counts
+    (about 25 per letter, 15 µs each); the classes are the same every time.
+    """
+
+    @functools.lru_cache(maxsize=64)
+    def __getitem__(self, name: str) -> type:
+        return super().__getitem__(name)
+
+
+# The default policy (what EmailMessage() uses) with the registry above; outgoing letters only.
+POLICY = email.policy.default.clone(header_factory=_HeaderClasses())
 
 
 @functools.lru_cache(maxsize=8)
