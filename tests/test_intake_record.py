@@ -6,6 +6,8 @@ lookup.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -111,3 +113,27 @@ def test_every_column_of_a_message_row_is_mapped_in_one_place(app):
     row = intake.message_row(app, message, intake.Outcome.RECORDED, None)
     assert set(row) | {"id", "unit_id", "reference"} == set(st.messages.c.keys())
     assert set(intake.envelope_columns(app, message.envelope)) < set(row)
+
+
+def test_each_document_and_photo_points_at_its_own_file(app):
+    """A message's files are inserted together: every submission and photo row still names its own
+    attachment row, whatever the order of the files (a photo first, a file that is neither, two reports)."""
+    from tests.mailgen import jpeg
+
+    deliver(app, make_mail(PHU_BAI, "Báo cáo", [
+        ("anh1.jpg", jpeg(taken="2017:10:02 07:20:00")), ("bc.docx", report(100)), ("ghi-chu.txt", b"ghi chu"),
+        ("anh2.jpg", jpeg(taken="2017:10:03 08:00:00", size=(320, 240))), ("bc-sua.docx", report(7))]))
+
+    assert poll(app).outcomes == {"recorded": 1}
+
+    s, p, a = st.submissions, st.photos, st.attachments
+    with app.store.read() as conn:
+        files = {r.id: r for r in conn.execute(sa.select(a))}
+        photos = conn.execute(sa.select(p).order_by(p.c.id)).all()
+        subs = conn.execute(sa.select(s).order_by(s.c.id)).all()
+    assert [f.filename for f in files.values()] == ["anh1.jpg", "bc.docx", "ghi-chu.txt", "anh2.jpg", "bc-sua.docx"]
+    assert [(files[r.attachment_id].filename, files[r.attachment_id].sha256) for r in photos] == \
+        [(r.filename, r.sha256) for r in photos] == [("anh1.jpg", photos[0].sha256), ("anh2.jpg", photos[1].sha256)]
+    assert [(r.width, r.height) for r in photos] == [(640, 480), (320, 240)]
+    assert [files[r.attachment_id].filename for r in subs] == ["bc.docx", "bc-sua.docx"]
+    assert [json.loads(r.document)["indicators"]["to_roi"] for r in subs] == [100, 7]
