@@ -484,6 +484,8 @@ def main() -> None:
     p.add_argument("--profile", help="cProfile the 500-message poll into this file")
     p.add_argument("--before", help="a tree of older code (e.g. `git archive main`): its poll runs side by side")
     p.add_argument("--rounds", type=int, default=1, help="rounds of mbsync / poll (/ before) taking turns")
+    p.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                   help="pause before each timed run (see 'Memory the machine gave back' in bench/README.md)")
     p.add_argument("--no-warmup", dest="warmup", action="store_false",
                    help="time mbsync's first pass too (by default one untimed pass comes first)")
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -539,6 +541,7 @@ def main() -> None:
 
             def poll_row(label: str, code: str | None, floor: float | None) -> None:
                 env = dict(os.environ, BENCH_CODE=code, PYTHONPATH=code) if code else None
+                time.sleep(a.settle)
                 extra = ["--profile", str(Path(a.profile).resolve())] if a.profile and not code else []
                 r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"),
                                *db(f"poll{next(runs)}"), "--repeat", "1", "--sample-ms", "100", *extra], env=env)
@@ -560,6 +563,7 @@ def main() -> None:
                 tag = f" [round {rnd}]" if a.rounds > 1 else ""
                 floor = None
                 if "floor" in only:
+                    time.sleep(a.settle)
                     r = mbsync(main_user, root / "mbsync")
                     floor = r["messages"] / r["seconds"]
                     rows.append(("mbsync (floor)" + tag, f"{r['messages']}", f"{r['seconds']:.2f}",
