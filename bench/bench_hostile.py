@@ -29,6 +29,8 @@ BOUNDS = {
     "one 120 Mpx photo: inspect": (0.5, 150),
     "message with 20,000 attachments: read + unpack": (1.0, 200),
     "20 MB of 63-line base64 blocks: read + unpack": (2.0, 250),
+    "20 MB of 64-line base64 blocks: read + unpack": (2.0, 250),
+    "20 MB of 1-line base64 runs: read + unpack": (2.0, 250),
     "20 MB text body: read + unpack": (3.0, 250),
 }
 
@@ -56,6 +58,10 @@ def cases():
          (hostile.many_parts_mail("a@example.org", 20000), (), limits)),
         ("20 MB of 63-line base64 blocks: read + unpack", "mailbot.unpack:read_and_expand",
          (hostile.text_lines_mail("a@example.org", blocks=True), (), limits)),
+        ("20 MB of 64-line base64 blocks: read + unpack", "mailbot.unpack:read_and_expand",
+         (hostile.text_lines_mail("a@example.org", blocks=True, lines=64), (), limits)),
+        ("20 MB of 1-line base64 runs: read + unpack", "mailbot.unpack:read_and_expand",
+         (hostile.text_lines_mail("a@example.org", blocks=True, lines=1), (), limits)),
         ("20 MB text body: read + unpack", "mailbot.unpack:read_and_expand",
          (hostile.text_lines_mail("a@example.org"), (), limits)),
     ]

@@ -42,8 +42,7 @@ class Skeleton:
 
 
 def skeleton(raw: bytes) -> Skeleton:
-    blocks = [(start, end) for start, end, lines in _blocks(raw)
-              if end - start >= MIN_RUN_LINES * 17 and lines >= MIN_RUN_LINES]  # shorter: left to the feedparser
+    blocks = [(start, end) for start, end, _ in _blocks(raw)]  # shorter runs: left to the feedparser
     while True:
         nonce = _nonce()
         runs: dict[str, tuple[int, int]] = {}
@@ -70,48 +69,68 @@ def skeleton(raw: bytes) -> Skeleton:
 # (~0.4 ns a byte) that lets a block of lines be checked by find/count, not letter by letter.
 _BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _MARKS = bytes(65 if c in _BASE64 else 10 if c in b"\r\n" else 33 for c in range(256))
-_LINE = re.compile(rb"(?m)^[A-Za-z0-9+/=]{16,998}+\r?\n")
+_LINE = re.compile(rb"[A-Za-z0-9+/=]{16,998}+\r?\n")  # matched at a line start
+# A block's first MIN_RUN_LINES lines, or all of a shorter block (possessive, as _BLOCK).
+_HEAD = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]{16,998}+\r?\n){1,%d}+" % MIN_RUN_LINES)
 
 
 def _blocks(raw: bytes) -> Iterator[tuple[int, int, int]]:
-    """Every maximal block of whole base64 lines: (start, end, lines), as _BLOCK.finditer finds them.
+    """Every maximal block of MIN_RUN_LINES or more whole base64 lines: (start, end, lines), as
+    _BLOCK.finditer finds them.
 
-    A mail client writes an attachment's base64 in lines of one width: those
-    are stepped over by their line ends (_same_width); the regular expression
-    reads only what is left (the short last line, a block of mixed widths).
+    The expression reads a block's first MIN_RUN_LINES lines (a shorter block
+    is passed over within its own loop). A mail client writes an attachment's
+    base64 in lines of one width: the rest of a long block is stepped over by
+    its line ends (_same_width); the expression reads only what is left (the
+    short last line, lines of mixed widths).
     """
-    marks = raw.translate(_MARKS) if len(raw) >= MIN_RUN_LINES * 17 else b""
+    marks = b""
     pos = 0
-    while (line := _LINE.search(raw, pos)) is not None:
-        start = line.start()
-        middle, lines = _same_width(raw, marks, start)
+    while True:
+        head = next((m for m in _HEAD.finditer(raw, pos)
+                     if raw.count(b"\n", m.start(), m.end()) == MIN_RUN_LINES), None)
+        if head is None:
+            return
+        marks = marks or raw.translate(_MARKS)  # once, and only for a message with a long block
+        middle, lines = _same_width(raw, marks, head.end())
         rest = _BLOCK.match(raw, middle)
         end = rest.end() if rest else middle
-        yield start, end, lines + (raw.count(b"\n", middle, end) if rest else 0)
+        yield head.start(), end, MIN_RUN_LINES + lines + (raw.count(b"\n", middle, end) if rest else 0)
         pos = end
 
 
 def _same_width(raw: bytes, marks: bytes, start: int) -> tuple[int, int]:
-    """Where the lines from `start` that are base64 letters of the first line's width end, and how many."""
-    if not marks:
+    """Where the lines from `start` that are base64 letters of the first one's width end, and how many.
+
+    They are looked at in windows of 1, 2, 4 … lines: a run that soon breaks
+    costs little, so a message of many short runs costs no more than its size.
+    """
+    if _LINE.match(raw, start) is None:
         return start, 0
-    first = raw.find(b"\n", start, start + 1000)
+    first = raw.find(b"\n", start)
     width = first + 1 - start  # line ending included
-    cr = raw[first - 1] == 13  # CRLF lines ("\r" is no base64 letter: the first line is 16+ letters)
-    n = (len(raw) - start) // width
-    ends = raw[first:start + n * width:width]  # each line's last byte
-    n = len(ends) - len(ends.lstrip(b"\n"))
-    if cr:
-        crs = raw[first - 1:start + n * width:width]
-        n = len(crs) - len(crs.lstrip(b"\r"))
-    end = start + n * width
-    other = marks.find(b"!", start, end)  # a byte that is no letter and no line end
-    if other >= 0:
-        n = (other - start) // width
-        end = start + n * width
-    if not marks.startswith((b"A" * (width - 1 - cr) + b"\n" * (1 + cr)) * n, start):
-        return start, 0  # a line end inside a line: read line by line
-    return end, n
+    cr = raw[first - 1] == 13  # CRLF lines ("\r" is no base64 letter: the line has 16+ letters)
+    line = b"A" * (width - 1 - cr) + b"\n" * (1 + cr)  # how a good line looks in `marks`
+    most = (len(raw) - start) // width
+    n, window = 0, 1
+    while n < most:
+        at = start + n * width
+        k = min(window, most - n)
+        ends = raw[at + width - 1:at + k * width:width]  # each line's last byte
+        good = len(ends) - len(ends.lstrip(b"\n"))
+        if cr:
+            crs = raw[at + width - 2:at + good * width:width]
+            good = len(crs) - len(crs.lstrip(b"\r"))
+        other = marks.find(b"!", at, at + good * width)  # a byte that is no letter and no line end
+        if other >= 0:
+            good = (other - at) // width
+        if not marks.startswith(line * good, at):
+            break  # a line end inside a line: the expression reads on from this window
+        n += good
+        if good < k:
+            break
+        window *= 2
+    return start + n * width, n
 
 
 def parse(raw: bytes, bones: Skeleton | None = None) -> email.message.Message:

@@ -74,12 +74,13 @@ def many_parts_mail(from_addr: str, parts: int) -> bytes:
     return msg.as_bytes()
 
 
-def text_lines_mail(from_addr: str, size: int = 20_000_000, *, blocks: bool = False) -> bytes:
+def text_lines_mail(from_addr: str, size: int = 20_000_000, *, blocks: bool = False, lines: int = 63) -> bytes:
     """A message of `size` bytes of text lines: a text body, or (`blocks`) an attachment part whose
-    lines come in blocks of 63 lines of base64 letters, each closed by another line: one line short
-    of what the MIME reader takes aside (mailbot.fastmime), on every block."""
+    lines come in blocks of `lines` lines of base64 letters, each closed by another line. 63 is one
+    line short of what the MIME reader takes aside (mailbot.fastmime), on every block; 1 and 64 make
+    it look at the most blocks, short or long."""
     if blocks:
-        chunk = b"\r\n".join([b"QUJD" * 19] * 63) + b"\r\n-- \r\n"
+        chunk = b"\r\n".join([b"QUJD" * 19] * lines) + b"\r\n-- \r\n"
         part = b'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a.txt"'
     else:
         chunk = "Kính gửi Phòng Giáo dục và Đào tạo, đơn vị xin gửi báo cáo.\r\n".encode() * 60

@@ -150,7 +150,8 @@ def test_every_corpus_message_gives_the_same_tree():
 
 def regex_blocks(raw: bytes) -> list[tuple[int, int, int]]:
     """The plain reading: the block expression applied letter by letter over the whole message."""
-    return [(m.start(), m.end(), raw.count(b"\n", m.start(), m.end())) for m in fastmime._BLOCK.finditer(raw)]
+    found = [(m.start(), m.end(), raw.count(b"\n", m.start(), m.end())) for m in fastmime._BLOCK.finditer(raw)]
+    return [b for b in found if b[2] >= fastmime.MIN_RUN_LINES]
 
 
 LINE = b"QUJD" * 19  # 76 letters, as mail clients write base64
@@ -171,6 +172,10 @@ def test_lines_of_one_width_are_stepped_over_and_every_break_is_found(ending):
         "a line of 999 letters": body + ending + b"A" * 999 + ending + body + ending,
         "no line end at the very end": body + ending + LINE,
         "a boundary that falls on the stride": body + ending + b"QUJD" * 18 + ending + b"--B" + ending * 60,
+        "blocks of 63, 64 and 65 lines": ending.join([LINE] * 63 + [b"--B"] + [LINE] * 64 + [b"--B"] + [LINE] * 65)
+        + ending,
+        "the 65th line wider": ending.join([LINE] * 64 + [LINE + b"QUJD"] + [LINE] * 10) + ending,
+        "many short runs": (LINE + ending + b"-" + ending) * 300,
     }
     for name, text in cases.items():
         raw = b"Content-Type: text/plain" + ending + ending + text
@@ -181,7 +186,7 @@ def test_lines_of_one_width_are_stepped_over_and_every_break_is_found(ending):
 @settings(deadline=None, max_examples=300)
 @given(st.lists(st.tuples(st.sampled_from([b"QUJD" * 19, b"A" * 16, b"A" * 15, b"QUJD" * 17 + b"=", b"A" * 998,
                                            b"A" * 999, b"--BB", b"To: x", b"", b"AB!D" * 19, b"AB\rD" * 19]),
-                          st.integers(1, 80), st.sampled_from([b"\r\n", b"\n"])), max_size=12),
+                          st.integers(1, 150), st.sampled_from([b"\r\n", b"\n"])), max_size=12),
        st.booleans())
 def test_the_fast_path_agrees_with_the_expression_on_any_mix_of_lines(pieces, final_ending):
     raw = b"".join((line + ending) * n for line, n, ending in pieces)

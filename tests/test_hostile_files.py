@@ -84,14 +84,14 @@ def test_a_photo_over_the_pixel_budget_is_refused_by_its_header():
     assert small.notice is None  # under the budget it is decoded (and this one is truncated)
 
 
-@pytest.mark.parametrize("blocks", [True, False])
-def test_megabytes_of_text_lines_are_read_whole_and_kept_short(blocks):
+@pytest.mark.parametrize("blocks, lines", [(True, 63), (True, 64), (True, 1), (False, 0)])
+def test_megabytes_of_text_lines_are_read_whole_and_kept_short(blocks, lines):
     """Lines in blocks just short of a base64 run, or a text body of megabytes: the attachment comes
     through whole, the body is kept to its first 4,000 characters (bench_hostile bounds the time)."""
     from mailbot.message import BODY_TEXT_MAX
     from mailbot.unpack import read_and_expand
 
-    raw = hostile.text_lines_mail(PHU_BAI, 1_000_000, blocks=blocks)
+    raw = hostile.text_lines_mail(PHU_BAI, 1_000_000, blocks=blocks, lines=lines)
     parsed, files = read_and_expand(raw, (), LimitsConfig())
     if blocks:
         body = raw[raw.index(b"QUJD"):raw.rindex(b"\r\n--BB--")]  # the CRLF before a boundary is the boundary's
