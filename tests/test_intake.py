@@ -454,3 +454,27 @@ def test_a_web_staff_member_forwarding_counts_too(tmp_path, imap_account):
         assert _receipts(app) == [(THCS, "Re: Gửi báo cáo")]
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("sizes", [[3_000_000] * 30, [25_000_000] * 5 + [3_000_000] * 10 + [25_000_000] * 3])
+def test_messages_prepared_ahead_are_bounded_in_number_and_in_bytes(monkeypatch, sizes):
+    """Both readers are kept busy while the next batch downloads, but a run of big messages is not
+    held in memory at once: at most LOOKAHEAD messages ahead of the one being recorded, and besides
+    the one just fetched, at most LOOKAHEAD_BYTES."""
+    from mailbot.mailbox import FetchedMessage
+
+    monkeypatch.setattr(intake, "prepare", lambda app, location, fetched: (location, len(fetched.raw)))
+    produced: list[int] = []
+
+    def messages():
+        for uid, size in enumerate(sizes, 1):
+            produced.append(size)
+            yield uid, FetchedMessage(uid=uid, raw=b"x" * size, internal_date=when("2017-10-02T08:00"))
+
+    seen = []
+    for uid, size in intake._prepared(None, messages()):
+        ahead = produced[len(seen) + 1:]  # fetched and handed to the prepare threads, not yet recorded
+        assert len(ahead) <= intake.LOOKAHEAD
+        assert sum(ahead[:-1]) <= intake.LOOKAHEAD_BYTES
+        seen.append(uid)
+    assert seen == list(range(1, len(sizes) + 1))
