@@ -26,6 +26,14 @@ them: what the tree really holds). Run from the repository root:
     python bench/bench_intake.py [--messages 500] [--big-count 50000] [--seed fast|poll]
                                  [--only floor,loop,poll,big,empty] [--profile out.prof]
                                  [--before DIR] [--rounds 3] [--database sqlite|postgresql]
+                                 [--settle 10] [--recycle MB]
+
+Every timed run starts after a pause (`--settle`, 10 s): on some virtual
+machines, page-cache pages freed moments before are far cheaper to write
+into than the rest (bench_page_cache.py), so a run right after another
+run's files were deleted would be measured on different terms. `--settle 0`
+runs them back to back; `--recycle MB` fills and frees that much memory
+after the pause, so each run writes into pages just freed.
 
 With `--database postgresql` mailbot keeps its records in a throwaway
 PostgreSQL cluster on 127.0.0.1 (tests/servers.py), one database per run.
@@ -272,6 +280,15 @@ SyncState *
     return {"seconds": secs, "messages": count, "rss_kib": rss}
 
 
+def before_run(a: argparse.Namespace) -> None:
+    """The same start for every timed run: a pause (pages freed before it are taken back by the
+    host of some virtual machines), then, with --recycle, memory filled and freed in a child."""
+    time.sleep(a.settle)
+    if a.recycle:
+        subprocess.run([sys.executable, "-c", f"b = bytearray({a.recycle} << 20); b[::4096] = b'x' * len(b[::4096])"],
+                       check=True)
+
+
 def account_args(account) -> list[str]:
     return ["--host", account.host, "--port", str(account.port), "--user", account.username,
             "--password-env", account.password_env]
@@ -485,8 +502,11 @@ def main() -> None:
     p.add_argument("--profile", help="cProfile the 500-message poll into this file")
     p.add_argument("--before", help="a tree of older code (e.g. `git archive main`): its poll runs side by side")
     p.add_argument("--rounds", type=int, default=1, help="rounds of mbsync / poll (/ before) taking turns")
-    p.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
-                   help="pause before each timed run (see 'Memory the machine gave back' in bench/README.md)")
+    p.add_argument("--settle", type=float, default=10.0, metavar="SECONDS",
+                   help="pause before each timed run, 0 for back to back (see 'Memory the machine gave back' "
+                        "in bench/README.md; default %(default)s)")
+    p.add_argument("--recycle", type=int, default=0, metavar="MB",
+                   help="then fill and free this much memory, so each timed run writes into pages just freed")
     p.add_argument("--no-warmup", dest="warmup", action="store_false",
                    help="time mbsync's first pass too (by default one untimed pass comes first)")
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -542,7 +562,7 @@ def main() -> None:
 
             def poll_row(label: str, code: str | None, floor: float | None) -> None:
                 env = dict(os.environ, BENCH_CODE=code, PYTHONPATH=code) if code else None
-                time.sleep(a.settle)
+                before_run(a)
                 extra = ["--profile", str(Path(a.profile).resolve())] if a.profile and not code else []
                 r = run_child(["--child", "poll", *account_args(main_user), "--data", str(root / "poll"),
                                *db(f"poll{next(runs)}"), "--repeat", "1", "--sample-ms", "250", *extra], env=env)
@@ -564,7 +584,7 @@ def main() -> None:
                 tag = f" [round {rnd}]" if a.rounds > 1 else ""
                 floor = None
                 if "floor" in only:
-                    time.sleep(a.settle)
+                    before_run(a)
                     r = mbsync(main_user, root / "mbsync")
                     floor = r["messages"] / r["seconds"]
                     rows.append(("mbsync (floor)" + tag, f"{r['messages']}", f"{r['seconds']:.2f}",
