@@ -35,8 +35,10 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import threading
 import traceback
 from collections import deque
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,11 +279,12 @@ def _prepared(app: App, messages: Iterable[tuple[Location, FetchedMessage]]) -> 
     messages.
     """
     pool = ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="prepare")
+    turns = Turns(max(1, app.config.limits.workers))
     pending: deque = deque()  # (future, bytes held)
     held = 0
     try:
         for location, fetched in messages:
-            pending.append((pool.submit(prepare, app, location, fetched), len(fetched.raw)))
+            pending.append((pool.submit(prepare, app, location, fetched, turns), len(fetched.raw)))
             held += len(fetched.raw)
             while len(pending) > LOOKAHEAD or (len(pending) > 1 and held > LOOKAHEAD_BYTES):
                 future, size = pending.popleft()
@@ -290,9 +293,34 @@ def _prepared(app: App, messages: Iterable[tuple[Location, FetchedMessage]]) -> 
         while pending:
             yield pending.popleft()[0].result()
     finally:
-        # On stop or an error, what was not started is dropped (it is fetched again next
-        # time); what runs finishes, so a stop waits for at most PREPARE_THREADS messages.
+        # On stop or an error, what was not started is dropped (it is fetched again next time),
+        # and so is what waits for its turn at the readers; what is being read finishes, so a
+        # stop waits for at most as many messages as there are readers.
+        turns.stop()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Turns:
+    """The intake's turns at the reader pool: at most `size` of its threads read at once.
+
+    The other prepare threads archive the next messages meanwhile. The staff
+    site, which reads too (thumbnails, with a short wait), then waits behind no
+    more of the intake's reads than there are readers; and once the poll stops,
+    a thread still waiting for its turn reads nothing.
+    """
+
+    def __init__(self, size: int):
+        self._slots = threading.Semaphore(size)
+        self._stopped = threading.Event()
+
+    @contextmanager
+    def turn(self) -> Iterator[bool]:
+        """Yields whether to read: False once the poll has stopped."""
+        with self._slots:
+            yield not self._stopped.is_set()
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 # ------------------------------------------------------- one message, 1-4: prepare
@@ -306,11 +334,13 @@ READ_ATTEMPTS = 2  # times a message may stop its reader (or the daemon) before 
 WORKER_FAILURE = "worker: "  # messages.error of a message recorded failed because reading it stopped twice
 
 
-def prepare(app: App, location: Location, fetched: FetchedMessage) -> Incoming:
+def prepare(app: App, location: Location, fetched: FetchedMessage, turns: Turns | None = None) -> Incoming:
     """Archive the bytes, then read, unpack, parse and inspect them in worker processes; never raises.
 
     Writes nothing to the database: it only asks whether these bytes are
     recorded already, and then reads nothing more (see the module docstring).
+    With `turns`, reading waits for one; a message whose poll stopped meanwhile
+    is left unread (its result is dropped: it is fetched again next time).
     """
     message = Incoming(location, fetched, digest=app.archive.put(fetched.raw))  # 1. archived before all else
     if _recorded_already(app, message.digest):
@@ -322,13 +352,16 @@ def prepare(app: App, location: Location, fetched: FetchedMessage) -> Incoming:
             message.too_large = True
             message.parsed = _read_header(app, fetched.raw)
             return message
-        attempts = _attempts(app).start(message.digest)
-        if attempts > READ_ATTEMPTS:  # reading it stopped the daemon before: never again in a loop
-            message.failure = Failure(
-                f"reading stopped {attempts - 1} times; not read again",
-                f"{WORKER_FAILURE}the message was being read when mailbot stopped, {attempts - 1} times")
-        else:
-            _read(app, message)
+        with turns.turn() if turns else nullcontext(True) as reading:
+            if not reading:
+                return message
+            attempts = _attempts(app).start(message.digest)
+            if attempts > READ_ATTEMPTS:  # reading it stopped the daemon before: never again in a loop
+                message.failure = Failure(
+                    f"reading stopped {attempts - 1} times; not read again",
+                    f"{WORKER_FAILURE}the message was being read when mailbot stopped, {attempts - 1} times")
+            else:
+                _read(app, message)
     except Exception as exc:  # noqa: BLE001 - the shunt: one bad message never stops the others
         log.exception("message UID %s failed; recorded for staff", location.uid)
         message.failure = Failure.of(exc)

@@ -457,13 +457,13 @@ def test_a_web_staff_member_forwarding_counts_too(tmp_path, imap_account):
 
 
 @pytest.mark.parametrize("sizes", [[3_000_000] * 30, [25_000_000] * 5 + [3_000_000] * 10 + [25_000_000] * 3])
-def test_messages_prepared_ahead_are_bounded_in_number_and_in_bytes(monkeypatch, sizes):
+def test_messages_prepared_ahead_are_bounded_in_number_and_in_bytes(monkeypatch, tmp_path, sizes):
     """Both readers are kept busy while the next batch downloads, but a run of big messages is not
     held in memory at once: at most LOOKAHEAD messages ahead of the one being recorded, and besides
     the one just fetched, at most LOOKAHEAD_BYTES."""
     from mailbot.mailbox import FetchedMessage
 
-    monkeypatch.setattr(intake, "prepare", lambda app, location, fetched: (location, len(fetched.raw)))
+    monkeypatch.setattr(intake, "prepare", lambda app, location, fetched, turns: (location, len(fetched.raw)))
     produced: list[int] = []
 
     def messages():
@@ -472,9 +472,57 @@ def test_messages_prepared_ahead_are_bounded_in_number_and_in_bytes(monkeypatch,
             yield uid, FetchedMessage(uid=uid, raw=b"x" * size, internal_date=when("2017-10-02T08:00"))
 
     seen = []
-    for uid, size in intake._prepared(None, messages()):
+    for uid, size in intake._prepared(make_app(tmp_path), messages()):
         ahead = produced[len(seen) + 1:]  # fetched and handed to the prepare threads, not yet recorded
         assert len(ahead) <= intake.LOOKAHEAD
         assert sum(ahead[:-1]) <= intake.LOOKAHEAD_BYTES
         seen.append(uid)
     assert seen == list(range(1, len(sizes) + 1))
+
+
+def test_the_intake_reads_with_as_many_threads_as_there_are_readers_and_a_stop_drops_the_waiting(
+        monkeypatch, tmp_path):
+    """More prepare threads than readers archive ahead, but only `limits.workers` of them read at once
+    (the staff site's thumbnails wait behind no more than that), and a stop drops those waiting."""
+    import hashlib
+    import threading
+    import time
+
+    from mailbot.mailbox import FetchedMessage
+
+    app = make_app(tmp_path)
+    raws = {uid: b"Subject: %d\r\n\r\nx" % uid for uid in range(1, 9)}
+    first = hashlib.sha256(raws[1]).hexdigest()
+    first_reads = threading.Event()
+    lock, now, most, started = threading.Lock(), [0], [0], []
+
+    def reading(app, message):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+            started.append(message.location.uid)
+        if message.location.uid == 1:
+            first_reads.set()
+        time.sleep(0.3 if message.location.uid == 1 else 2.0)
+        with lock:
+            now[0] -= 1
+
+    def not_recorded(app, digest):  # message 1 takes the first turn; the others then queue for theirs
+        if digest != first:
+            first_reads.wait(30)
+        return False
+
+    monkeypatch.setattr(intake, "_read", reading)
+    monkeypatch.setattr(intake, "_recorded_already", not_recorded)
+
+    def messages():
+        for uid, raw in raws.items():
+            yield (intake.Location("inbox", "INBOX", 1, uid),
+                   FetchedMessage(uid=uid, raw=raw, internal_date=when("2017-10-02T08:00")))
+
+    gen = intake._prepared(app, messages())
+    assert next(gen).location.uid == 1
+    gen.close()  # the daemon stops: what reads finishes, what waits for a turn reads nothing
+    assert intake.PREPARE_THREADS > app.config.limits.workers == 2
+    assert most[0] == 2
+    assert 2 <= len(started) <= 3  # 1, the one beside it, at most one given the turn 1 left
