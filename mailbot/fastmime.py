@@ -42,7 +42,7 @@ class Skeleton:
 
 
 def skeleton(raw: bytes) -> Skeleton:
-    blocks = [(start, end) for start, end, _ in _blocks(raw)]  # shorter runs: left to the feedparser
+    blocks = list(_blocks(raw))  # shorter runs: left to the feedparser
     while True:
         nonce = _nonce()
         runs: dict[str, tuple[int, int]] = {}
@@ -66,7 +66,7 @@ def skeleton(raw: bytes) -> Skeleton:
 
 
 # Base64 letters → "A", line endings → "\n", any other byte → "!": one pass over the message
-# (~0.4 ns a byte) that lets a block of lines be checked by find/count, not letter by letter.
+# (~0.4 ns a byte) that lets a block of lines be checked by find and comparison, not letter by letter.
 _BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _MARKS = bytes(65 if c in _BASE64 else 10 if c in b"\r\n" else 33 for c in range(256))
 _LINE = re.compile(rb"[A-Za-z0-9+/=]{16,998}+\r?\n")  # matched at a line start
@@ -74,8 +74,8 @@ _LINE = re.compile(rb"[A-Za-z0-9+/=]{16,998}+\r?\n")  # matched at a line start
 _HEAD = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]{16,998}+\r?\n){1,%d}+" % MIN_RUN_LINES)
 
 
-def _blocks(raw: bytes) -> Iterator[tuple[int, int, int]]:
-    """Every maximal block of MIN_RUN_LINES or more whole base64 lines: (start, end, lines), as
+def _blocks(raw: bytes) -> Iterator[tuple[int, int]]:
+    """Every maximal block of MIN_RUN_LINES or more whole base64 lines: (start, end), as
     _BLOCK.finditer finds them.
 
     The expression reads a block's first MIN_RUN_LINES lines (a shorter block
@@ -92,21 +92,21 @@ def _blocks(raw: bytes) -> Iterator[tuple[int, int, int]]:
         if head is None:
             return
         marks = marks or raw.translate(_MARKS)  # once, and only for a message with a long block
-        middle, lines = _same_width(raw, marks, head.end())
+        middle = _same_width(raw, marks, head.end())
         rest = _BLOCK.match(raw, middle)
         end = rest.end() if rest else middle
-        yield head.start(), end, MIN_RUN_LINES + lines + (raw.count(b"\n", middle, end) if rest else 0)
+        yield head.start(), end
         pos = end
 
 
-def _same_width(raw: bytes, marks: bytes, start: int) -> tuple[int, int]:
-    """Where the lines from `start` that are base64 letters of the first one's width end, and how many.
+def _same_width(raw: bytes, marks: bytes, start: int) -> int:
+    """Where the lines from `start` that are base64 letters of the first one's width end.
 
     They are looked at in windows of 1, 2, 4 … lines: a run that soon breaks
     costs little, so a message of many short runs costs no more than its size.
     """
     if _LINE.match(raw, start) is None:
-        return start, 0
+        return start
     first = raw.find(b"\n", start)
     width = first + 1 - start  # line ending included
     cr = raw[first - 1] == 13  # CRLF lines ("\r" is no base64 letter: the line has 16+ letters)
@@ -130,7 +130,7 @@ def _same_width(raw: bytes, marks: bytes, start: int) -> tuple[int, int]:
         if good < k:
             break
         window *= 2
-    return start + n * width, n
+    return start + n * width
 
 
 def parse(raw: bytes, bones: Skeleton | None = None) -> email.message.Message:
