@@ -250,6 +250,7 @@ def _read(path: str) -> bytes:
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 KEEP_FREED_MB = 64
+MMAP_OVER_MB = 32  # buffers above this get their own mapping; older glibc refuses a higher value
 
 
 def _keep_freed_memory() -> None:
@@ -263,8 +264,10 @@ def _keep_freed_memory() -> None:
     """
     try:
         libc = ctypes.CDLL(None)
-        libc.mallopt(_M_MMAP_THRESHOLD, KEEP_FREED_MB << 20)
-        libc.mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_MB << 20)
+        # Only once the threshold is taken: setting the trim alone would freeze glibc's own
+        # adaptive threshold at 128 KB, every buffer of a message then a mapping of its own.
+        if libc.mallopt(_M_MMAP_THRESHOLD, MMAP_OVER_MB << 20) == 1:
+            libc.mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_MB << 20)
     except (OSError, AttributeError):  # not glibc: its defaults stay
         pass
 
